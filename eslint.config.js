@@ -25,6 +25,9 @@ export default tseslint.config(
         { argsIgnorePattern: '^_', varsIgnorePattern: '^_' },
       ],
       'no-empty': ['error', { allowEmptyCatch: false }],
+      // Errors raised by Node callbacks are passed on as `unknown` (wrapped by SystemCallError.from
+      // when they carry an errno), so a rejection reason is not always statically an Error.
+      '@typescript-eslint/prefer-promise-reject-errors': 'off',
     },
   },
   {

@@ -1,0 +1,949 @@
+/**
+ * `UdpSocket`: a UDP socket for media, IPv4 or IPv6, on Node's own `node:dgram` engine.
+ *
+ * What it adds to `node:dgram`: promises and an `AbortSignal` on open, bind and connect; datagrams
+ * as `'message'` events and as async iteration; a per-send TTL; receive and send buffers raised
+ * toward the kernel's maximum with the effective size reported; reuse address, reuse port, and an
+ * exclusive no-reuse mode for port probing; multicast membership bookkeeping (any-source and
+ * source-specific, IPv4 and IPv6, on interfaces given by name, index or address); statistics;
+ * and a `close()` that is idempotent, wakes every pending reader with `SocketClosedError`, leaves
+ * every group it joined and resolves once the port is released.
+ *
+ * With the native addon loaded, the socket's fd is created and configured by the addon before bind
+ * (reuse port on Node 20, `IP_MULTICAST_ALL` off, DSCP, bind to device, forced buffer sizes) and
+ * then adopted by `node:dgram` with `bind({ fd })`. Without it every option Node cannot set throws
+ * `NotSupportedError` naming the option; nothing is silently ignored.
+ *
+ * What it does not do: parse RTP, pace, or retransmit. It moves datagrams.
+ *
+ * @module
+ */
+import * as dgram from 'node:dgram';
+import { EventEmitter, once } from 'node:events';
+import { readFileSync } from 'node:fs';
+
+import { addressFamily, classifyAddress } from '../address.js';
+import {
+  AbortError,
+  InvalidArgumentError,
+  InvalidStateError,
+  NotSupportedError,
+  SocketClosedError,
+  SystemCallError,
+} from '../errors.js';
+import { MembershipTable } from '../multicast.js';
+import type { InterfaceSelection, Membership } from '../multicast.js';
+import type { InterfaceSpec } from '../interfaces.js';
+import { findInterface, interfaceAddress } from '../interfaces.js';
+import { loadNative, nativeStatus } from '../native/index.js';
+import type { NativeBinding } from '../native/binding.js';
+import { getSocketOption, setSocketOption } from '../options.js';
+import {
+  validateAbortSignal,
+  validateBoolean,
+  validateByteCount,
+  validateDscp,
+  validateInteger,
+  validatePort,
+  validateString,
+  validateTtl,
+} from '../validate.js';
+
+/** `'udp4'` for IPv4, `'udp6'` for IPv6 (dual-stack unless `ipv6Only`), as in `node:dgram`. */
+export type UdpSocketType = 'udp4' | 'udp6';
+
+/** How the socket shares its port with other sockets. */
+export interface UdpSocketOptions {
+  /** Address family, as in `dgram.createSocket`. */
+  type: UdpSocketType;
+  /**
+   * Local address to bind. Default: the wildcard (`0.0.0.0` or `::`). Binding a multicast group
+   * address makes the kernel deliver only that group's datagrams to this socket.
+   */
+  address?: string;
+  /** Local port; 0 (the default) lets the kernel pick one. */
+  port?: number;
+  /** `SO_REUSEADDR`: share the port with other sockets that set it too (multicast receivers). Default `false`. */
+  reuseAddr?: boolean;
+  /**
+   * `SO_REUSEPORT`: share the port with sockets of the same user, the kernel spreading flows among
+   * them. Platforms: Linux, FreeBSD, macOS. Needs Node >= 22.12 or the native addon. Default `false`.
+   */
+  reusePort?: boolean;
+  /**
+   * No reuse of any kind, so that a bind fails with `EADDRINUSE` if anything holds the port: the
+   * mode for port probing. Contradicts `reuseAddr` and `reusePort`. Default `false`.
+   */
+  exclusive?: boolean;
+  /** `IPV6_V6ONLY` on a `udp6` socket: no IPv4 traffic through v4-mapped addresses. Default `false`. */
+  ipv6Only?: boolean;
+  /**
+   * `SO_RCVBUF` in bytes, or `'max'` for the kernel's `net.core.rmem_max`. With the addon and the
+   * privilege, `SO_RCVBUFFORCE` goes past `rmem_max`. Never fails because the kernel clamped: read
+   * the effective size from {@link UdpSocket.recvBufferBytes}. Default: the OS default.
+   */
+  recvBufferBytes?: number | 'max';
+  /** `SO_SNDBUF` in bytes, or `'max'`; as {@link recvBufferBytes}. */
+  sendBufferBytes?: number | 'max';
+  /** Unicast TTL / hop limit (`IP_TTL`, `IPV6_UNICAST_HOPS`), 1..255. Default: the OS default (64). */
+  ttl?: number;
+  /** `IP_MULTICAST_TTL` / `IPV6_MULTICAST_HOPS`, 0..255. Default: the OS default (1). */
+  multicastTtl?: number;
+  /** `IP_MULTICAST_LOOP` / `IPV6_MULTICAST_LOOP`: deliver our own multicast to local receivers. Default: the OS default (on). */
+  multicastLoopback?: boolean;
+  /** Egress interface for multicast (`IP_MULTICAST_IF` / `IPV6_MULTICAST_IF`), by name, index or address. */
+  multicastInterface?: InterfaceSpec;
+  /** `SO_BROADCAST`. Default `false`. */
+  broadcast?: boolean;
+  /** DSCP (0..63) written into `IP_TOS` / `IPV6_TCLASS` as `dscp << 2`. Needs the native addon. */
+  dscp?: number;
+  /** `SO_BINDTODEVICE`: bind to one interface by name. Platforms: Linux. Needs the native addon (and CAP_NET_RAW before Linux 5.7). */
+  bindToDevice?: string;
+  /**
+   * `IP_MULTICAST_ALL` (and `IPV6_MULTICAST_ALL`): when `false`, a socket bound to the wildcard
+   * receives only the groups it joined itself, not every group any socket on the host joined on its
+   * port. Platforms: Linux. Default: `false` when the addon is loaded; without the addon the kernel
+   * default (on) stays, and asking for `false` throws `NotSupportedError`; bind the group address
+   * instead.
+   */
+  multicastAll?: boolean;
+  /** Cancels the open: the socket is closed and the promise rejects with `AbortError`. */
+  signal?: AbortSignal;
+  /**
+   * How many datagrams async iteration and {@link UdpSocket.receive} keep while nobody reads.
+   * Past it the oldest is dropped and counted in `stats.readerDrops`. Default 4096.
+   */
+  readerQueueLength?: number;
+}
+
+/** Options of one send. */
+export interface SendOptions {
+  /**
+   * TTL of this datagram (`IP_MULTICAST_TTL` for a multicast destination, else `IP_TTL`; the IPv6
+   * hop-limit twins on `udp6`). The socket's TTL is changed for this send and restored after.
+   */
+  ttl?: number;
+}
+
+/** A received datagram. */
+export interface Datagram {
+  /** The payload. */
+  readonly data: Buffer;
+  /** Source address (IPv6 link-local sources carry `%zone`). */
+  readonly address: string;
+  /** Source port. */
+  readonly port: number;
+  /** Source family. */
+  readonly family: 4 | 6;
+}
+
+/** Counters of one socket; all start at 0. */
+export interface UdpSocketStats {
+  /** Datagrams received and handed to listeners or readers. */
+  packetsReceived: number;
+  /** Payload bytes received. */
+  bytesReceived: number;
+  /** Datagrams sent. */
+  packetsSent: number;
+  /** Payload bytes sent. */
+  bytesSent: number;
+  /** Sends that failed (each also rejected its promise). */
+  sendErrors: number;
+  /** Receive errors reported by the OS (each also emitted as `'error'`). */
+  receiveErrors: number;
+  /** Datagrams dropped because async readers did not keep up (see `readerQueueLength`). */
+  readerDrops: number;
+}
+
+const kDefaultReaderQueue = 4096;
+
+/** The address a UDP socket is bound to. */
+export interface UdpAddress {
+  address: string;
+  port: number;
+  family: 4 | 6;
+}
+
+interface PendingRead {
+  resolve(d: Datagram): void;
+  reject(e: unknown): void;
+  cleanup(): void;
+}
+
+/**
+ * A UDP socket. Create and bind it with {@link UdpSocket.open}.
+ *
+ * Events: `'message'` `(data: Buffer, rinfo: dgram.RemoteInfo)` as in `node:dgram`; `'error'` for
+ * receive errors reported by the OS; `'close'` once the socket is closed.
+ */
+export class UdpSocket extends EventEmitter {
+  readonly #type: UdpSocketType;
+  readonly #family: 4 | 6;
+  readonly #socket: dgram.Socket;
+  readonly #native: { binding: NativeBinding; fd: number } | undefined;
+  readonly #memberships: MembershipTable;
+  readonly #stats: UdpSocketStats = {
+    packetsReceived: 0,
+    bytesReceived: 0,
+    packetsSent: 0,
+    bytesSent: 0,
+    sendErrors: 0,
+    receiveErrors: 0,
+    readerDrops: 0,
+  };
+  #address: UdpAddress;
+  #closed = false;
+  #closing: Promise<void> | undefined;
+  #connected = false;
+  readonly #queueLimit: number;
+  #queue: Datagram[] = [];
+  #queueing = false;
+  readonly #readers = new Set<PendingRead>();
+  #ttlChain: Promise<unknown> = Promise.resolve();
+  #recvBufferBytes: number;
+  #sendBufferBytes: number;
+
+  private constructor(
+    type: UdpSocketType,
+    socket: dgram.Socket,
+    native: { binding: NativeBinding; fd: number } | undefined,
+    queueLimit: number,
+  ) {
+    super();
+    this.#type = type;
+    this.#family = type === 'udp4' ? 4 : 6;
+    this.#socket = socket;
+    this.#native = native;
+    this.#queueLimit = queueLimit;
+    this.#memberships = new MembershipTable(this.#family, socket, native);
+    const a = socket.address();
+    this.#address = { address: a.address, port: a.port, family: this.#family };
+    this.#recvBufferBytes = socket.getRecvBufferSize();
+    this.#sendBufferBytes = socket.getSendBufferSize();
+    socket.on('message', (data: Buffer, rinfo: dgram.RemoteInfo) => this.#onMessage(data, rinfo));
+    socket.on('error', (err: unknown) => {
+      this.#stats.receiveErrors++;
+      this.emit('error', SystemCallError.from(err, { syscall: 'recvmsg' }));
+    });
+  }
+
+  /**
+   * Creates a UDP socket, applies its options and binds it.
+   *
+   * @throws InvalidArgumentError for a malformed option, before any system call.
+   * @throws NotSupportedError for an option this platform, Node version or a missing addon cannot set.
+   * @throws SystemCallError when a system call fails (`EADDRINUSE` …); the socket is closed again.
+   * @throws AbortError when `signal` aborts first; the socket is closed again.
+   */
+  static async open(options: UdpSocketOptions): Promise<UdpSocket> {
+    const o = checkOptions(options);
+    if (o.signal?.aborted) throw new AbortError('UdpSocket.open', o.signal.reason);
+    const binding = loadNative();
+    const family = o.type === 'udp4' ? 4 : 6;
+    const address = o.address ?? (family === 4 ? '0.0.0.0' : '::');
+    const port = o.port ?? 0;
+    const recvBytes = bufferRequest(o.recvBufferBytes, 'rmem_max');
+    const sendBytes = bufferRequest(o.sendBufferBytes, 'wmem_max');
+    const nodeHasReusePort = nodeSupportsReusePort();
+
+    let native: { binding: NativeBinding; fd: number } | undefined;
+    let socket: dgram.Socket;
+    if (binding) {
+      const created = binding.msock_udp_socket({
+        family,
+        address,
+        port,
+        reuseAddr: o.reuseAddr === true,
+        reusePort: o.reusePort === true,
+        ipv6Only: o.ipv6Only === true,
+        bindToDevice: o.bindToDevice,
+        recvBufferBytes: recvBytes,
+        sendBufferBytes: sendBytes,
+        multicastAll: o.multicastAll ?? false,
+        tos: o.dscp === undefined ? undefined : o.dscp << 2,
+      });
+      native = { binding, fd: created.fd };
+      socket = dgram.createSocket({ type: o.type });
+      try {
+        // dgram opens the fd synchronously (uv_udp_open) and owns it from then on.
+        socket.bind({ fd: created.fd });
+      } catch (err) {
+        binding.msock_close(created.fd);
+        socket.close();
+        throw SystemCallError.from(err, { syscall: 'open', address, port });
+      }
+      if (o.signal?.aborted) {
+        socket.close();
+        throw new AbortError('UdpSocket.open', o.signal.reason);
+      }
+    } else {
+      const reason = nativeStatus().loadError?.message ?? 'the native addon is not loaded';
+      if (o.dscp !== undefined) throw new NotSupportedError('IP_TOS (dscp)', reason);
+      if (o.bindToDevice !== undefined)
+        throw new NotSupportedError('SO_BINDTODEVICE (bindToDevice)', reason);
+      if (o.multicastAll === false) {
+        throw new NotSupportedError(
+          'IP_MULTICAST_ALL (multicastAll: false)',
+          `${reason}; bind the group address instead`,
+        );
+      }
+      if (o.reusePort === true && !nodeHasReusePort) {
+        throw new NotSupportedError(
+          'SO_REUSEPORT (reusePort)',
+          `${reason}, and Node ${process.version} has no dgram reusePort (added in 22.12)`,
+        );
+      }
+      const createOptions: dgram.SocketOptions & { reusePort?: boolean } = {
+        type: o.type,
+        reuseAddr: o.reuseAddr === true,
+        ipv6Only: o.ipv6Only === true,
+      };
+      if (o.reusePort === true) createOptions.reusePort = true;
+      if (recvBytes !== undefined) createOptions.recvBufferSize = recvBytes;
+      if (sendBytes !== undefined) createOptions.sendBufferSize = sendBytes;
+      socket = dgram.createSocket(createOptions);
+      try {
+        await bindSocket(socket, { address, port, exclusive: true }, o.signal, address, port);
+      } catch (err) {
+        socket.close();
+        throw err;
+      }
+    }
+
+    const udp = new UdpSocket(o.type, socket, native, o.readerQueueLength ?? kDefaultReaderQueue);
+    try {
+      udp.#applyAfterBind(o);
+    } catch (err) {
+      await udp.close().catch(() => undefined);
+      throw err;
+    }
+    return udp;
+  }
+
+  #applyAfterBind(o: UdpSocketOptions): void {
+    if (o.ttl !== undefined) this.setTTL(o.ttl);
+    if (o.multicastTtl !== undefined) this.setMulticastTTL(o.multicastTtl);
+    if (o.multicastLoopback !== undefined) this.setMulticastLoopback(o.multicastLoopback);
+    if (o.multicastInterface !== undefined) this.setMulticastInterface(o.multicastInterface);
+    if (o.broadcast !== undefined) this.setBroadcast(o.broadcast);
+  }
+
+  /** `'udp4'` or `'udp6'`. */
+  get type(): UdpSocketType {
+    return this.#type;
+  }
+
+  /** Whether {@link close} has been called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Counters; a snapshot. */
+  get stats(): Readonly<UdpSocketStats> {
+    return { ...this.#stats };
+  }
+
+  /** The effective `SO_RCVBUF` as the kernel reports it (Linux reports double the request). */
+  get recvBufferBytes(): number {
+    return this.#recvBufferBytes;
+  }
+
+  /** The effective `SO_SNDBUF` as the kernel reports it. */
+  get sendBufferBytes(): number {
+    return this.#sendBufferBytes;
+  }
+
+  /** The file descriptor when the native addon created it, else `undefined`. */
+  get fd(): number | undefined {
+    return this.#native?.fd;
+  }
+
+  /** The local address, as `dgram.Socket#address()`. */
+  address(): UdpAddress {
+    this.#assertOpen('address');
+    return { ...this.#address };
+  }
+
+  /** The connected peer, as `dgram.Socket#remoteAddress()`. */
+  remoteAddress(): UdpAddress {
+    this.#assertOpen('remoteAddress');
+    if (!this.#connected) throw new InvalidStateError('remoteAddress: the socket is not connected');
+    const r = this.#socket.remoteAddress();
+    return { address: r.address, port: r.port, family: this.#family };
+  }
+
+  /**
+   * Associates the socket with one peer (`connect(2)`): `send()` then needs no destination, and
+   * only that peer's datagrams are received.
+   */
+  async connect(
+    port: number,
+    address: string,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<void> {
+    this.#assertOpen('connect');
+    validatePort(port, 'port');
+    this.#checkPeer(address, 'address');
+    validateAbortSignal(options.signal, 'signal');
+    if (port === 0)
+      throw new InvalidArgumentError('port', port, 'must be a port in 1..65535 to connect to');
+    if (this.#connected)
+      throw new InvalidStateError('connect: the socket is already connected; disconnect() first');
+    if (options.signal?.aborted) throw new AbortError('UdpSocket.connect', options.signal.reason);
+    await new Promise<void>((resolve, reject) => {
+      const onAbort = (): void =>
+        reject(new AbortError('UdpSocket.connect', options.signal?.reason));
+      options.signal?.addEventListener('abort', onAbort, { once: true });
+      this.#socket.connect(port, address, (err?: Error) => {
+        options.signal?.removeEventListener('abort', onAbort);
+        if (err) reject(SystemCallError.from(err, { syscall: 'connect', address, port }));
+        else resolve();
+      });
+    });
+    this.#connected = true;
+  }
+
+  /** Dissolves the association made by {@link connect}. */
+  disconnect(): void {
+    this.#assertOpen('disconnect');
+    if (!this.#connected) throw new InvalidStateError('disconnect: the socket is not connected');
+    this.#socket.disconnect();
+    this.#connected = false;
+  }
+
+  /**
+   * Sends one datagram. On a connected socket omit `port` and `address`.
+   *
+   * @returns the number of bytes sent.
+   * @throws SocketClosedError on a closed socket; InvalidArgumentError for a bad destination or TTL;
+   *   SystemCallError when the kernel refuses the send (`EMSGSIZE`, `ENETUNREACH` …).
+   */
+  async send(
+    data: Uint8Array | string,
+    port?: number,
+    address?: string,
+    options: SendOptions = {},
+  ): Promise<number> {
+    this.#assertOpen('send');
+    const payload = typeof data === 'string' ? Buffer.from(data) : data;
+    if (!(payload instanceof Uint8Array)) {
+      throw new InvalidArgumentError('data', data, 'must be a Buffer, a Uint8Array or a string');
+    }
+    if (this.#connected) {
+      if (port !== undefined || address !== undefined) {
+        throw new InvalidArgumentError(
+          'port',
+          port,
+          'must be omitted on a connected socket (it sends to its peer)',
+        );
+      }
+    } else {
+      if (port === undefined || address === undefined) {
+        throw new InvalidStateError(
+          'send: the socket is not connected, so port and address are required',
+        );
+      }
+      validatePort(port, 'port');
+      if (port === 0)
+        throw new InvalidArgumentError('port', port, 'must be a port in 1..65535 to send to');
+      this.#checkPeer(address, 'address');
+    }
+    if (options.ttl !== undefined) {
+      validateTtl(options.ttl, 'ttl');
+      const multicast = classifyAddress(address ?? this.remoteAddress().address).multicast;
+      if (!multicast && options.ttl === 0) {
+        throw new InvalidArgumentError(
+          'ttl',
+          0,
+          'must be in 1..255 for a unicast destination (0 applies to multicast only)',
+        );
+      }
+      return this.#sendWithTtl(payload, port, address, options.ttl, multicast);
+    }
+    return this.#sendNow(payload, port, address);
+  }
+
+  #sendNow(
+    payload: Uint8Array,
+    port: number | undefined,
+    address: string | undefined,
+  ): Promise<number> {
+    return new Promise<number>((resolve, reject) => {
+      const done = (err: Error | null, bytes: number): void => {
+        if (err) {
+          this.#stats.sendErrors++;
+          reject(SystemCallError.from(err, { syscall: 'send', address, port }));
+          return;
+        }
+        this.#stats.packetsSent++;
+        this.#stats.bytesSent += bytes;
+        resolve(bytes);
+      };
+      try {
+        if (port === undefined) this.#socket.send(payload, done);
+        else this.#socket.send(payload, port, address, done);
+      } catch (err) {
+        this.#stats.sendErrors++;
+        reject(SystemCallError.from(err, { syscall: 'send', address, port }));
+      }
+    });
+  }
+
+  #sendWithTtl(
+    payload: Uint8Array,
+    port: number | undefined,
+    address: string | undefined,
+    ttl: number,
+    multicast: boolean,
+  ): Promise<number> {
+    // Serialize: the TTL is a socket option, so sends with their own TTL must not overlap.
+    const run = async (): Promise<number> => {
+      this.#assertOpen('send');
+      const previous = multicast ? this.getMulticastTTL() : this.getTTL();
+      if (multicast) this.#socket.setMulticastTTL(ttl);
+      else this.#socket.setTTL(ttl);
+      try {
+        return await this.#sendNow(payload, port, address);
+      } finally {
+        if (!this.#closed) {
+          if (multicast) this.#socket.setMulticastTTL(previous);
+          else this.#socket.setTTL(previous);
+        }
+      }
+    };
+    const result = this.#ttlChain.then(run, run);
+    this.#ttlChain = result.catch(() => undefined);
+    return result;
+  }
+
+  /** Sets the unicast TTL (`IP_TTL`) or hop limit (`IPV6_UNICAST_HOPS`), 1..255. */
+  setTTL(ttl: number): void {
+    this.#assertOpen('setTTL');
+    validateInteger(ttl, 'ttl', 1, 255);
+    this.#ttl = ttl;
+    this.#call('setsockopt', this.#family === 4 ? 'IP_TTL' : 'IPV6_UNICAST_HOPS', () =>
+      this.#socket.setTTL(ttl),
+    );
+  }
+
+  #ttl: number | undefined;
+  #multicastTtl: number | undefined;
+
+  /** The unicast TTL set with {@link setTTL}, or the system default (`net.ipv4.ip_default_ttl`, `net.ipv6.conf.default.hop_limit`). */
+  getTTL(): number {
+    if (this.#ttl !== undefined) return this.#ttl;
+    if (this.#native)
+      return Number(
+        getSocketOption(this.#native.fd, this.#family === 4 ? 'IP_TTL' : 'IPV6_UNICAST_HOPS'),
+      );
+    return defaultUnicastTtl(this.#family);
+  }
+
+  /** Sets `IP_MULTICAST_TTL` / `IPV6_MULTICAST_HOPS`, 0..255 (0 keeps datagrams on this host). */
+  setMulticastTTL(ttl: number): void {
+    this.#assertOpen('setMulticastTTL');
+    validateTtl(ttl, 'ttl');
+    this.#multicastTtl = ttl;
+    this.#call('setsockopt', this.#family === 4 ? 'IP_MULTICAST_TTL' : 'IPV6_MULTICAST_HOPS', () =>
+      this.#socket.setMulticastTTL(ttl),
+    );
+  }
+
+  /** The multicast TTL set with {@link setMulticastTTL}, or the default 1. */
+  getMulticastTTL(): number {
+    return this.#multicastTtl ?? 1;
+  }
+
+  /** Sets `IP_MULTICAST_LOOP` / `IPV6_MULTICAST_LOOP`. */
+  setMulticastLoopback(on: boolean): void {
+    this.#assertOpen('setMulticastLoopback');
+    validateBoolean(on, 'on');
+    this.#call('setsockopt', this.#family === 4 ? 'IP_MULTICAST_LOOP' : 'IPV6_MULTICAST_LOOP', () =>
+      this.#socket.setMulticastLoopback(on),
+    );
+  }
+
+  /**
+   * Sets the egress interface of multicast sends (`IP_MULTICAST_IF` / `IPV6_MULTICAST_IF`) by name,
+   * index or address.
+   */
+  setMulticastInterface(iface: InterfaceSpec): void {
+    this.#assertOpen('setMulticastInterface');
+    const info = findInterface(iface);
+    const value = this.#family === 4 ? interfaceAddress(info, 4) : `::%${info.name}`;
+    this.#call('setsockopt', this.#family === 4 ? 'IP_MULTICAST_IF' : 'IPV6_MULTICAST_IF', () =>
+      this.#socket.setMulticastInterface(value),
+    );
+  }
+
+  /** Sets `SO_BROADCAST`. */
+  setBroadcast(on: boolean): void {
+    this.#assertOpen('setBroadcast');
+    validateBoolean(on, 'on');
+    this.#call('setsockopt', 'SO_BROADCAST', () => this.#socket.setBroadcast(on));
+  }
+
+  /**
+   * Sets DSCP (0..63) as `IP_TOS` / `IPV6_TCLASS` = `dscp << 2`. Needs the native addon.
+   * Platforms: Linux, macOS, FreeBSD.
+   */
+  setDSCP(dscp: number): void {
+    this.#assertOpen('setDSCP');
+    validateDscp(dscp, 'dscp');
+    const native = this.#requireNativeFd(this.#family === 4 ? 'IP_TOS' : 'IPV6_TCLASS');
+    setSocketOption(native.fd, this.#family === 4 ? 'IP_TOS' : 'IPV6_TCLASS', dscp << 2);
+  }
+
+  /**
+   * Sets `SO_RCVBUF` (or `SO_RCVBUFFORCE` with the addon and the privilege), never failing because
+   * the kernel clamped; returns the effective size the kernel reports.
+   */
+  setRecvBufferSize(bytes: number | 'max'): number {
+    this.#assertOpen('setRecvBufferSize');
+    const request = bufferRequest(bytes, 'rmem_max') ?? 0;
+    validateByteCount(request, 'bytes');
+    if (this.#native) {
+      setSocketOption(this.#native.fd, 'SO_RCVBUF', request);
+    } else {
+      this.#call('setsockopt', 'SO_RCVBUF', () => this.#socket.setRecvBufferSize(request));
+    }
+    this.#recvBufferBytes = this.#socket.getRecvBufferSize();
+    return this.#recvBufferBytes;
+  }
+
+  /** Sets `SO_SNDBUF`; as {@link setRecvBufferSize}. */
+  setSendBufferSize(bytes: number | 'max'): number {
+    this.#assertOpen('setSendBufferSize');
+    const request = bufferRequest(bytes, 'wmem_max') ?? 0;
+    validateByteCount(request, 'bytes');
+    if (this.#native) {
+      setSocketOption(this.#native.fd, 'SO_SNDBUF', request);
+    } else {
+      this.#call('setsockopt', 'SO_SNDBUF', () => this.#socket.setSendBufferSize(request));
+    }
+    this.#sendBufferBytes = this.#socket.getSendBufferSize();
+    return this.#sendBufferBytes;
+  }
+
+  /**
+   * Joins the any-source group on the given interfaces (`IP_ADD_MEMBERSHIP` / `IPV6_JOIN_GROUP`,
+   * or `MCAST_JOIN_GROUP` by index with the addon). With no interface the kernel picks one from
+   * its routing table.
+   *
+   * @throws InvalidArgumentError for a unicast group, a group of the other family, an unknown interface.
+   * @throws SystemCallError when the kernel refuses (`EADDRINUSE` for a second join of the same group,
+   *   `ENOBUFS` past `igmp_max_memberships`).
+   */
+  addMembership(group: string, iface?: InterfaceSelection): Membership[] {
+    this.#assertOpen('addMembership');
+    return this.#memberships.add(group, iface);
+  }
+
+  /** Leaves an any-source group joined with {@link addMembership}. */
+  dropMembership(group: string, iface?: InterfaceSelection): void {
+    this.#assertOpen('dropMembership');
+    this.#memberships.drop(group, iface);
+  }
+
+  /**
+   * Joins the source-specific channel (`source`, `group`) (`IP_ADD_SOURCE_MEMBERSHIP` /
+   * `MCAST_JOIN_SOURCE_GROUP`, RFC 4607). The group must be in 232.0.0.0/8 or ff3x::/96.
+   */
+  addSourceSpecificMembership(
+    source: string,
+    group: string,
+    iface?: InterfaceSelection,
+  ): Membership[] {
+    this.#assertOpen('addSourceSpecificMembership');
+    return this.#memberships.addSourceSpecific(source, group, iface);
+  }
+
+  /** Leaves a channel joined with {@link addSourceSpecificMembership}. */
+  dropSourceSpecificMembership(source: string, group: string, iface?: InterfaceSelection): void {
+    this.#assertOpen('dropSourceSpecificMembership');
+    this.#memberships.dropSourceSpecific(source, group, iface);
+  }
+
+  /** The memberships the socket holds now. */
+  memberships(): Membership[] {
+    return this.#memberships.list();
+  }
+
+  /**
+   * Resolves with the next datagram. Datagrams that arrive while nobody reads are queued (up to
+   * `readerQueueLength`) from the first call of `receive()` or of async iteration on.
+   *
+   * @throws SocketClosedError when the socket is closed, including while waiting.
+   * @throws AbortError when `signal` aborts while waiting.
+   */
+  receive(options: { signal?: AbortSignal } = {}): Promise<Datagram> {
+    validateAbortSignal(options.signal, 'signal');
+    if (this.#closed) return Promise.reject(new SocketClosedError('receive'));
+    this.#queueing = true;
+    const queued = this.#queue.shift();
+    if (queued) return Promise.resolve(queued);
+    const signal = options.signal;
+    if (signal?.aborted) return Promise.reject(new AbortError('UdpSocket.receive', signal.reason));
+    return new Promise<Datagram>((resolve, reject) => {
+      const onAbort = (): void => {
+        reader.cleanup();
+        reject(new AbortError('UdpSocket.receive', signal?.reason));
+      };
+      const reader: PendingRead = {
+        resolve,
+        reject,
+        cleanup: () => {
+          this.#readers.delete(reader);
+          signal?.removeEventListener('abort', onAbort);
+        },
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.#readers.add(reader);
+    });
+  }
+
+  /**
+   * Async iteration over received datagrams. The loop ends by throwing `SocketClosedError` when
+   * the socket closes (match on `err.code === 'MEDIASOCK_ERR_SOCKET_CLOSED'`), so a loop never
+   * waits forever on a closed socket.
+   */
+  async *[Symbol.asyncIterator](): AsyncGenerator<Datagram, void, undefined> {
+    for (;;) yield await this.receive();
+  }
+
+  /** Keeps the process alive while the socket is open (the default), as `dgram.Socket#ref`. */
+  ref(): this {
+    this.#socket.ref();
+    return this;
+  }
+
+  /** Lets the process exit while the socket is open, as `dgram.Socket#unref`. */
+  unref(): this {
+    this.#socket.unref();
+    return this;
+  }
+
+  /**
+   * Closes the socket: leaves every group it joined, rejects every pending reader with
+   * `SocketClosedError`, and resolves once the fd is closed and the port released. Idempotent: a
+   * second call returns the same promise. Rejects (after closing) with the error of a group leave
+   * that failed, or an `AggregateError` of several.
+   */
+  close(): Promise<void> {
+    if (this.#closing) return this.#closing;
+    this.#closed = true;
+    const leaveErrors = this.#memberships.dropAll();
+    const closedError = new SocketClosedError('receive');
+    for (const reader of [...this.#readers]) {
+      reader.cleanup();
+      reader.reject(closedError);
+    }
+    this.#queue = [];
+    this.#closing = (async () => {
+      const closed = once(this.#socket, 'close');
+      this.#socket.close();
+      await closed;
+      this.emit('close');
+      if (leaveErrors.length === 1) throw leaveErrors[0];
+      if (leaveErrors.length > 1)
+        throw new AggregateError(leaveErrors, 'leaving multicast groups at close failed');
+    })();
+    return this.#closing;
+  }
+
+  #onMessage(data: Buffer, rinfo: dgram.RemoteInfo): void {
+    this.#stats.packetsReceived++;
+    this.#stats.bytesReceived += data.length;
+    if (this.listenerCount('message') > 0) this.emit('message', data, rinfo);
+    if (!this.#queueing) return;
+    const datagram: Datagram = {
+      data,
+      address: rinfo.address,
+      port: rinfo.port,
+      family: rinfo.family === 'IPv6' ? 6 : 4,
+    };
+    const reader = this.#readers.values().next();
+    if (!reader.done) {
+      reader.value.cleanup();
+      reader.value.resolve(datagram);
+      return;
+    }
+    if (this.#queue.length >= this.#queueLimit) {
+      this.#queue.shift();
+      this.#stats.readerDrops++;
+    }
+    this.#queue.push(datagram);
+  }
+
+  #assertOpen(operation: string): void {
+    if (this.#closed) throw new SocketClosedError(operation);
+  }
+
+  #checkPeer(address: string, argument: string): void {
+    validateString(address, argument);
+    const family = addressFamily(address);
+    if (family === 0)
+      throw new InvalidArgumentError(
+        argument,
+        address,
+        'must be an IPv4 or IPv6 address (resolve names first)',
+      );
+    if (family === 4 && this.#family === 6) {
+      throw new InvalidArgumentError(
+        argument,
+        address,
+        'must be an IPv6 address on a udp6 socket (use the v4-mapped form ::ffff:a.b.c.d, or a udp4 socket)',
+      );
+    }
+    if (family === 6 && this.#family === 4)
+      throw new InvalidArgumentError(argument, address, 'must be an IPv4 address on a udp4 socket');
+  }
+
+  #requireNativeFd(feature: string): { binding: NativeBinding; fd: number } {
+    if (this.#native) return this.#native;
+    throw new NotSupportedError(
+      feature,
+      nativeStatus().loadError?.message ?? 'the native addon is not loaded',
+    );
+  }
+
+  #call(syscall: string, option: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      throw SystemCallError.from(err, { syscall, option });
+    }
+  }
+}
+
+function checkOptions(options: UdpSocketOptions): UdpSocketOptions {
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidArgumentError(
+      'options',
+      options,
+      "must be an object with at least { type: 'udp4' | 'udp6' }",
+    );
+  }
+  if (options.type !== 'udp4' && options.type !== 'udp6') {
+    throw new InvalidArgumentError('type', options.type, "must be 'udp4' or 'udp6'");
+  }
+  const family = options.type === 'udp4' ? 4 : 6;
+  if (options.address !== undefined) {
+    validateString(options.address, 'address');
+    const f = addressFamily(options.address.split('%')[0] ?? '');
+    if (f === 0)
+      throw new InvalidArgumentError(
+        'address',
+        options.address,
+        'must be an IPv4 or IPv6 address to bind',
+      );
+    if (f !== family)
+      throw new InvalidArgumentError(
+        'address',
+        options.address,
+        `must be an IPv${family} address on a ${options.type} socket`,
+      );
+  }
+  if (options.port !== undefined) validatePort(options.port, 'port');
+  for (const name of [
+    'reuseAddr',
+    'reusePort',
+    'exclusive',
+    'ipv6Only',
+    'multicastLoopback',
+    'broadcast',
+    'multicastAll',
+  ] as const) {
+    if (options[name] !== undefined) validateBoolean(options[name], name);
+  }
+  if (options.exclusive && (options.reuseAddr || options.reusePort)) {
+    throw new InvalidArgumentError(
+      'exclusive',
+      true,
+      'cannot be combined with reuseAddr or reusePort',
+    );
+  }
+  if (options.ipv6Only && family === 4)
+    throw new InvalidArgumentError('ipv6Only', true, 'applies to udp6 sockets only');
+  for (const name of ['recvBufferBytes', 'sendBufferBytes'] as const) {
+    const v = options[name];
+    if (v !== undefined && v !== 'max') validateByteCount(v, name);
+  }
+  if (options.ttl !== undefined) validateInteger(options.ttl, 'ttl', 1, 255);
+  if (options.multicastTtl !== undefined) validateTtl(options.multicastTtl, 'multicastTtl');
+  if (options.dscp !== undefined) validateDscp(options.dscp, 'dscp');
+  if (options.bindToDevice !== undefined) validateString(options.bindToDevice, 'bindToDevice');
+  if (options.readerQueueLength !== undefined)
+    validateInteger(options.readerQueueLength, 'readerQueueLength', 1, 1 << 20);
+  validateAbortSignal(options.signal, 'signal');
+  return options;
+}
+
+function bufferRequest(
+  value: number | 'max' | undefined,
+  sysctl: 'rmem_max' | 'wmem_max',
+): number | undefined {
+  if (value !== 'max') return value;
+  try {
+    return Number.parseInt(readFileSync(`/proc/sys/net/core/${sysctl}`, 'utf8'), 10);
+  } catch (err) {
+    throw new NotSupportedError(
+      `${sysctl === 'rmem_max' ? 'recvBufferBytes' : 'sendBufferBytes'}: 'max'`,
+      `cannot read /proc/sys/net/core/${sysctl}`,
+      { cause: err },
+    );
+  }
+}
+
+/** The system's default unicast TTL / hop limit. Platforms: Linux reads sysctl; elsewhere 64. */
+function defaultUnicastTtl(family: 4 | 6): number {
+  const path =
+    family === 4
+      ? '/proc/sys/net/ipv4/ip_default_ttl'
+      : '/proc/sys/net/ipv6/conf/default/hop_limit';
+  if (process.platform !== 'linux') return 64;
+  return Number.parseInt(readFileSync(path, 'utf8'), 10);
+}
+
+let reusePortProbe: boolean | undefined;
+
+/** Whether this Node's dgram takes `reusePort` (22.12+, 23.1+). */
+function nodeSupportsReusePort(): boolean {
+  if (reusePortProbe !== undefined) return reusePortProbe;
+  const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
+  reusePortProbe = major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
+  return reusePortProbe;
+}
+
+function bindSocket(
+  socket: dgram.Socket,
+  bindOptions: dgram.BindOptions,
+  signal: AbortSignal | undefined,
+  address: string,
+  port: number,
+): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const onAbort = (): void => {
+      cleanup();
+      reject(new AbortError('UdpSocket.open', signal?.reason));
+    };
+    const onError = (err: unknown): void => {
+      cleanup();
+      reject(SystemCallError.from(err, { syscall: 'bind', address, port }));
+    };
+    const onListening = (): void => {
+      cleanup();
+      if (signal?.aborted) reject(new AbortError('UdpSocket.open', signal.reason));
+      else resolve();
+    };
+    const cleanup = (): void => {
+      socket.off('error', onError);
+      socket.off('listening', onListening);
+      signal?.removeEventListener('abort', onAbort);
+    };
+    socket.once('error', onError);
+    socket.once('listening', onListening);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    socket.bind(bindOptions);
+  });
+}
