@@ -300,6 +300,9 @@ const messages: Readonly<Record<string, string>> = {
   EMFILE: 'too many open files',
   ENFILE: 'too many open files in system',
   ESRCH: 'no such process',
+  ENOTFOUND: 'name not found',
+  EAI_AGAIN: 'temporary failure in name resolution',
+  EAI_NODATA: 'no address of the requested family',
 };
 
 /** Formats `host:port`, bracketing IPv6 literals. */
