@@ -28,6 +28,7 @@ export const ErrorCodes = {
   NATIVE_UNAVAILABLE: 'MEDIASOCK_ERR_NATIVE_UNAVAILABLE',
   ABORTED: 'MEDIASOCK_ERR_ABORTED',
   TIMEOUT: 'MEDIASOCK_ERR_TIMEOUT',
+  FRAMING: 'MEDIASOCK_ERR_FRAMING',
 } as const;
 
 /** A code of mediasock's own errors. */
@@ -171,6 +172,24 @@ export class TimeoutError extends MediasockError {
   constructor(operation: string, timeoutMs: number) {
     super(`${operation} timed out after ${timeoutMs} ms`, ErrorCodes.TIMEOUT);
     this.timeoutMs = timeoutMs;
+  }
+}
+
+/**
+ * A byte stream carried something malformed: an RTSP interleaved frame with a bad length or an
+ * unknown channel, an RTSP message that does not parse, a stream that ended inside a frame. The
+ * stream goes on with what follows; only the malformed part is dropped.
+ */
+export class FramingError extends MediasockError {
+  /** The field that was wrong (`channel`, `length`, `stream` …). */
+  readonly field: string;
+  /** The value found in the stream. */
+  readonly value: unknown;
+
+  constructor(field: string, value: unknown, expected: string) {
+    super(`${field} ${expected} (received ${describe(value)})`, ErrorCodes.FRAMING);
+    this.field = field;
+    this.value = value;
   }
 }
 

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import {
   AbortError,
   ErrorCodes,
+  FramingError,
   InvalidArgumentError,
   InvalidStateError,
   MediasockError,
@@ -65,6 +66,13 @@ const table: Array<{
     cls: AbortError,
     code: 'MEDIASOCK_ERR_ABORTED',
     message: /^resolve was aborted$/,
+  },
+  {
+    make: () =>
+      new FramingError('channel', 9, 'must be one of the mapped interleaved channels (0, 1)'),
+    cls: FramingError,
+    code: 'MEDIASOCK_ERR_FRAMING',
+    message: /^channel must be one of the mapped interleaved channels \(0, 1\) \(received 9\)$/,
   },
   {
     make: () => new TimeoutError('connect', 250),

@@ -1,0 +1,1008 @@
+/*
+ * N-API glue of the mediasock addon: argument unpacking, errno -> JS error objects, exports.
+ *
+ * Every export is named like its JS property (`msock_udp_socket` <-> binding.msock_udp_socket).
+ * The TypeScript layer validates values first; what still arrives malformed here is reported as
+ * an Error carrying { argument, expected } (turned into InvalidArgumentError by the TS loader),
+ * and a failed system call as an Error carrying { errno (negative), syscall, option, address,
+ * port } (turned into SystemCallError). Nothing here asserts on input.
+ */
+#ifndef NAPI_VERSION
+# define NAPI_VERSION 8
+#endif
+#include <node_api.h>
+
+#include "msock.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+
+#define MSOCK__ADDRSTRLEN (INET6_ADDRSTRLEN + IFNAMSIZ + 2)
+
+/* ---- errors ------------------------------------------------------------------------------- */
+
+static void msock__throw_napi(napi_env env) {
+  bool pending = false;
+  const napi_extended_error_info* info = NULL;
+  if (napi_is_exception_pending(env, &pending) == napi_ok && pending) return;
+  napi_get_last_error_info(env, &info);
+  napi_throw_error(env, NULL,
+                   info != NULL && info->error_message != NULL ? info->error_message
+                                                                : "N-API call failed");
+}
+
+#define NAPI_CALL(env, call)          \
+  do {                                \
+    if ((call) != napi_ok) {          \
+      msock__throw_napi(env);         \
+      return NULL;                    \
+    }                                 \
+  } while (0)
+
+#define NAPI_CALL_INT(env, call)      \
+  do {                                \
+    if ((call) != napi_ok) {          \
+      msock__throw_napi(env);         \
+      return -1;                      \
+    }                                 \
+  } while (0)
+
+static int msock__set_str(napi_env env, napi_value obj, const char* key, const char* value) {
+  napi_value v;
+  NAPI_CALL_INT(env, napi_create_string_utf8(env, value, NAPI_AUTO_LENGTH, &v));
+  NAPI_CALL_INT(env, napi_set_named_property(env, obj, key, v));
+  return 0;
+}
+
+static int msock__set_num(napi_env env, napi_value obj, const char* key, double value) {
+  napi_value v;
+  NAPI_CALL_INT(env, napi_create_double(env, value, &v));
+  NAPI_CALL_INT(env, napi_set_named_property(env, obj, key, v));
+  return 0;
+}
+
+static int msock__set_bool(napi_env env, napi_value obj, const char* key, bool value) {
+  napi_value v;
+  NAPI_CALL_INT(env, napi_get_boolean(env, value, &v));
+  NAPI_CALL_INT(env, napi_set_named_property(env, obj, key, v));
+  return 0;
+}
+
+/* Throws Error { errno: -err, syscall, option?, address?, port? }; err is a positive errno. */
+static void msock__throw_errno(napi_env env,
+                               int err,
+                               const char* syscall,
+                               const char* option,
+                               const char* address,
+                               int port) {
+  char message[256];
+  napi_value msg, error;
+  if (err < 0) err = -err;
+  snprintf(message, sizeof(message), "%s %s%s%s", syscall, strerror(err),
+           option != NULL ? " option " : "", option != NULL ? option : "");
+  if (napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &msg) != napi_ok ||
+      napi_create_error(env, NULL, msg, &error) != napi_ok) {
+    msock__throw_napi(env);
+    return;
+  }
+  if (msock__set_num(env, error, "errno", -(double)err) != 0 ||
+      msock__set_str(env, error, "syscall", syscall) != 0)
+    return;
+  if (option != NULL && msock__set_str(env, error, "option", option) != 0) return;
+  if (address != NULL && msock__set_str(env, error, "address", address) != 0) return;
+  if (port >= 0 && msock__set_num(env, error, "port", port) != 0) return;
+  napi_throw(env, error);
+}
+
+/* Throws Error { argument, expected, value } for input the TS layer should have rejected. */
+static void msock__throw_invalid(napi_env env,
+                                 const char* argument,
+                                 napi_value value,
+                                 const char* expected) {
+  char message[256];
+  napi_value msg, error, undef;
+  snprintf(message, sizeof(message), "%s %s", argument, expected);
+  if (napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &msg) != napi_ok ||
+      napi_create_type_error(env, NULL, msg, &error) != napi_ok) {
+    msock__throw_napi(env);
+    return;
+  }
+  if (msock__set_str(env, error, "argument", argument) != 0 ||
+      msock__set_str(env, error, "expected", expected) != 0)
+    return;
+  if (value == NULL) {
+    if (napi_get_undefined(env, &undef) != napi_ok) return;
+    value = undef;
+  }
+  if (napi_set_named_property(env, error, "value", value) != napi_ok) return;
+  napi_throw(env, error);
+}
+
+/* ---- argument unpacking ------------------------------------------------------------------- */
+
+/* 1 = present, 0 = absent or undefined, -1 = exception pending. */
+static int msock__get_prop(napi_env env, napi_value obj, const char* key, napi_value* out) {
+  napi_valuetype t;
+  NAPI_CALL_INT(env, napi_get_named_property(env, obj, key, out));
+  NAPI_CALL_INT(env, napi_typeof(env, *out, &t));
+  return t == napi_undefined ? 0 : 1;
+}
+
+static int msock__to_int(napi_env env,
+                         napi_value v,
+                         const char* key,
+                         int64_t min,
+                         int64_t max,
+                         int64_t* out) {
+  napi_valuetype t;
+  double d;
+  NAPI_CALL_INT(env, napi_typeof(env, v, &t));
+  if (t != napi_number) goto bad;
+  NAPI_CALL_INT(env, napi_get_value_double(env, v, &d));
+  if (!(d >= (double)min && d <= (double)max) || d != (double)(int64_t)d) goto bad;
+  *out = (int64_t)d;
+  return 0;
+bad: {
+  char expected[96];
+  snprintf(expected, sizeof(expected), "must be an integer in %lld..%lld", (long long)min,
+           (long long)max);
+  msock__throw_invalid(env, key, v, expected);
+  return -1;
+}
+}
+
+/* Optional integer property: leaves *out alone when absent. */
+static int msock__opt_int(napi_env env,
+                          napi_value obj,
+                          const char* key,
+                          int64_t min,
+                          int64_t max,
+                          int* out) {
+  napi_value v;
+  int64_t n;
+  int rc = msock__get_prop(env, obj, key, &v);
+  if (rc <= 0) return rc;
+  if (msock__to_int(env, v, key, min, max, &n) != 0) return -1;
+  *out = (int)n;
+  return 1;
+}
+
+static int msock__opt_bool(napi_env env, napi_value obj, const char* key, int* out) {
+  napi_value v;
+  napi_valuetype t;
+  bool b;
+  int rc = msock__get_prop(env, obj, key, &v);
+  if (rc <= 0) return rc;
+  NAPI_CALL_INT(env, napi_typeof(env, v, &t));
+  if (t != napi_boolean) {
+    msock__throw_invalid(env, key, v, "must be a boolean");
+    return -1;
+  }
+  NAPI_CALL_INT(env, napi_get_value_bool(env, v, &b));
+  *out = b ? 1 : 0;
+  return 1;
+}
+
+/* String into buf (NUL-terminated); fails when it does not fit. */
+static int msock__to_string(napi_env env, napi_value v, const char* key, char* buf, size_t size) {
+  napi_valuetype t;
+  size_t len = 0;
+  NAPI_CALL_INT(env, napi_typeof(env, v, &t));
+  if (t != napi_string) {
+    msock__throw_invalid(env, key, v, "must be a string");
+    return -1;
+  }
+  NAPI_CALL_INT(env, napi_get_value_string_utf8(env, v, NULL, 0, &len));
+  if (len + 1 > size) {
+    char expected[64];
+    snprintf(expected, sizeof(expected), "must be at most %zu bytes long", size - 1);
+    msock__throw_invalid(env, key, v, expected);
+    return -1;
+  }
+  NAPI_CALL_INT(env, napi_get_value_string_utf8(env, v, buf, size, &len));
+  if (strlen(buf) != len) {
+    msock__throw_invalid(env, key, v, "must not contain NUL characters");
+    return -1;
+  }
+  return 0;
+}
+
+static int msock__opt_string(napi_env env, napi_value obj, const char* key, char* buf, size_t size) {
+  napi_value v;
+  int rc = msock__get_prop(env, obj, key, &v);
+  if (rc <= 0) return rc;
+  return msock__to_string(env, v, key, buf, size) == 0 ? 1 : -1;
+}
+
+static int msock__require_object(napi_env env, napi_value v, const char* key) {
+  napi_valuetype t;
+  NAPI_CALL_INT(env, napi_typeof(env, v, &t));
+  if (t != napi_object) {
+    msock__throw_invalid(env, key, v, "must be an object");
+    return -1;
+  }
+  return 0;
+}
+
+/* family (4|6) + address literal (+ optional scopeId) + port into a sockaddr. */
+static int msock__parse_sockaddr(napi_env env,
+                                 const char* argument,
+                                 int family,
+                                 const char* address,
+                                 napi_value address_value,
+                                 int port,
+                                 int scope_id,
+                                 struct sockaddr_storage* ss,
+                                 socklen_t* len) {
+  memset(ss, 0, sizeof(*ss));
+  if (family == 4) {
+    struct sockaddr_in* sin = (struct sockaddr_in*)ss;
+    sin->sin_family = AF_INET;
+    sin->sin_port = htons((uint16_t)port);
+    if (inet_pton(AF_INET, address, &sin->sin_addr) != 1) {
+      msock__throw_invalid(env, argument, address_value, "must be an IPv4 address literal");
+      return -1;
+    }
+    *len = sizeof(*sin);
+  } else {
+    struct sockaddr_in6* sin6 = (struct sockaddr_in6*)ss;
+    sin6->sin6_family = AF_INET6;
+    sin6->sin6_port = htons((uint16_t)port);
+    sin6->sin6_scope_id = (uint32_t)scope_id;
+    if (inet_pton(AF_INET6, address, &sin6->sin6_addr) != 1) {
+      msock__throw_invalid(env, argument, address_value,
+                           "must be an IPv6 address literal (zone goes in scopeId)");
+      return -1;
+    }
+    *len = sizeof(*sin6);
+  }
+  return 0;
+}
+
+/* Formats a sockaddr: address text (IPv6 zone as %ifname or %index), port, family name. */
+static void msock__format_sockaddr(const struct sockaddr_storage* ss,
+                                   char* address,
+                                   int* port,
+                                   const char** family) {
+  address[0] = '\0';
+  *port = 0;
+  *family = "unknown";
+  if (ss->ss_family == AF_INET) {
+    const struct sockaddr_in* sin = (const struct sockaddr_in*)ss;
+    inet_ntop(AF_INET, &sin->sin_addr, address, MSOCK__ADDRSTRLEN);
+    *port = ntohs(sin->sin_port);
+    *family = "IPv4";
+  } else if (ss->ss_family == AF_INET6) {
+    const struct sockaddr_in6* sin6 = (const struct sockaddr_in6*)ss;
+    inet_ntop(AF_INET6, &sin6->sin6_addr, address, MSOCK__ADDRSTRLEN);
+    if (sin6->sin6_scope_id != 0) {
+      char name[IFNAMSIZ];
+      size_t n = strlen(address);
+      if (if_indextoname(sin6->sin6_scope_id, name) != NULL)
+        snprintf(address + n, MSOCK__ADDRSTRLEN - n, "%%%s", name);
+      else
+        snprintf(address + n, MSOCK__ADDRSTRLEN - n, "%%%u", (unsigned)sin6->sin6_scope_id);
+    }
+    *port = ntohs(sin6->sin6_port);
+    *family = "IPv6";
+  }
+}
+
+static int msock__get_fd(napi_env env, napi_value v, int* fd) {
+  int64_t n;
+  if (msock__to_int(env, v, "fd", 0, 0x7fffffff, &n) != 0) return -1;
+  *fd = (int)n;
+  return 0;
+}
+
+/* ---- msock_udp_socket / msock_tcp_socket -------------------------------------------------- */
+
+static napi_value msock__socket(napi_env env, napi_callback_info cbinfo, int type) {
+  size_t argc = 1;
+  napi_value argv[1], opts_v, v, result;
+  msock_socket_opts_t o;
+  msock_socket_result_t r;
+  msock_failure_t failure = {NULL, NULL};
+  char address[MSOCK__ADDRSTRLEN];
+  char out_address[MSOCK__ADDRSTRLEN];
+  const char* out_family;
+  int family = 0, port = 0, scope_id = 0, out_port, err;
+
+  NAPI_CALL(env, napi_get_cb_info(env, cbinfo, &argc, argv, NULL, NULL));
+  if (argc < 1) {
+    msock__throw_invalid(env, "options", NULL, "must be an object");
+    return NULL;
+  }
+  opts_v = argv[0];
+  if (msock__require_object(env, opts_v, "options") != 0) return NULL;
+
+  memset(&o, 0, sizeof(o));
+  o.type = type;
+  o.ipv6_only = -1;
+  o.multicast_all = -1;
+  o.tos = -1;
+  o.backlog = 511;
+
+  if (msock__opt_int(env, opts_v, "family", 4, 6, &family) < 0) return NULL;
+  if (family != 4 && family != 6) {
+    napi_get_named_property(env, opts_v, "family", &v);
+    msock__throw_invalid(env, "family", v, "must be 4 or 6");
+    return NULL;
+  }
+  o.family = family == 4 ? AF_INET : AF_INET6;
+  if (msock__get_prop(env, opts_v, "address", &v) < 0) return NULL;
+  if (msock__to_string(env, v, "address", address, INET6_ADDRSTRLEN) != 0) return NULL;
+  if (msock__opt_int(env, opts_v, "port", 0, 65535, &port) < 0) return NULL;
+  if (msock__opt_int(env, opts_v, "scopeId", 0, 0x7fffffff, &scope_id) < 0) return NULL;
+  if (msock__parse_sockaddr(env, "address", family, address, v, port, scope_id, &o.addr, &o.addrlen) != 0)
+    return NULL;
+
+  if (msock__opt_bool(env, opts_v, "reuseAddr", &o.reuse_addr) < 0 ||
+      msock__opt_bool(env, opts_v, "reusePort", &o.reuse_port) < 0 ||
+      msock__opt_bool(env, opts_v, "ipv6Only", &o.ipv6_only) < 0 ||
+      msock__opt_string(env, opts_v, "bindToDevice", o.device, sizeof(o.device)) < 0 ||
+      msock__opt_int(env, opts_v, "recvBufferBytes", 0, 0x7fffffff, &o.recv_buffer_bytes) < 0 ||
+      msock__opt_int(env, opts_v, "sendBufferBytes", 0, 0x7fffffff, &o.send_buffer_bytes) < 0 ||
+      msock__opt_int(env, opts_v, "tos", 0, 255, &o.tos) < 0)
+    return NULL;
+  if (type == SOCK_DGRAM) {
+    if (msock__opt_bool(env, opts_v, "multicastAll", &o.multicast_all) < 0 ||
+        msock__opt_bool(env, opts_v, "pktinfo", &o.pktinfo) < 0 ||
+        msock__opt_bool(env, opts_v, "timestamps", &o.timestamps) < 0 ||
+        msock__opt_bool(env, opts_v, "rxqOvfl", &o.rxq_ovfl) < 0 ||
+        msock__opt_bool(env, opts_v, "recvTos", &o.recv_tos) < 0)
+      return NULL;
+  } else {
+    if (msock__opt_bool(env, opts_v, "listen", &o.listen) < 0 ||
+        msock__opt_int(env, opts_v, "backlog", 0, 0x7fffffff, &o.backlog) < 0)
+      return NULL;
+  }
+
+  err = msock__socket_create(&o, &r, &failure);
+  if (err != 0) {
+    msock__throw_errno(env, -err, failure.syscall, failure.option, address, port);
+    return NULL;
+  }
+
+  msock__format_sockaddr(&r.addr, out_address, &out_port, &out_family);
+  if (napi_create_object(env, &result) != napi_ok || msock__set_num(env, result, "fd", r.fd) != 0 ||
+      msock__set_str(env, result, "address", out_address) != 0 ||
+      msock__set_num(env, result, "port", out_port) != 0 ||
+      msock__set_str(env, result, "family", out_family) != 0 ||
+      msock__set_num(env, result, "recvBufferBytes", r.recv_buffer_bytes) != 0 ||
+      msock__set_num(env, result, "sendBufferBytes", r.send_buffer_bytes) != 0) {
+    (void)msock__close(r.fd);
+    msock__throw_napi(env);
+    return NULL;
+  }
+  return result;
+}
+
+static napi_value msock_udp_socket(napi_env env, napi_callback_info cbinfo) {
+  return msock__socket(env, cbinfo, SOCK_DGRAM);
+}
+
+static napi_value msock_tcp_socket(napi_env env, napi_callback_info cbinfo) {
+  return msock__socket(env, cbinfo, SOCK_STREAM);
+}
+
+/* ---- msock_close -------------------------------------------------------------------------- */
+
+static napi_value msock_close(napi_env env, napi_callback_info cbinfo) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int fd, err;
+  NAPI_CALL(env, napi_get_cb_info(env, cbinfo, &argc, argv, NULL, NULL));
+  if (argc < 1) {
+    msock__throw_invalid(env, "fd", NULL, "must be an integer in 0..2147483647");
+    return NULL;
+  }
+  if (msock__get_fd(env, argv[0], &fd) != 0) return NULL;
+  err = msock__close(fd);
+  if (err != 0) msock__throw_errno(env, -err, "close", NULL, NULL, -1);
+  return NULL;
+}
+
+/* ---- msock_setsockopt / msock_getsockopt -------------------------------------------------- */
+
+typedef enum { MSOCK_KIND_INT, MSOCK_KIND_BOOL, MSOCK_KIND_UCHAR, MSOCK_KIND_STRING, MSOCK_KIND_MREQN } msock_kind_t;
+
+static int msock__get_kind(napi_env env, napi_value v, msock_kind_t* kind) {
+  char s[16];
+  if (msock__to_string(env, v, "kind", s, sizeof(s)) != 0) return -1;
+  if (strcmp(s, "int") == 0) *kind = MSOCK_KIND_INT;
+  else if (strcmp(s, "bool") == 0) *kind = MSOCK_KIND_BOOL;
+  else if (strcmp(s, "uchar") == 0) *kind = MSOCK_KIND_UCHAR;
+  else if (strcmp(s, "string") == 0) *kind = MSOCK_KIND_STRING;
+  else if (strcmp(s, "mreqn") == 0) *kind = MSOCK_KIND_MREQN;
+  else {
+    msock__throw_invalid(env, "kind", v, "must be one of int, bool, uchar, string, mreqn");
+    return -1;
+  }
+  return 0;
+}
+
+/* Common head of set/getsockopt: fd, level, name, kind, and the option's C name for errors. */
+static int msock__sockopt_args(napi_env env,
+                               napi_value* argv,
+                               int* fd,
+                               int* level,
+                               int* name,
+                               msock_kind_t* kind) {
+  int64_t n;
+  if (msock__get_fd(env, argv[0], fd) != 0) return -1;
+  if (msock__to_int(env, argv[1], "level", 0, 0x7fffffff, &n) != 0) return -1;
+  *level = (int)n;
+  if (msock__to_int(env, argv[2], "name", 0, 0x7fffffff, &n) != 0) return -1;
+  *name = (int)n;
+  return msock__get_kind(env, argv[3], kind);
+}
+
+static napi_value msock_setsockopt(napi_env env, napi_callback_info cbinfo) {
+  size_t argc = 6;
+  napi_value argv[6];
+  int fd, level, name, rc;
+  msock_kind_t kind;
+  char option[64] = "";
+  const char* option_name = NULL;
+
+  NAPI_CALL(env, napi_get_cb_info(env, cbinfo, &argc, argv, NULL, NULL));
+  if (argc < 5) {
+    msock__throw_invalid(env, "arguments", NULL, "must be (fd, level, name, kind, value[, option])");
+    return NULL;
+  }
+  if (msock__sockopt_args(env, argv, &fd, &level, &name, &kind) != 0) return NULL;
+  if (argc >= 6) {
+    napi_valuetype t;
+    NAPI_CALL(env, napi_typeof(env, argv[5], &t));
+    if (t != napi_undefined) {
+      if (msock__to_string(env, argv[5], "option", option, sizeof(option)) != 0) return NULL;
+      option_name = option;
+    }
+  }
+
+  switch (kind) {
+    case MSOCK_KIND_INT:
+    case MSOCK_KIND_BOOL: {
+      int value;
+      if (kind == MSOCK_KIND_BOOL) {
+        bool b;
+        napi_valuetype t;
+        NAPI_CALL(env, napi_typeof(env, argv[4], &t));
+        if (t != napi_boolean) {
+          msock__throw_invalid(env, "value", argv[4], "must be a boolean");
+          return NULL;
+        }
+        NAPI_CALL(env, napi_get_value_bool(env, argv[4], &b));
+        value = b ? 1 : 0;
+      } else {
+        int64_t n;
+        if (msock__to_int(env, argv[4], "value", -2147483647 - 1, 2147483647, &n) != 0) return NULL;
+        value = (int)n;
+      }
+      rc = msock__setsockopt_int(fd, level, name, value);
+      break;
+    }
+    case MSOCK_KIND_UCHAR: {
+      int64_t n;
+      unsigned char c;
+      if (msock__to_int(env, argv[4], "value", 0, 255, &n) != 0) return NULL;
+      c = (unsigned char)n;
+      do
+        rc = setsockopt(fd, level, name, &c, sizeof(c));
+      while (rc == -1 && errno == EINTR);
+      rc = rc == 0 ? 0 : -errno;
+      break;
+    }
+    case MSOCK_KIND_STRING: {
+      char s[IFNAMSIZ];
+      if (msock__to_string(env, argv[4], "value", s, sizeof(s)) != 0) return NULL;
+      do
+        rc = setsockopt(fd, level, name, s, (socklen_t)strlen(s));
+      while (rc == -1 && errno == EINTR);
+      rc = rc == 0 ? 0 : -errno;
+      break;
+    }
+    case MSOCK_KIND_MREQN: {
+      /* IP_MULTICAST_IF: { ifindex?, address? }; by index needs struct ip_mreqn (Linux). */
+      napi_value v;
+      char address[INET_ADDRSTRLEN] = "0.0.0.0";
+      int ifindex = 0;
+      int has;
+      if (msock__require_object(env, argv[4], "value") != 0) return NULL;
+      if (msock__opt_int(env, argv[4], "ifindex", 0, 0x7fffffff, &ifindex) < 0) return NULL;
+      has = msock__get_prop(env, argv[4], "address", &v);
+      if (has < 0) return NULL;
+      if (has && msock__to_string(env, v, "address", address, sizeof(address)) != 0) return NULL;
+#if defined(__linux__)
+      {
+        struct ip_mreqn mreq;
+        memset(&mreq, 0, sizeof(mreq));
+        mreq.imr_ifindex = ifindex;
+        if (inet_pton(AF_INET, address, &mreq.imr_address) != 1) {
+          msock__throw_invalid(env, "address", has ? v : NULL, "must be an IPv4 address literal");
+          return NULL;
+        }
+        do
+          rc = setsockopt(fd, level, name, &mreq, sizeof(mreq));
+        while (rc == -1 && errno == EINTR);
+      }
+#else
+      {
+        struct in_addr in;
+        if (ifindex != 0) {
+          msock__throw_errno(env, EOPNOTSUPP, "setsockopt", option_name, NULL, -1);
+          return NULL;
+        }
+        if (inet_pton(AF_INET, address, &in) != 1) {
+          msock__throw_invalid(env, "address", has ? v : NULL, "must be an IPv4 address literal");
+          return NULL;
+        }
+        do
+          rc = setsockopt(fd, level, name, &in, sizeof(in));
+        while (rc == -1 && errno == EINTR);
+      }
+#endif
+      rc = rc == 0 ? 0 : -errno;
+      break;
+    }
+    default:
+      rc = -EINVAL;
+  }
+  if (rc != 0) msock__throw_errno(env, -rc, "setsockopt", option_name, NULL, -1);
+  return NULL;
+}
+
+static napi_value msock_getsockopt(napi_env env, napi_callback_info cbinfo) {
+  size_t argc = 5;
+  napi_value argv[5], result = NULL;
+  int fd, level, name, rc;
+  msock_kind_t kind;
+  char option[64] = "";
+  const char* option_name = NULL;
+
+  NAPI_CALL(env, napi_get_cb_info(env, cbinfo, &argc, argv, NULL, NULL));
+  if (argc < 4) {
+    msock__throw_invalid(env, "arguments", NULL, "must be (fd, level, name, kind[, option])");
+    return NULL;
+  }
+  if (msock__sockopt_args(env, argv, &fd, &level, &name, &kind) != 0) return NULL;
+  if (argc >= 5) {
+    napi_valuetype t;
+    NAPI_CALL(env, napi_typeof(env, argv[4], &t));
+    if (t != napi_undefined) {
+      if (msock__to_string(env, argv[4], "option", option, sizeof(option)) != 0) return NULL;
+      option_name = option;
+    }
+  }
+
+  switch (kind) {
+    case MSOCK_KIND_INT:
+    case MSOCK_KIND_BOOL: {
+      int value;
+      rc = msock__getsockopt_int(fd, level, name, &value);
+      if (rc == 0) {
+        if (kind == MSOCK_KIND_BOOL)
+          NAPI_CALL(env, napi_get_boolean(env, value != 0, &result));
+        else
+          NAPI_CALL(env, napi_create_int32(env, value, &result));
+      }
+      break;
+    }
+    case MSOCK_KIND_UCHAR: {
+      /* Linux answers an int-sized read of these options; BSDs store one byte. */
+      int value = 0;
+      socklen_t len = sizeof(value);
+      do
+        rc = getsockopt(fd, level, name, &value, &len);
+      while (rc == -1 && errno == EINTR);
+      rc = rc == 0 ? 0 : -errno;
+      if (rc == 0) {
+        int n = len == 1 ? (int)*(unsigned char*)&value : value;
+        NAPI_CALL(env, napi_create_int32(env, n, &result));
+      }
+      break;
+    }
+    case MSOCK_KIND_STRING: {
+      char s[IFNAMSIZ + 1];
+      socklen_t len = IFNAMSIZ;
+      memset(s, 0, sizeof(s));
+      do
+        rc = getsockopt(fd, level, name, s, &len);
+      while (rc == -1 && errno == EINTR);
+      rc = rc == 0 ? 0 : -errno;
+      if (rc == 0) {
+        s[len < IFNAMSIZ ? len : IFNAMSIZ] = '\0';
+        NAPI_CALL(env, napi_create_string_utf8(env, s, NAPI_AUTO_LENGTH, &result));
+      }
+      break;
+    }
+    case MSOCK_KIND_MREQN: {
+      /* The kernel reports the address only (Linux: inet->mc_addr), never the index. */
+      struct in_addr in;
+      char text[INET_ADDRSTRLEN];
+      socklen_t len = sizeof(in);
+      memset(&in, 0, sizeof(in));
+      do
+        rc = getsockopt(fd, level, name, &in, &len);
+      while (rc == -1 && errno == EINTR);
+      rc = rc == 0 ? 0 : -errno;
+      if (rc == 0) {
+        inet_ntop(AF_INET, &in, text, sizeof(text));
+        NAPI_CALL(env, napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &result));
+      }
+      break;
+    }
+    default:
+      rc = -EINVAL;
+  }
+  if (rc != 0) {
+    msock__throw_errno(env, -rc, "getsockopt", option_name, NULL, -1);
+    return NULL;
+  }
+  return result;
+}
+
+/* ---- interface names ---------------------------------------------------------------------- */
+
+static napi_value msock_if_nametoindex(napi_env env, napi_callback_info cbinfo) {
+  size_t argc = 1;
+  napi_value argv[1], result;
+  char name[IFNAMSIZ];
+  unsigned int index;
+  NAPI_CALL(env, napi_get_cb_info(env, cbinfo, &argc, argv, NULL, NULL));
+  if (argc < 1) {
+    msock__throw_invalid(env, "name", NULL, "must be a string");
+    return NULL;
+  }
+  if (msock__to_string(env, argv[0], "name", name, sizeof(name)) != 0) return NULL;
+  errno = 0;
+  index = if_nametoindex(name);
+  if (index == 0) {
+    msock__throw_errno(env, errno != 0 ? errno : ENODEV, "if_nametoindex", NULL, name, -1);
+    return NULL;
+  }
+  NAPI_CALL(env, napi_create_uint32(env, index, &result));
+  return result;
+}
+
+static napi_value msock_if_indextoname(napi_env env, napi_callback_info cbinfo) {
+  size_t argc = 1;
+  napi_value argv[1], result;
+  char name[IFNAMSIZ];
+  int64_t index;
+  NAPI_CALL(env, napi_get_cb_info(env, cbinfo, &argc, argv, NULL, NULL));
+  if (argc < 1) {
+    msock__throw_invalid(env, "index", NULL, "must be an integer in 1..2147483647");
+    return NULL;
+  }
+  if (msock__to_int(env, argv[0], "index", 1, 0x7fffffff, &index) != 0) return NULL;
+  errno = 0;
+  if (if_indextoname((unsigned int)index, name) == NULL) {
+    msock__throw_errno(env, errno != 0 ? errno : ENXIO, "if_indextoname", NULL, NULL, -1);
+    return NULL;
+  }
+  NAPI_CALL(env, napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &result));
+  return result;
+}
+
+/* ---- msock_mcast_membership --------------------------------------------------------------- */
+
+static napi_value msock_mcast_membership(napi_env env, napi_callback_info cbinfo) {
+#if defined(MCAST_JOIN_GROUP) && defined(MCAST_JOIN_SOURCE_GROUP)
+  size_t argc = 2;
+  napi_value argv[2], opts, v, gv, sv = NULL;
+  int fd, family = 0, ifindex = 0, has_source, join, level, name, rc;
+  char op[8], group[INET6_ADDRSTRLEN], source[INET6_ADDRSTRLEN];
+  const char* option;
+  struct sockaddr_storage gss, sss;
+  socklen_t glen, slen;
+
+  NAPI_CALL(env, napi_get_cb_info(env, cbinfo, &argc, argv, NULL, NULL));
+  if (argc < 2) {
+    msock__throw_invalid(env, "arguments", NULL, "must be (fd, options)");
+    return NULL;
+  }
+  if (msock__get_fd(env, argv[0], &fd) != 0) return NULL;
+  opts = argv[1];
+  if (msock__require_object(env, opts, "options") != 0) return NULL;
+  if (msock__opt_int(env, opts, "family", 4, 6, &family) < 0) return NULL;
+  if (family != 4 && family != 6) {
+    napi_get_named_property(env, opts, "family", &v);
+    msock__throw_invalid(env, "family", v, "must be 4 or 6");
+    return NULL;
+  }
+  if (msock__get_prop(env, opts, "op", &v) < 0) return NULL;
+  if (msock__to_string(env, v, "op", op, sizeof(op)) != 0) return NULL;
+  if (strcmp(op, "join") == 0) join = 1;
+  else if (strcmp(op, "leave") == 0) join = 0;
+  else {
+    msock__throw_invalid(env, "op", v, "must be 'join' or 'leave'");
+    return NULL;
+  }
+  if (msock__get_prop(env, opts, "group", &gv) < 0) return NULL;
+  if (msock__to_string(env, gv, "group", group, sizeof(group)) != 0) return NULL;
+  has_source = msock__get_prop(env, opts, "source", &sv);
+  if (has_source < 0) return NULL;
+  if (has_source && msock__to_string(env, sv, "source", source, sizeof(source)) != 0) return NULL;
+  if (msock__opt_int(env, opts, "ifindex", 0, 0x7fffffff, &ifindex) < 0) return NULL;
+
+  if (msock__parse_sockaddr(env, "group", family, group, gv, 0, 0, &gss, &glen) != 0) return NULL;
+  if (has_source && msock__parse_sockaddr(env, "source", family, source, sv, 0, 0, &sss, &slen) != 0)
+    return NULL;
+  (void)slen;
+  level = family == 4 ? IPPROTO_IP : IPPROTO_IPV6;
+
+  if (has_source) {
+    struct group_source_req req;
+    memset(&req, 0, sizeof(req));
+    req.gsr_interface = (uint32_t)ifindex;
+    memcpy(&req.gsr_group, &gss, sizeof(gss));
+    memcpy(&req.gsr_source, &sss, sizeof(sss));
+    name = join ? MCAST_JOIN_SOURCE_GROUP : MCAST_LEAVE_SOURCE_GROUP;
+    option = join ? "MCAST_JOIN_SOURCE_GROUP" : "MCAST_LEAVE_SOURCE_GROUP";
+    do
+      rc = setsockopt(fd, level, name, &req, sizeof(req));
+    while (rc == -1 && errno == EINTR);
+  } else {
+    struct group_req req;
+    memset(&req, 0, sizeof(req));
+    req.gr_interface = (uint32_t)ifindex;
+    memcpy(&req.gr_group, &gss, sizeof(gss));
+    name = join ? MCAST_JOIN_GROUP : MCAST_LEAVE_GROUP;
+    option = join ? "MCAST_JOIN_GROUP" : "MCAST_LEAVE_GROUP";
+    do
+      rc = setsockopt(fd, level, name, &req, sizeof(req));
+    while (rc == -1 && errno == EINTR);
+  }
+  if (rc == -1) msock__throw_errno(env, errno, "setsockopt", option, group, -1);
+  return NULL;
+#else
+  (void)cbinfo;
+  msock__throw_errno(env, ENOPROTOOPT, "setsockopt", "MCAST_JOIN_GROUP", NULL, -1);
+  return NULL;
+#endif
+}
+
+/* ---- msock_recvmsg ------------------------------------------------------------------------ */
+
+static napi_value msock_recvmsg(napi_env env, napi_callback_info cbinfo) {
+  size_t argc = 2;
+  napi_value argv[2], result, v;
+  bool is_buffer = false;
+  void* data = NULL;
+  size_t length = 0;
+  int fd;
+  ssize_t n;
+  struct iovec iov;
+  struct msghdr msg;
+  struct sockaddr_storage from;
+  union {
+    struct cmsghdr align;
+    char buf[MSOCK_CMSG_SPACE];
+  } control;
+  msock_cmsg_info_t info;
+  char address[MSOCK__ADDRSTRLEN];
+  const char* family;
+  int port;
+
+  NAPI_CALL(env, napi_get_cb_info(env, cbinfo, &argc, argv, NULL, NULL));
+  if (argc < 2) {
+    msock__throw_invalid(env, "arguments", NULL, "must be (fd, buffer)");
+    return NULL;
+  }
+  if (msock__get_fd(env, argv[0], &fd) != 0) return NULL;
+  NAPI_CALL(env, napi_is_buffer(env, argv[1], &is_buffer));
+  if (!is_buffer) {
+    bool is_typed = false;
+    NAPI_CALL(env, napi_is_typedarray(env, argv[1], &is_typed));
+    if (!is_typed) {
+      msock__throw_invalid(env, "buffer", argv[1], "must be a Buffer or Uint8Array");
+      return NULL;
+    }
+  }
+  NAPI_CALL(env, napi_get_buffer_info(env, argv[1], &data, &length));
+
+  memset(&msg, 0, sizeof(msg));
+  memset(&from, 0, sizeof(from));
+  iov.iov_base = data;
+  iov.iov_len = length;
+  msg.msg_name = &from;
+  msg.msg_namelen = sizeof(from);
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control.buf;
+  msg.msg_controllen = sizeof(control.buf);
+
+  do
+    n = recvmsg(fd, &msg, MSG_DONTWAIT);
+  while (n == -1 && errno == EINTR);
+  if (n == -1) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      NAPI_CALL(env, napi_get_null(env, &result));
+      return result;
+    }
+    msock__throw_errno(env, errno, "recvmsg", NULL, NULL, -1);
+    return NULL;
+  }
+
+  msock__cmsg_parse(&msg, &info);
+  msock__format_sockaddr(&from, address, &port, &family);
+
+  NAPI_CALL(env, napi_create_object(env, &result));
+  if (msock__set_num(env, result, "bytes", (double)n) != 0 ||
+      msock__set_bool(env, result, "truncated", (msg.msg_flags & MSG_TRUNC) != 0) != 0 ||
+      msock__set_str(env, result, "address", address) != 0 ||
+      msock__set_num(env, result, "port", port) != 0 ||
+      msock__set_str(env, result, "family", family) != 0)
+    return NULL;
+  if (msg.msg_flags & MSG_CTRUNC) {
+    if (msock__set_bool(env, result, "controlTruncated", true) != 0) return NULL;
+  }
+  if (info.has_local) {
+    char local[MSOCK__ADDRSTRLEN];
+    const char* lfamily;
+    int lport;
+    msock__format_sockaddr(&info.local, local, &lport, &lfamily);
+    if (msock__set_str(env, result, "localAddress", local) != 0 ||
+        msock__set_num(env, result, "ifindex", info.ifindex) != 0)
+      return NULL;
+  }
+  if (info.has_tos && msock__set_num(env, result, "tos", info.tos) != 0) return NULL;
+  if (info.has_timestamp) {
+    NAPI_CALL(env, napi_create_bigint_int64(
+                       env, info.timestamp_sec * INT64_C(1000000000) + info.timestamp_nsec, &v));
+    NAPI_CALL(env, napi_set_named_property(env, result, "timestampNs", v));
+  }
+  if (info.has_drops && msock__set_num(env, result, "drops", info.drops) != 0) return NULL;
+  return result;
+}
+
+/* ---- constants ---------------------------------------------------------------------------- */
+
+#define MSOCK__C(name) {#name, name},
+
+static const struct {
+  const char* name;
+  int value;
+} msock__constants[] = {
+    MSOCK__C(AF_INET) MSOCK__C(AF_INET6) MSOCK__C(SOL_SOCKET) MSOCK__C(IPPROTO_IP)
+    MSOCK__C(IPPROTO_IPV6) MSOCK__C(IPPROTO_TCP) MSOCK__C(IPPROTO_UDP)
+    MSOCK__C(SO_REUSEADDR) MSOCK__C(SO_RCVBUF) MSOCK__C(SO_SNDBUF) MSOCK__C(SO_BROADCAST)
+    MSOCK__C(SO_KEEPALIVE) MSOCK__C(IP_TOS) MSOCK__C(IP_TTL) MSOCK__C(IP_MULTICAST_TTL)
+    MSOCK__C(IP_MULTICAST_IF) MSOCK__C(IP_MULTICAST_LOOP) MSOCK__C(IPV6_UNICAST_HOPS)
+    MSOCK__C(IPV6_MULTICAST_HOPS) MSOCK__C(IPV6_MULTICAST_IF) MSOCK__C(IPV6_MULTICAST_LOOP)
+    MSOCK__C(IPV6_V6ONLY) MSOCK__C(TCP_NODELAY)
+#ifdef SO_REUSEPORT
+    MSOCK__C(SO_REUSEPORT)
+#endif
+#ifdef SO_RCVBUFFORCE
+    MSOCK__C(SO_RCVBUFFORCE)
+#endif
+#ifdef SO_SNDBUFFORCE
+    MSOCK__C(SO_SNDBUFFORCE)
+#endif
+#ifdef SO_BINDTODEVICE
+    MSOCK__C(SO_BINDTODEVICE)
+#endif
+#ifdef SO_PRIORITY
+    MSOCK__C(SO_PRIORITY)
+#endif
+#ifdef SO_TIMESTAMPNS
+    MSOCK__C(SO_TIMESTAMPNS)
+#endif
+#ifdef SO_RXQ_OVFL
+    MSOCK__C(SO_RXQ_OVFL)
+#endif
+#ifdef IP_MULTICAST_ALL
+    MSOCK__C(IP_MULTICAST_ALL)
+#endif
+#ifdef IPV6_MULTICAST_ALL
+    MSOCK__C(IPV6_MULTICAST_ALL)
+#endif
+#ifdef IP_MTU_DISCOVER
+    MSOCK__C(IP_MTU_DISCOVER) MSOCK__C(IP_PMTUDISC_DONT) MSOCK__C(IP_PMTUDISC_WANT)
+    MSOCK__C(IP_PMTUDISC_DO)
+#endif
+#ifdef IP_PMTUDISC_PROBE
+    MSOCK__C(IP_PMTUDISC_PROBE)
+#endif
+#ifdef IP_PMTUDISC_INTERFACE
+    MSOCK__C(IP_PMTUDISC_INTERFACE)
+#endif
+#ifdef IP_PMTUDISC_OMIT
+    MSOCK__C(IP_PMTUDISC_OMIT)
+#endif
+#ifdef IPV6_DONTFRAG
+    MSOCK__C(IPV6_DONTFRAG)
+#endif
+#ifdef IPV6_TCLASS
+    MSOCK__C(IPV6_TCLASS)
+#endif
+#ifdef IP_PKTINFO
+    MSOCK__C(IP_PKTINFO)
+#endif
+#ifdef IP_RECVTOS
+    MSOCK__C(IP_RECVTOS)
+#endif
+#ifdef IPV6_RECVPKTINFO
+    MSOCK__C(IPV6_RECVPKTINFO)
+#endif
+#ifdef IPV6_RECVTCLASS
+    MSOCK__C(IPV6_RECVTCLASS)
+#endif
+#ifdef TCP_KEEPIDLE
+    MSOCK__C(TCP_KEEPIDLE)
+#elif defined(TCP_KEEPALIVE) && defined(__APPLE__)
+    {"TCP_KEEPIDLE", TCP_KEEPALIVE}, /* macOS names the idle time TCP_KEEPALIVE */
+#endif
+#ifdef TCP_KEEPINTVL
+    MSOCK__C(TCP_KEEPINTVL)
+#endif
+#ifdef TCP_KEEPCNT
+    MSOCK__C(TCP_KEEPCNT)
+#endif
+#ifdef TCP_USER_TIMEOUT
+    MSOCK__C(TCP_USER_TIMEOUT)
+#endif
+#ifdef MCAST_JOIN_GROUP
+    MSOCK__C(MCAST_JOIN_GROUP) MSOCK__C(MCAST_LEAVE_GROUP)
+#endif
+#ifdef MCAST_JOIN_SOURCE_GROUP
+    MSOCK__C(MCAST_JOIN_SOURCE_GROUP) MSOCK__C(MCAST_LEAVE_SOURCE_GROUP)
+#endif
+};
+
+static napi_value msock__init(napi_env env, napi_value exports) {
+  napi_value constants;
+  size_t i;
+  static const struct {
+    const char* name;
+    napi_callback cb;
+  } fns[] = {
+      {"msock_udp_socket", msock_udp_socket},
+      {"msock_tcp_socket", msock_tcp_socket},
+      {"msock_close", msock_close},
+      {"msock_setsockopt", msock_setsockopt},
+      {"msock_getsockopt", msock_getsockopt},
+      {"msock_if_nametoindex", msock_if_nametoindex},
+      {"msock_if_indextoname", msock_if_indextoname},
+      {"msock_mcast_membership", msock_mcast_membership},
+      {"msock_recvmsg", msock_recvmsg},
+  };
+
+  for (i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {
+    napi_value fn;
+    NAPI_CALL(env, napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].cb, NULL, &fn));
+    NAPI_CALL(env, napi_set_named_property(env, exports, fns[i].name, fn));
+  }
+  NAPI_CALL(env, napi_create_object(env, &constants));
+  for (i = 0; i < sizeof(msock__constants) / sizeof(msock__constants[0]); i++) {
+    if (msock__set_num(env, constants, msock__constants[i].name, msock__constants[i].value) != 0)
+      return NULL;
+  }
+  NAPI_CALL(env, napi_object_freeze(env, constants));
+  NAPI_CALL(env, napi_set_named_property(env, exports, "constants", constants));
+  if (msock__set_str(env, exports, "platform",
+#if defined(__linux__)
+                     "linux"
+#elif defined(__APPLE__)
+                     "darwin"
+#elif defined(__FreeBSD__)
+                     "freebsd"
+#else
+                     "posix"
+#endif
+                     ) != 0)
+    return NULL;
+  return exports;
+}
+
+NAPI_MODULE_INIT() {
+  return msock__init(env, exports);
+}

@@ -1,0 +1,381 @@
+/**
+ * The socket option table (src/options.ts): one round-trip per option and socket family (read the
+ * initial value, check it differs from the value about to be set, set, read back), validation
+ * before any system call, errno errors naming the option, and the no-addon path.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import * as net from 'node:net';
+import { once } from 'node:events';
+import { InvalidArgumentError, NotSupportedError, SystemCallError } from '../src/errors.js';
+import { nativeStatus, requireNative } from '../src/native/index.js';
+import {
+  getSocketOption,
+  ifIndexToName,
+  ifNameToIndex,
+  setSocketOption,
+  socketOptions,
+} from '../src/options.js';
+import type { SocketOptionName } from '../src/options.js';
+
+const status = nativeStatus();
+const skipNoNative = status.loaded
+  ? false
+  : `native addon not loaded: ${status.loadError?.message ?? 'unknown reason'}`;
+
+type Kind = 'udp4' | 'udp6' | 'tcp4' | 'tcp6';
+
+function open(kind: Kind): number {
+  const b = requireNative('test');
+  const family = kind.endsWith('4') ? 4 : 6;
+  const address = family === 4 ? '127.0.0.1' : '::1';
+  const s = kind.startsWith('udp')
+    ? b.msock_udp_socket({ family, address, port: 0 })
+    : b.msock_tcp_socket({ family, address, port: 0 });
+  return s.fd;
+}
+
+function probeIPv6(): string | false {
+  if (!status.loaded) return false;
+  try {
+    requireNative('test').msock_close(open('udp6'));
+    return false;
+  } catch (err) {
+    return `no IPv6 loopback: ${(err as Error).message}`;
+  }
+}
+const skipNoIPv6 = probeIPv6();
+
+const loIndex = Number.parseInt(readFileSync('/sys/class/net/lo/ifindex', 'utf8').trim(), 10);
+
+/** A kernel default from /proc/sys (field `field` of a multi-value entry such as tcp_rmem). */
+function sysctl(path: string, field = 0): number {
+  const text = readFileSync(`/proc/sys/${path}`, 'utf8').trim().split(/\s+/)[field] ?? '';
+  return Number.parseInt(text, 10);
+}
+
+interface Case {
+  name: SocketOptionName;
+  on: readonly Kind[];
+  /** The default; a function of the socket kind where a sysctl decides it. */
+  initial: unknown;
+  set: unknown;
+  /** What the kernel reports after `set`, when it rewrites the value. */
+  readBack?: unknown;
+}
+
+/** One row per option in the table (checked below); initial values are Linux defaults. */
+const cases: readonly Case[] = [
+  { name: 'IP_TOS', on: ['udp4', 'tcp4'], initial: 0, set: 0xb8 },
+  { name: 'IPV6_TCLASS', on: ['udp6', 'tcp6'], initial: 0, set: 0xb8 },
+  {
+    name: 'IP_TTL',
+    on: ['udp4', 'tcp4'],
+    initial: () => sysctl('net/ipv4/ip_default_ttl'),
+    set: 7,
+  },
+  {
+    name: 'IPV6_UNICAST_HOPS',
+    on: ['udp6', 'tcp6'],
+    initial: () => sysctl('net/ipv6/conf/all/hop_limit'),
+    set: 9,
+  },
+  { name: 'IP_MULTICAST_TTL', on: ['udp4'], initial: 1, set: 16 },
+  { name: 'IPV6_MULTICAST_HOPS', on: ['udp6'], initial: 1, set: 16 },
+  // Set by address, read back as the address (the kernel keeps no index it reports for IPv4).
+  { name: 'IP_MULTICAST_IF', on: ['udp4'], initial: '0.0.0.0', set: '127.0.0.1' },
+  { name: 'IPV6_MULTICAST_IF', on: ['udp6'], initial: 0, set: loIndex },
+  { name: 'IP_MULTICAST_LOOP', on: ['udp4'], initial: true, set: false },
+  { name: 'IPV6_MULTICAST_LOOP', on: ['udp6'], initial: true, set: false },
+  { name: 'IP_MULTICAST_ALL', on: ['udp4'], initial: true, set: false },
+  { name: 'IPV6_MULTICAST_ALL', on: ['udp6'], initial: true, set: false },
+  // UDP and TCP sockets start at 'want' (net.ipv4.ip_no_pmtu_disc = 0).
+  { name: 'IP_MTU_DISCOVER', on: ['udp4', 'tcp4'], initial: 'want', set: 'do' },
+  { name: 'IPV6_DONTFRAG', on: ['udp6'], initial: false, set: true },
+  { name: 'SO_PRIORITY', on: ['udp4', 'udp6', 'tcp4'], initial: 0, set: 5 },
+  // Linux doubles SO_RCVBUF/SO_SNDBUF to leave room for bookkeeping: 65536 reads back as 131072.
+  {
+    name: 'SO_RCVBUF',
+    on: ['udp4', 'udp6', 'tcp4'],
+    initial: (kind: Kind) =>
+      kind.startsWith('tcp') ? sysctl('net/ipv4/tcp_rmem', 1) : sysctl('net/core/rmem_default'),
+    set: 65536,
+    readBack: 131072,
+  },
+  {
+    name: 'SO_SNDBUF',
+    on: ['udp4', 'udp6'],
+    initial: () => sysctl('net/core/wmem_default'),
+    set: 65536,
+    readBack: 131072,
+  },
+  { name: 'SO_REUSEADDR', on: ['udp4', 'udp6', 'tcp4', 'tcp6'], initial: false, set: true },
+  { name: 'SO_REUSEPORT', on: ['udp4', 'udp6', 'tcp4', 'tcp6'], initial: false, set: true },
+  { name: 'SO_BROADCAST', on: ['udp4'], initial: false, set: true },
+  { name: 'SO_BINDTODEVICE', on: ['udp4', 'udp6', 'tcp4'], initial: '', set: 'lo' },
+  { name: 'SO_KEEPALIVE', on: ['tcp4', 'tcp6'], initial: false, set: true },
+  {
+    name: 'TCP_KEEPIDLE',
+    on: ['tcp4', 'tcp6'],
+    initial: () => sysctl('net/ipv4/tcp_keepalive_time'),
+    set: 30,
+  },
+  {
+    name: 'TCP_KEEPINTVL',
+    on: ['tcp4', 'tcp6'],
+    initial: () => sysctl('net/ipv4/tcp_keepalive_intvl'),
+    set: 5,
+  },
+  {
+    name: 'TCP_KEEPCNT',
+    on: ['tcp4', 'tcp6'],
+    initial: () => sysctl('net/ipv4/tcp_keepalive_probes'),
+    set: 3,
+  },
+  { name: 'TCP_USER_TIMEOUT', on: ['tcp4', 'tcp6'], initial: 0, set: 10_000 },
+  { name: 'TCP_NODELAY', on: ['tcp4', 'tcp6'], initial: false, set: true },
+];
+
+test('every option in the table has a round-trip case, and every row is well formed', () => {
+  assert.deepEqual(cases.map((c) => c.name).sort(), Object.keys(socketOptions).sort());
+  for (const [key, spec] of Object.entries(socketOptions)) {
+    assert.equal(spec.name, key);
+    assert.ok(spec.platforms.length > 0);
+    assert.ok(spec.doc.length > 10);
+  }
+  assert.ok(Object.isFrozen(socketOptions));
+});
+
+for (const c of cases) {
+  for (const kind of c.on) {
+    const skip =
+      skipNoNative ||
+      (kind.endsWith('6') && skipNoIPv6) ||
+      (socketOptions[c.name].platforms.includes(process.platform)
+        ? false
+        : `${c.name} is not available on ${process.platform}`);
+    test(
+      `${c.name} on ${kind}: ${JSON.stringify(c.initial)} -> ${JSON.stringify(c.set)}`,
+      {
+        skip,
+      },
+      () => {
+        const fd = open(kind);
+        try {
+          const initial = getSocketOption(fd, c.name);
+          const expected =
+            typeof c.initial === 'function' ? (c.initial as (k: Kind) => unknown)(kind) : c.initial;
+          assert.deepEqual(initial, expected, 'initial value');
+          assert.notDeepEqual(initial, c.set, 'the test must change the value');
+          setSocketOption(fd, c.name, c.set as never);
+          assert.deepEqual(getSocketOption(fd, c.name), c.readBack ?? c.set, 'value read back');
+        } finally {
+          requireNative('test').msock_close(fd);
+        }
+      },
+    );
+  }
+}
+
+test(
+  'IP_MULTICAST_IF by interface name or index sets ip_mreqn.imr_ifindex',
+  {
+    skip:
+      skipNoNative || (process.platform === 'linux' ? false : 'ip_mreqn by index is Linux only'),
+  },
+  () => {
+    const fd = open('udp4');
+    try {
+      setSocketOption(fd, 'IP_MULTICAST_IF', '127.0.0.1');
+      setSocketOption(fd, 'IP_MULTICAST_IF', 'lo');
+      // By index the kernel stores no address, so the address read back is cleared.
+      assert.equal(getSocketOption(fd, 'IP_MULTICAST_IF'), '0.0.0.0');
+      setSocketOption(fd, 'IP_MULTICAST_IF', loIndex);
+      assert.equal(getSocketOption(fd, 'IP_MULTICAST_IF'), '0.0.0.0');
+    } finally {
+      requireNative('test').msock_close(fd);
+    }
+  },
+);
+
+test(
+  'options on the fd of a connected net.Socket (what src/tcp does)',
+  {
+    skip: skipNoNative,
+  },
+  async (t) => {
+    const server = net.createServer();
+    t.after(() => server.close());
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const { port } = server.address() as net.AddressInfo;
+    const client = net.connect(port, '127.0.0.1');
+    t.after(() => client.destroy());
+    await once(client, 'connect');
+    const fd = (client as unknown as { _handle: { fd: number } })._handle.fd;
+    assert.ok(fd > 2);
+    setSocketOption(fd, 'SO_KEEPALIVE', true);
+    setSocketOption(fd, 'TCP_KEEPIDLE', 10);
+    setSocketOption(fd, 'TCP_KEEPINTVL', 5);
+    setSocketOption(fd, 'TCP_KEEPCNT', 4);
+    setSocketOption(fd, 'TCP_USER_TIMEOUT', 30_000);
+    setSocketOption(fd, 'IP_TOS', 0x88);
+    assert.equal(getSocketOption(fd, 'SO_KEEPALIVE'), true);
+    assert.equal(getSocketOption(fd, 'TCP_KEEPIDLE'), 10);
+    assert.equal(getSocketOption(fd, 'TCP_KEEPINTVL'), 5);
+    assert.equal(getSocketOption(fd, 'TCP_KEEPCNT'), 4);
+    assert.equal(getSocketOption(fd, 'TCP_USER_TIMEOUT'), 30_000);
+    assert.equal(getSocketOption(fd, 'IP_TOS'), 0x88);
+  },
+);
+
+test('values are validated before any system call: InvalidArgumentError', () => {
+  const fd = 0x7ffffff0; // never reached: validation comes first
+  const bad: Array<[() => unknown, string]> = [
+    [() => setSocketOption(fd, 'IP_TOS', 256), 'IP_TOS'],
+    [() => setSocketOption(fd, 'IP_TOS', -1), 'IP_TOS'],
+    [() => setSocketOption(fd, 'IP_TOS', 1.5), 'IP_TOS'],
+    [() => setSocketOption(fd, 'IP_TOS', '8' as never), 'IP_TOS'],
+    [() => setSocketOption(fd, 'IP_TTL', 0), 'IP_TTL'],
+    [() => setSocketOption(fd, 'TCP_KEEPCNT', 128), 'TCP_KEEPCNT'],
+    [() => setSocketOption(fd, 'TCP_KEEPINTVL', 0), 'TCP_KEEPINTVL'],
+    [() => setSocketOption(fd, 'SO_RCVBUF', 2 ** 31), 'SO_RCVBUF'],
+    [() => setSocketOption(fd, 'TCP_NODELAY', 1 as never), 'TCP_NODELAY'],
+    [() => setSocketOption(fd, 'SO_BINDTODEVICE', 'a'.repeat(16)), 'SO_BINDTODEVICE'],
+    [() => setSocketOption(fd, 'SO_BINDTODEVICE', '../x'), 'SO_BINDTODEVICE'],
+    [() => setSocketOption(fd, 'IP_MTU_DISCOVER', 'maybe' as never), 'IP_MTU_DISCOVER'],
+    [() => setSocketOption(fd, 'IP_MULTICAST_IF', -1), 'IP_MULTICAST_IF'],
+    [() => setSocketOption(fd, 'IPV6_MULTICAST_IF', {} as never), 'IPV6_MULTICAST_IF'],
+    [() => setSocketOption(fd, 'NOPE' as never, 1 as never), 'name'],
+    [() => setSocketOption(-1, 'IP_TOS', 0), 'fd'],
+    [() => setSocketOption(1.5, 'IP_TOS', 0), 'fd'],
+    [() => getSocketOption(-1, 'IP_TOS'), 'fd'],
+    [() => getSocketOption(fd, 'constructor' as never), 'name'],
+    [() => ifNameToIndex(''), 'name'],
+    [() => ifNameToIndex('a/b'), 'name'],
+    [() => ifIndexToName(0), 'index'],
+  ];
+  for (const [fn, argument] of bad) {
+    assert.throws(fn, (err: unknown) => {
+      assert.ok(err instanceof InvalidArgumentError, `${argument}: ${String(err)}`);
+      assert.equal(err.argument, argument);
+      return true;
+    });
+  }
+});
+
+test(
+  'a failed setsockopt/getsockopt is a SystemCallError naming the option',
+  {
+    skip: skipNoNative,
+  },
+  () => {
+    assert.throws(() => setSocketOption(0x7ffffff0, 'IP_TOS', 8), {
+      name: 'SystemCallError',
+      code: 'EBADF',
+      syscall: 'setsockopt',
+      option: 'IP_TOS',
+    });
+    assert.throws(() => getSocketOption(0x7ffffff0, 'TCP_KEEPINTVL'), {
+      name: 'SystemCallError',
+      code: 'EBADF',
+      syscall: 'getsockopt',
+      option: 'TCP_KEEPINTVL',
+    });
+    const fd = open('udp4');
+    try {
+      // A TCP option on a UDP socket: the kernel answers ENOPROTOOPT (Linux) / EOPNOTSUPP.
+      assert.throws(
+        () => setSocketOption(fd, 'TCP_KEEPINTVL', 5),
+        (err: unknown) => {
+          assert.ok(err instanceof SystemCallError);
+          assert.match(err.code, /^(ENOPROTOOPT|EOPNOTSUPP)$/);
+          assert.equal(err.option, 'TCP_KEEPINTVL');
+          return true;
+        },
+      );
+      assert.throws(() => setSocketOption(fd, 'SO_BINDTODEVICE', 'nosuchdev0'), {
+        name: 'SystemCallError',
+        code: 'ENODEV',
+        option: 'SO_BINDTODEVICE',
+      });
+    } finally {
+      requireNative('test').msock_close(fd);
+    }
+  },
+);
+
+test('ifNameToIndex / ifIndexToName agree with /sys/class/net', () => {
+  assert.equal(ifNameToIndex('lo'), loIndex);
+  assert.equal(ifIndexToName(loIndex), 'lo');
+  assert.throws(() => ifNameToIndex('nosuchdev0'), {
+    name: 'SystemCallError',
+    code: 'ENODEV',
+    syscall: 'if_nametoindex',
+  });
+  assert.throws(() => ifIndexToName(0x7ffffff0), {
+    name: 'SystemCallError',
+    code: 'ENXIO',
+    syscall: 'if_indextoname',
+  });
+});
+
+test(
+  'without the addon in this process, options throw NotSupportedError',
+  {
+    skip: status.loaded
+      ? 'the addon is loaded here; the child-process test covers this path'
+      : false,
+  },
+  () => {
+    assert.throws(
+      () => setSocketOption(3, 'IP_MULTICAST_ALL', false),
+      (err: unknown) => {
+        assert.ok(err instanceof NotSupportedError);
+        assert.equal(err.feature, 'IP_MULTICAST_ALL');
+        return true;
+      },
+    );
+  },
+);
+
+test('MEDIASOCK_NO_NATIVE=1: NotSupportedError naming the option and the platform', () => {
+  const script = `
+    import('./src/options.ts').then((m) => {
+      const out = {};
+      try { m.setSocketOption(3, 'IP_TOS', 0xb8); } catch (e) { out.set = [e.name, e.code, e.feature, e.platform, e.message]; }
+      try { m.getSocketOption(3, 'TCP_KEEPINTVL'); } catch (e) { out.get = [e.name, e.feature]; }
+      try { m.setSocketOption(3, 'IP_TOS', 999); } catch (e) { out.invalid = e.name; }
+      out.lo = m.ifNameToIndex('lo');
+      console.log(JSON.stringify(out));
+    });`;
+  const child = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', '--input-type=module', '-e', script],
+    {
+      env: { ...process.env, MEDIASOCK_NO_NATIVE: '1' },
+      encoding: 'utf8',
+      timeout: 30_000,
+    },
+  );
+  assert.equal(child.status, 0, child.stderr);
+  const out = JSON.parse(child.stdout.trim()) as {
+    set: string[];
+    get: string[];
+    invalid: string;
+    lo: number;
+  };
+  const platform = `${process.platform}/${process.arch}`;
+  assert.deepEqual(out.set.slice(0, 4), [
+    'NotSupportedError',
+    'MEDIASOCK_ERR_NOT_SUPPORTED',
+    'IP_TOS',
+    platform,
+  ]);
+  assert.match(out.set[4] ?? '', /MEDIASOCK_NO_NATIVE=1/);
+  assert.deepEqual(out.get, ['NotSupportedError', 'TCP_KEEPINTVL']);
+  assert.equal(out.invalid, 'InvalidArgumentError', 'validation still comes first');
+  assert.equal(out.lo, loIndex, 'interface lookups fall back to /sys/class/net');
+});

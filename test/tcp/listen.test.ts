@@ -1,0 +1,210 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, connect } from 'node:net';
+import { once } from 'node:events';
+
+import { InvalidArgumentError, NotSupportedError, SystemCallError } from '../../src/errors.js';
+import { nativeStatus } from '../../src/native/index.js';
+import { connectTcp, type TcpConnection } from '../../src/tcp/connect.js';
+import { listenTcp, nodeSupportsReusePort } from '../../src/tcp/listen.js';
+import { openFdCount, settleFdCount } from '../helpers/fds.js';
+
+/** Why a dual-stack [::] listener cannot be tested here, or '' (probed by binding ::). */
+async function dualStackUnavailable(): Promise<string> {
+  const srv = createServer();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      srv.once('error', reject);
+      srv.listen({ host: '::', port: 0, ipv6Only: false }, () => resolve());
+    });
+    return '';
+  } catch (err) {
+    return `cannot bind [::]: ${(err as Error).message}`;
+  } finally {
+    srv.close();
+  }
+}
+
+test('connections are delivered by async iteration, and close() releases the port', async () => {
+  const listener = await listenTcp({ host: '127.0.0.1', port: 0, backlog: 16 });
+  const { port, family, address } = listener.address();
+  assert.equal(address, '127.0.0.1');
+  assert.equal(family, 'IPv4');
+  const clients = await Promise.all([0, 1, 2].map(() => connectTcp({ host: '127.0.0.1', port })));
+  const accepted: TcpConnection[] = [];
+  for await (const conn of listener) {
+    accepted.push(conn);
+    if (accepted.length === 3) break;
+  }
+  assert.deepEqual(
+    accepted.map((c) => c.remotePort).sort(),
+    clients.map((c) => c.localPort).sort(),
+  );
+  await listener.close({ destroyConnections: true });
+  assert.equal(listener.listening, false);
+  for (const c of clients) c.destroy();
+  // The port can be bound again at once, without SO_REUSEADDR tricks on our side.
+  const again = await listenTcp({ host: '127.0.0.1', port });
+  assert.equal(again.address().port, port);
+  await again.close();
+});
+
+test("'connection' events, and an iteration that ends when the listener closes", async () => {
+  const listener = await listenTcp({ host: '127.0.0.1' });
+  const { port } = listener.address();
+  const got = once(listener, 'connection') as Promise<[TcpConnection]>;
+  const client = await connectTcp({ host: '127.0.0.1', port });
+  const [conn] = await got;
+  assert.equal(conn.remotePort, client.localPort);
+  listener.removeAllListeners('connection');
+  const iteration = (async () => {
+    let n = 0;
+    for await (const c of listener) {
+      c.destroy();
+      n++;
+    }
+    return n;
+  })();
+  await listener.close({ destroyConnections: true });
+  assert.equal(await iteration, 0);
+  client.destroy();
+});
+
+test('a dual-stack [::] listener accepts IPv4 and IPv6 clients', async (t) => {
+  const reason = await dualStackUnavailable();
+  if (reason) {
+    t.skip(reason);
+    return;
+  }
+  const listener = await listenTcp({ host: '::', port: 0 });
+  t.after(() => listener.close({ destroyConnections: true }));
+  const { port } = listener.address();
+  const v4 = await connectTcp({ host: '127.0.0.1', port });
+  const v6 = await connectTcp({ host: '::1', port });
+  const seen: string[] = [];
+  for await (const c of listener) {
+    seen.push(c.remoteAddress ?? '');
+    if (seen.length === 2) break;
+  }
+  assert.deepEqual(seen.sort(), ['::1', '::ffff:127.0.0.1']);
+  v4.destroy();
+  v6.destroy();
+});
+
+test('a second listener on a used port fails with EADDRINUSE; with reusePort both listen', async (t) => {
+  const first = await listenTcp({ host: '127.0.0.1', port: 0 });
+  t.after(() => first.close());
+  const { port } = first.address();
+  const err = await listenTcp({ host: '127.0.0.1', port }).then(
+    () => assert.fail('two listeners on one port without reusePort'),
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof SystemCallError, String(err));
+  assert.equal(err.code, 'EADDRINUSE');
+  assert.equal(err.port, port);
+
+  const canReusePort = nodeSupportsReusePort() || nativeStatus().loaded;
+  if (!canReusePort) {
+    await assert.rejects(listenTcp({ host: '127.0.0.1', reusePort: true }), NotSupportedError);
+    return;
+  }
+  const a = await listenTcp({ host: '127.0.0.1', port: 0, reusePort: true });
+  t.after(() => a.close({ destroyConnections: true }));
+  const shared = a.address().port;
+  const b = await listenTcp({ host: '127.0.0.1', port: shared, reusePort: true });
+  t.after(() => b.close({ destroyConnections: true }));
+  assert.equal(b.address().port, shared);
+  // Both accept: connect until each has had one (the kernel hashes 4-tuples), bounded.
+  let countA = 0;
+  let countB = 0;
+  a.on('connection', (c) => {
+    countA++;
+    c.destroy();
+  });
+  b.on('connection', (c) => {
+    countB++;
+    c.destroy();
+  });
+  for (let i = 0; i < 200 && (countA === 0 || countB === 0); i++) {
+    const s = connect({ host: '127.0.0.1', port: shared });
+    s.on('error', () => undefined); // the listener destroys it right away
+    await once(s, 'connect');
+    s.destroy();
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  assert.ok(countA > 0 && countB > 0, `a got ${countA}, b got ${countB}`);
+});
+
+test('connections nobody takes are queued up to backlog, then reset and counted', async () => {
+  const listener = await listenTcp({ host: '127.0.0.1', backlog: 2 });
+  const { port } = listener.address();
+  const clients = [];
+  for (let i = 0; i < 4; i++) {
+    // Plain sockets: a dropped one may be reset before its connect completes.
+    const s = connect({ host: '127.0.0.1', port });
+    s.on('error', () => undefined);
+    clients.push(s);
+  }
+  for (let i = 0; i < 300 && listener.connections + listener.droppedConnections < 4; i++) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  assert.equal(listener.droppedConnections, 2);
+  const it = listener[Symbol.asyncIterator]();
+  const first = await it.next();
+  assert.equal(first.done, false);
+  await it.return();
+  for (const c of clients) c.destroy();
+  await listener.close({ destroyConnections: true });
+});
+
+test('malformed listen options are refused with InvalidArgumentError', async () => {
+  const cases: Array<[Record<string, unknown>, string]> = [
+    [{ host: 'localhost' }, 'host'],
+    [{ port: -1 }, 'port'],
+    [{ backlog: 0 }, 'backlog'],
+    [{ reusePort: 1 }, 'reusePort'],
+    [{ host: '127.0.0.1', ipv6Only: true }, 'ipv6Only'],
+    [{ connectionOptions: { tos: 999 } }, 'connectionOptions.tos'],
+  ];
+  for (const [options, argument] of cases) {
+    const err = await listenTcp(options as never).then(
+      (l) => {
+        void l.close();
+        assert.fail(`accepted ${JSON.stringify(options)}`);
+      },
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof InvalidArgumentError, String(err));
+    assert.equal(err.argument, argument);
+  }
+});
+
+test('500 short connections leave the fd count at its baseline', async () => {
+  const listener = await listenTcp({ host: '127.0.0.1', backlog: 128 });
+  const { port } = listener.address();
+  let served = 0;
+  listener.on('connection', (c) => {
+    served++;
+    c.socket.on('error', () => undefined); // clients may reset first
+    c.socket.end('bye');
+  });
+  const warm = await connectTcp({ host: '127.0.0.1', port });
+  warm.destroy();
+  const baseline = await settleFdCount(openFdCount());
+  const total = 500;
+  const parallel = 20;
+  for (let i = 0; i < total; i += parallel) {
+    await Promise.all(
+      Array.from({ length: parallel }, async () => {
+        const conn = await connectTcp({ host: '127.0.0.1', port, timeoutMs: 10_000 });
+        conn.socket.resume();
+        await conn.end({ timeoutMs: 10_000 });
+      }),
+    );
+  }
+  for (let i = 0; i < 300 && served < total + 1; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(served, total + 1);
+  const after = await settleFdCount(baseline, 0, 5000);
+  assert.ok(after <= baseline, `fd count ${after} > baseline ${baseline}`);
+  await listener.close();
+});
