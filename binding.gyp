@@ -8,7 +8,9 @@
       "sources": [
         "native/src/addon.c",
         "native/src/socket.c",
-        "native/src/cmsg.c"
+        "native/src/cmsg.c",
+        "native/src/batch.c",
+        "native/src/dtls.c"
       ],
       "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
       "cflags_c": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter"],

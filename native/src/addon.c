@@ -988,6 +988,8 @@ static napi_value msock__init(napi_env env, napi_value exports) {
   }
   NAPI_CALL(env, napi_object_freeze(env, constants));
   NAPI_CALL(env, napi_set_named_property(env, exports, "constants", constants));
+  if (msock_batch_init(env, exports) != 0) return NULL;
+  if (msock_dtls_init(env, exports) != 0) return NULL;
   if (msock__set_str(env, exports, "platform",
 #if defined(__linux__)
                      "linux"

@@ -96,4 +96,13 @@ typedef struct msock_cmsg_info_s {
 /* Parses the control messages of one recvmsg(2) result into info (zeroed first). */
 void msock__cmsg_parse(struct msghdr* msg, msock_cmsg_info_t* info);
 
+/*
+ * Module initialisers: each C file that exports functions to JS registers them on `exports` from
+ * its own init, called by addon.c. Returns 0 on success, -1 with a pending JS exception.
+ */
+struct napi_env__;
+struct napi_value__;
+int msock_batch_init(struct napi_env__* env, struct napi_value__* exports);
+int msock_dtls_init(struct napi_env__* env, struct napi_value__* exports);
+
 #endif /* MSOCK_H_ */
