@@ -1,8 +1,9 @@
 /**
- * The self-contained loopback demo that `npm start` runs: a sender streams RTP packets carrying
- * MPEG-TS-sized payloads (7 × 188 bytes) to a multicast group pinned to the loopback interface
- * (`lo`, TTL 0: nothing leaves the machine), a mediasock receiver joins the group on `lo` and counts
- * the stream, a live statistics line is shown for a few seconds, then a summary.
+ * `mediasock demo`, what `npm start` runs: a sender streams RTP packets carrying MPEG-TS-sized
+ * payloads (7 × 188 bytes) to a multicast group pinned to the loopback interface (`lo`, TTL 0:
+ * nothing leaves the machine), a mediasock receiver joins the group on `lo` and counts the stream
+ * (RFC 3550 loss, reordering and jitter), live statistics are shown for a few seconds, then a
+ * summary.
  *
  * It uses only the public API. Exit code 0 when every packet sent arrived in order, 1 otherwise.
  *
@@ -12,6 +13,26 @@ import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 
 import { UdpSocket, findInterface, nativeStatus } from '../index.js';
+import {
+  COMMON_OPTIONS,
+  UsageError,
+  parseCommandArgs,
+  positiveNumber,
+  positiveRate,
+} from './arguments.js';
+import type { CommandIo } from './command-io.js';
+import { ExitCode } from './command-io.js';
+import { LiveDisplay, formatMbit, roundTo } from './live-display.js';
+import type { DisplayStream } from './live-display.js';
+import { Pacer } from './pacing.js';
+import {
+  PAYLOAD_TYPE_MP2T,
+  RTP_HEADER_BYTES,
+  parseRtpHeader,
+  writeRtpHeader,
+} from './rtp-packet.js';
+import { RtpStats } from './rtp-stats.js';
+import { TS_PACKET_BYTES } from './ts-continuity.js';
 
 /** What the demo measured. */
 export interface DemoSummary {
@@ -24,6 +45,7 @@ export interface DemoSummary {
   reordered: number;
   bytes: number;
   mbitPerSecond: number;
+  jitterMs: number;
   engine: string;
 }
 
@@ -35,12 +57,16 @@ export interface DemoOptions {
   packetsPerSecond?: number;
   /** Group to stream to; joined on `lo`. Default 239.255.77.77 (RFC 2365 organization-local scope). */
   group?: string;
-  /** Where the live line and summary go. Default `process.stdout`. */
-  out?: NodeJS.WritableStream & { isTTY?: boolean };
+  /** Where the live statistics and summary go. Default `process.stdout`. */
+  out?: DisplayStream;
+  /** JSON lines even on a terminal. Default `false` (JSON lines only when `out` is not a terminal). */
+  json?: boolean;
+  /** Stops the demo early (the summary is still produced). */
+  signal?: AbortSignal;
 }
 
-const kPayload = 7 * 188;
-const kRtpHeader = 12;
+const kPayload = 7 * TS_PACKET_BYTES;
+const kSsrc = 0x6d736f63; // "msoc"
 
 /** Runs the demo and resolves with its summary. */
 export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
@@ -56,108 +82,191 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
     reuseAddr: true,
     recvBufferBytes: 1 << 21,
   });
-  const tx = await UdpSocket.open({
-    type: 'udp4',
-    address: '127.0.0.1',
-    multicastInterface: lo.name,
-    multicastTtl: 0,
-    multicastLoopback: true,
-  });
+  let tx: UdpSocket;
+  try {
+    tx = await UdpSocket.open({
+      type: 'udp4',
+      address: '127.0.0.1',
+      multicastInterface: lo.name,
+      multicastTtl: 0,
+      multicastLoopback: true,
+    });
+  } catch (err) {
+    await rx.close();
+    throw err;
+  }
   const port = rx.address().port;
-  rx.addMembership(group, lo.name);
-
+  const stats = new RtpStats(90000);
   let received = 0;
   let bytes = 0;
-  let lost = 0;
-  let reordered = 0;
-  let expected: number | undefined;
   rx.on('message', (data: Buffer) => {
     received++;
     bytes += data.length;
-    const seq = data.readUInt16BE(2);
-    if (expected === undefined) {
-      expected = (seq + 1) & 0xffff;
-      return;
-    }
-    const gap = (seq - expected) & 0xffff;
-    if (gap === 0) expected = (seq + 1) & 0xffff;
-    else if (gap < 0x8000) {
-      lost += gap;
-      expected = (seq + 1) & 0xffff;
-    } else {
-      reordered++;
-      if (lost > 0) lost--;
-    }
+    const h = parseRtpHeader(data);
+    if (h !== undefined) stats.update(h.ssrc, h.sequence, h.timestamp, performance.now());
   });
-
-  const packet = Buffer.alloc(kRtpHeader + kPayload);
-  packet[0] = 0x80; // RTP version 2
-  packet[1] = 33; // payload type 33: MP2T (RFC 3551)
-  packet.writeUInt32BE(0x6d736f63, 8); // SSRC "msoc"
-  for (let i = 0; i < 7; i++) packet[kRtpHeader + i * 188] = 0x47; // TS sync bytes
+  try {
+    rx.addMembership(group, lo.name);
+  } catch (err) {
+    await Promise.all([tx.close(), rx.close()]);
+    throw err;
+  }
 
   const engine = nativeStatus().loaded
     ? 'node engine, fd from the native addon'
     : 'node engine (no native addon)';
-  out.write(
-    `mediasock demo: RTP/MP2T to ${group}:${port} on ${lo.name} (TTL 0), ${pps} packets/s for ${durationMs / 1000} s; ${engine}\n`,
-  );
-
+  const display = new LiveDisplay(out, options.json === true);
+  const title = `mediasock demo: RTP/MP2T to ${group}:${port} on ${lo.name} (TTL 0), ${pps} packets/s for ${durationMs / 1000} s; ${engine}`;
   const started = performance.now();
   let sent = 0;
-  let seq = 0;
-  const tick = 10;
-  const perTick = Math.max(1, Math.round((pps * tick) / 1000));
-  let lastLine = started;
-  while (performance.now() - started < durationMs) {
-    const due = Math.min(
-      Math.floor(((performance.now() - started) * pps) / 1000) + perTick,
-      Math.ceil((durationMs * pps) / 1000),
-    );
-    while (sent < due) {
-      packet.writeUInt16BE(seq, 2);
-      packet.writeUInt32BE(((sent * 90000) / pps) >>> 0, 4);
-      await tx.send(packet, port, group);
-      seq = (seq + 1) & 0xffff;
-      sent++;
-    }
-    const now = performance.now();
-    if (now - lastLine >= 500) {
-      lastLine = now;
-      const secs = (now - started) / 1000;
-      const line = `  ${secs.toFixed(1)} s  sent ${sent}  received ${received}  lost ${lost}  ${((bytes * 8) / secs / 1e6).toFixed(1)} Mbit/s`;
-      out.write(out.isTTY ? `\r${line}` : `${line}\n`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, tick));
-  }
-  // Let the last datagrams arrive (bounded wait).
-  for (let i = 0; i < 50 && received + lost < sent; i++)
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  const seconds = (performance.now() - started) / 1000;
-  await Promise.all([tx.close(), rx.close()]);
-  if (out.isTTY) out.write('\n');
+  const lines = (seconds: number): string[] => {
+    const r = stats.snapshot();
+    return [
+      title,
+      `  ${seconds.toFixed(1).padStart(5)} s  sent ${sent}  received ${received}  lost ${r.lost}  reordered ${r.reordered}` +
+        `  jitter ${r.jitterMs.toFixed(3)} ms  ${formatMbit((bytes * 8) / Math.max(seconds, 1e-3))}`,
+    ];
+  };
+  const record = (type: string, seconds: number): Record<string, unknown> => {
+    const r = stats.snapshot();
+    return {
+      type,
+      seconds: roundTo(seconds, 3),
+      sent,
+      packets: received,
+      bytes,
+      lost: r.lost,
+      reordered: r.reordered,
+      jitter_ms: roundTo(r.jitterMs, 3),
+    };
+  };
+  const timer = setInterval(() => {
+    const s = (performance.now() - started) / 1000;
+    display.update(lines(s), record('stats', s));
+  }, 500);
 
+  const packet = Buffer.alloc(RTP_HEADER_BYTES + kPayload);
+  for (let i = 0; i < 7; i++) packet[RTP_HEADER_BYTES + i * TS_PACKET_BYTES] = 0x47;
+  const total = Math.ceil((durationMs * pps) / 1000);
+  const pacer = new Pacer({ packetsPerSecond: pps });
+  const stop = options.signal ?? new AbortController().signal;
+  try {
+    while (sent < total && !stop.aborted) {
+      let n: number;
+      try {
+        n = await pacer.next(stop);
+      } catch (err) {
+        if (stop.aborted) break;
+        throw err;
+      }
+      for (; n > 0 && sent < total; n--) {
+        writeRtpHeader(packet, {
+          payloadType: PAYLOAD_TYPE_MP2T,
+          sequence: sent,
+          timestamp: Math.floor((sent * 90000) / pps),
+          ssrc: kSsrc,
+        });
+        await tx.send(packet, port, group);
+        sent++;
+      }
+    }
+    // Let the last datagrams arrive (bounded wait).
+    for (let i = 0; i < 50 && received < sent; i++)
+      await new Promise((resolve) => setTimeout(resolve, 10));
+  } finally {
+    clearInterval(timer);
+    await Promise.all([tx.close(), rx.close()]);
+  }
+  const seconds = (performance.now() - started) / 1000;
+  const r = stats.snapshot();
   const summary: DemoSummary = {
     group,
     port,
-    seconds: Number(seconds.toFixed(3)),
+    seconds: roundTo(seconds, 3),
     sent,
     received,
-    lost: lost + Math.max(0, sent - received - lost),
-    reordered,
+    // The probation packet is not counted by RFC 3550 A.1; anything else missing is lost.
+    lost: Math.max(r.lost, sent - received),
+    reordered: r.reordered,
     bytes,
-    mbitPerSecond: Number(((bytes * 8) / seconds / 1e6).toFixed(2)),
+    mbitPerSecond: roundTo((bytes * 8) / seconds / 1e6, 2),
+    jitterMs: roundTo(r.jitterMs, 3),
     engine,
   };
-  out.write(
-    `summary: sent ${summary.sent}, received ${summary.received}, lost ${summary.lost}, reordered ${summary.reordered}, ` +
-      `${summary.bytes} bytes in ${summary.seconds} s (${summary.mbitPerSecond} Mbit/s)\n`,
+  display.finish(
+    [
+      `summary: sent ${summary.sent}, received ${summary.received}, lost ${summary.lost}, reordered ${summary.reordered}, ` +
+        `jitter ${summary.jitterMs} ms, ${summary.bytes} bytes in ${summary.seconds} s (${summary.mbitPerSecond} Mbit/s)`,
+    ],
+    {
+      type: 'summary',
+      ...record('summary', seconds),
+      lost: summary.lost,
+      mbit_per_s: summary.mbitPerSecond,
+    },
   );
   return summary;
 }
 
-/** Entry point for `npm start`. */
-async function main(): Promise<void> {
+export const DEMO_HELP = `Usage: mediasock demo [options]
+
+Streams RTP/MPEG-TS to a multicast group on the loopback interface (lo, TTL 0: nothing leaves
+this machine), receives it with mediasock, shows live statistics and a summary.
+
+Options:
+  --duration S    how long to stream (default 3)
+  --pps N         packets per second (default 2000)
+  --group ADDR    IPv4 multicast group (default 239.255.77.77)
+  --json          JSON lines even on a terminal
+  --debug         print stacks of errors
+  -h, --help      this help
+
+Examples:
+  mediasock demo
+  mediasock demo --duration 10 --pps 5000
+
+Exit codes: 0 every packet arrived, 1 packets were lost or the demo failed, 2 usage error.
+`;
+
+const OPTIONS = {
+  ...COMMON_OPTIONS,
+  duration: { type: 'string' },
+  pps: { type: 'string' },
+  group: { type: 'string' },
+  json: { type: 'boolean' },
+} as const;
+
+/** Runs `mediasock demo`. */
+export async function demoCommand(args: string[], io: CommandIo): Promise<number> {
+  const { values, positionals } = parseCommandArgs(args, OPTIONS);
+  if (values.help === true) {
+    io.stdout.write(DEMO_HELP);
+    return ExitCode.OK;
+  }
+  if (positionals.length > 0)
+    throw new UsageError(`demo takes no arguments (received ${positionals[0]})`);
+  const group = values.group;
+  if (group !== undefined && !/^2(2[4-9]|3\d)\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(group)) {
+    throw new UsageError(
+      `--group must be an IPv4 multicast address (received ${JSON.stringify(group)})`,
+    );
+  }
+  const options: DemoOptions = {
+    durationMs: (positiveNumber('duration', values.duration) ?? 3) * 1000,
+    packetsPerSecond: positiveRate('pps', values.pps) ?? 2000,
+    out: io.stdout,
+    json: values.json === true,
+    signal: io.signal,
+  };
+  if (group !== undefined) options.group = group;
+  const summary = await runDemo(options);
+  return summary.sent > 0 && summary.received === summary.sent && summary.lost === 0
+    ? ExitCode.OK
+    : ExitCode.FAILURE;
+}
+
+/** Entry point for `tsx src/cli/demo.ts` (the former `npm start`). */
+async function runAsScript(): Promise<void> {
   const summary = await runDemo();
   process.exitCode = summary.sent > 0 && summary.received === summary.sent ? 0 : 1;
 }
@@ -166,7 +275,7 @@ if (
   process.argv[1] !== undefined &&
   import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href
 ) {
-  main().catch((err: unknown) => {
+  runAsScript().catch((err: unknown) => {
     process.stderr.write(`mediasock demo: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exitCode = 1;
   });

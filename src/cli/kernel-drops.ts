@@ -1,0 +1,76 @@
+/**
+ * Kernel receive drops of our own UDP sockets, read from the `drops` column of `/proc/net/udp`
+ * and `/proc/net/udp6` (datagrams the kernel discarded because the receive buffer was full). The
+ * socket is found by its inode among this process's file descriptors, so sockets of other
+ * processes sharing the port are not counted.
+ *
+ * Platforms: Linux. Elsewhere (or without `/proc`) the count is `undefined`.
+ *
+ * What it does not do: `SO_RXQ_OVFL` per datagram (that needs the native addon's cmsg path).
+ *
+ * @module
+ */
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
+
+/** Reads the kernel drop counter of the process's UDP sockets bound to `port`. */
+export class KernelDrops {
+  readonly #port: number;
+  #inodes: Set<string> | undefined;
+
+  constructor(port: number) {
+    this.#port = port;
+  }
+
+  /** Drops counted by the kernel since the socket was created; `undefined` when unknown. */
+  read(): number | undefined {
+    if (process.platform !== 'linux') return undefined;
+    this.#inodes ??= ownSocketInodes();
+    if (this.#inodes === undefined) return undefined;
+    let total: number | undefined;
+    for (const file of ['/proc/net/udp', '/proc/net/udp6']) {
+      let text: string;
+      try {
+        text = readFileSync(file, 'latin1');
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        throw err;
+      }
+      for (const line of text.split('\n').slice(1)) {
+        const f = line.trim().split(/\s+/);
+        // sl local_address rem_address st tx:rx tr:tm retrnsmt uid timeout inode ref pointer drops
+        const local = f[1];
+        const inode = f[9];
+        const drops = f[12];
+        if (local === undefined || inode === undefined || drops === undefined) continue;
+        if (parseInt(local.slice(local.lastIndexOf(':') + 1), 16) !== this.#port) continue;
+        if (!this.#inodes.has(inode)) continue;
+        total = (total ?? 0) + Number(drops);
+      }
+    }
+    return total;
+  }
+}
+
+function ownSocketInodes(): Set<string> | undefined {
+  let fds: string[];
+  try {
+    fds = readdirSync('/proc/self/fd');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  const inodes = new Set<string>();
+  for (const fd of fds) {
+    let target: string;
+    try {
+      target = readlinkSync(`/proc/self/fd/${fd}`);
+    } catch (err) {
+      // The directory's own fd (or one closed meanwhile) is gone by the time it is read.
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw err;
+    }
+    const m = /^socket:\[(\d+)\]$/.exec(target);
+    if (m?.[1] !== undefined) inodes.add(m[1]);
+  }
+  return inodes;
+}

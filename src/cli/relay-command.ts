@@ -1,0 +1,209 @@
+/**
+ * `mediasock relay IN OUT...`: receives one stream and forwards every datagram to each output,
+ * with packet, byte and error counters per output. From rtp:// to udp:// the RTP header is
+ * stripped; from udp:// to rtp:// each datagram is wrapped in RTP; same scheme, forwarded as is.
+ *
+ * @module
+ */
+import { randomInt } from 'node:crypto';
+import { once } from 'node:events';
+
+import {
+  COMMON_OPTIONS,
+  UsageError,
+  parseCommandArgs,
+  positiveInteger,
+  positiveNumber,
+} from './arguments.js';
+import type { CommandIo } from './command-io.js';
+import { ExitCode } from './command-io.js';
+import { LiveDisplay, formatMbit, roundTo } from './live-display.js';
+import {
+  PAYLOAD_TYPE_MP2T,
+  RTP_HEADER_BYTES,
+  parseRtpHeader,
+  writeRtpHeader,
+} from './rtp-packet.js';
+import { openReceiver, openSender, parseReceiveUrl, parseSendUrl } from './url-sockets.js';
+import type { Sender } from './url-sockets.js';
+
+export const RELAY_HELP = `Usage: mediasock relay IN OUT... [options]
+
+Receives IN (a listen URL, as for recv) and sends every datagram to each OUT (a destination
+URL, as for send), counting packets, bytes and errors per output. rtp:// -> udp:// strips
+the RTP header; udp:// -> rtp:// wraps each datagram in RTP (payload type 33, 90 kHz).
+
+Options:
+  --iface NAME        join IN on this interface too (repeatable)
+  --count N           stop after N datagrams received
+  --duration S        stop after S seconds
+  --interval S        statistics every S seconds (default 1)
+  --json              JSON lines even on a terminal
+  --debug             print stacks of errors
+  -h, --help          this help
+
+Examples:
+  mediasock relay udp://@239.1.1.1:5004?iface=eth0 udp://10.0.0.2:5004 udp://10.0.0.3:5004
+  mediasock relay rtp://@:5004 udp://239.2.2.2:1234?iface=eth1&ttl=8
+
+Exit codes: 0 ok, 1 runtime failure, 2 usage error.
+`;
+
+const OPTIONS = {
+  ...COMMON_OPTIONS,
+  iface: { type: 'string', multiple: true },
+  count: { type: 'string' },
+  duration: { type: 'string' },
+  interval: { type: 'string' },
+  json: { type: 'boolean' },
+} as const;
+
+interface Output {
+  sender: Sender;
+  mode: 'as-is' | 'strip' | 'wrap';
+  packets: number;
+  bytes: number;
+  errors: number;
+  lastError: string | undefined;
+  seq: number;
+  ssrc: number;
+}
+
+/** Runs `mediasock relay`. */
+export async function relayCommand(args: string[], io: CommandIo): Promise<number> {
+  const { values, positionals } = parseCommandArgs(args, OPTIONS);
+  if (values.help === true) {
+    io.stdout.write(RELAY_HELP);
+    return ExitCode.OK;
+  }
+  if (positionals.length < 2)
+    throw new UsageError('relay takes an input URL and at least one output URL');
+  const [inText = '', ...outTexts] = positionals;
+  const ifaces = values.iface ?? [];
+  const count = positiveInteger('count', values.count);
+  const duration = positiveNumber('duration', values.duration);
+  const interval = positiveNumber('interval', values.interval) ?? 1;
+  const { url: inUrl } = parseReceiveUrl(inText, ifaces);
+  for (const t of outTexts) parseSendUrl(t);
+
+  const receiver = await openReceiver(inText, ifaces);
+  const outputs: Output[] = [];
+  try {
+    for (const t of outTexts) {
+      const sender = await openSender(t, {}, io.signal);
+      const mode =
+        inUrl.scheme === sender.url.scheme ? 'as-is' : inUrl.scheme === 'rtp' ? 'strip' : 'wrap';
+      outputs.push({
+        sender,
+        mode,
+        packets: 0,
+        bytes: 0,
+        errors: 0,
+        lastError: undefined,
+        seq: randomInt(0, 0x10000),
+        ssrc: randomInt(0, 0xffffffff),
+      });
+    }
+  } catch (err) {
+    await Promise.all([receiver.socket.close(), ...outputs.map((o) => o.sender.socket.close())]);
+    throw err;
+  }
+
+  const started = performance.now();
+  let packets = 0;
+  let bytes = 0;
+  let notRtp = 0;
+  const stop = new AbortController();
+  const onAbort = (): void => stop.abort();
+  io.signal.addEventListener('abort', onAbort, { once: true });
+  let stopped = false;
+
+  const inFlight = new Set<Promise<void>>();
+  const forward = (o: Output, datagram: Buffer): void => {
+    const p = o.sender.socket.send(datagram, o.sender.port, o.sender.address).then(
+      () => {
+        o.packets++;
+        o.bytes += datagram.length;
+      },
+      (err: unknown) => {
+        o.errors++;
+        o.lastError = err instanceof Error ? err.message : String(err);
+      },
+    );
+    inFlight.add(p);
+    void p.finally(() => inFlight.delete(p));
+  };
+  receiver.socket.on('message', (data: Buffer) => {
+    if (stopped) return;
+    packets++;
+    bytes += data.length;
+    const arrival = performance.now();
+    for (const o of outputs) {
+      if (o.mode === 'as-is') forward(o, data);
+      else if (o.mode === 'strip') {
+        const h = parseRtpHeader(data);
+        if (h === undefined) notRtp++;
+        else forward(o, data.subarray(h.payloadOffset, h.payloadEnd));
+      } else {
+        const d = Buffer.allocUnsafe(RTP_HEADER_BYTES + data.length);
+        writeRtpHeader(d, {
+          payloadType: PAYLOAD_TYPE_MP2T,
+          sequence: o.seq,
+          timestamp: Math.floor(((arrival - started) * 90000) / 1000),
+          ssrc: o.ssrc,
+        });
+        data.copy(d, RTP_HEADER_BYTES);
+        o.seq = (o.seq + 1) & 0xffff;
+        forward(o, d);
+      }
+    }
+    if (count !== undefined && packets >= count) stop.abort();
+  });
+
+  const display = new LiveDisplay(io.stdout, values.json === true);
+  const record = (type: string): Record<string, unknown> => {
+    const seconds = (performance.now() - started) / 1000;
+    return {
+      type,
+      seconds: roundTo(seconds, 3),
+      input: { url: receiver.description, packets, bytes, not_rtp: notRtp },
+      outputs: outputs.map((o) => ({
+        url: o.sender.description,
+        mode: o.mode,
+        packets: o.packets,
+        bytes: o.bytes,
+        errors: o.errors,
+        last_error: o.lastError ?? null,
+      })),
+    };
+  };
+  const lines = (): string[] => {
+    const seconds = (performance.now() - started) / 1000;
+    return [
+      `mediasock relay  ${seconds.toFixed(1)} s`,
+      `  in   ${receiver.description}   packets ${packets}   ${formatMbit((bytes * 8) / Math.max(seconds, 1e-3))}`,
+      ...outputs.map(
+        (o) =>
+          `  out  ${o.sender.description}${o.mode === 'as-is' ? '' : ` [${o.mode} RTP]`}   packets ${o.packets}   bytes ${o.bytes}   errors ${o.errors}${o.lastError !== undefined ? ` (${o.lastError})` : ''}`,
+      ),
+    ];
+  };
+  const timer = setInterval(() => display.update(lines(), record('stats')), interval * 1000);
+  const limit =
+    duration === undefined ? undefined : setTimeout(() => stop.abort(), duration * 1000);
+  display.update(lines(), record('start'));
+  try {
+    if (!stop.signal.aborted) await once(stop.signal, 'abort');
+  } finally {
+    stopped = true;
+    clearInterval(timer);
+    clearTimeout(limit);
+    io.signal.removeEventListener('abort', onAbort);
+    await receiver.socket.close();
+    // Let the sends still in flight settle (they never reject: errors are counted above).
+    await Promise.all([...inFlight]);
+    await Promise.all(outputs.map((o) => o.sender.socket.close()));
+  }
+  display.finish(['summary:', ...lines().slice(1)], record('summary'));
+  return ExitCode.OK;
+}

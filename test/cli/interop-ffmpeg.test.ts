@@ -1,0 +1,204 @@
+/**
+ * Interop with FFmpeg 5.1 on loopback: streams `mediasock send` makes are received by ffmpeg
+ * (every frame of a file over UDP; over RTP ffmpeg's "RTP: missed N packets" matches the
+ * sequence numbers --gap skipped), and streams ffmpeg makes (MPEG-TS over UDP with
+ * pkt_size=1316, and rtp_mpegts) are counted by `mediasock recv`, which is ended with SIGINT.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { commandSkipReason } from '../helpers/capabilities.js';
+import { freePort, runCli, startCli, startTool, summary } from './cli-process.js';
+
+const skip =
+  commandSkipReason('ffmpeg', 'FFmpeg is the interop peer; .ci/run installs ffmpeg') ??
+  commandSkipReason('ffprobe', 'ffprobe counts the frames of the test file');
+
+let dir: string | undefined;
+let tsFile = '';
+const kFrames = 50;
+
+function testFile(): string {
+  if (tsFile !== '') return tsFile;
+  dir = mkdtempSync(join(tmpdir(), 'mediasock-ffmpeg-'));
+  tsFile = join(dir, 'testsrc.ts');
+  const r = spawnSync(
+    'ffmpeg',
+    [
+      '-hide_banner',
+      '-loglevel',
+      'error',
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc=size=160x120:rate=25',
+      '-frames:v',
+      String(kFrames),
+      '-c:v',
+      'mpeg2video',
+      '-g',
+      '10',
+      '-f',
+      'mpegts',
+      '-y',
+      tsFile,
+    ],
+    { encoding: 'utf8', timeout: 30_000 },
+  );
+  assert.equal(r.status, 0, r.stderr);
+  return tsFile;
+}
+
+test.after(() => {
+  if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+});
+
+test('ffmpeg receives every frame of a file that mediasock sends over UDP', { skip }, async () => {
+  const file = testFile();
+  const port = await freePort();
+  const ff = startTool(
+    'ffmpeg',
+    [
+      '-hide_banner',
+      '-nostats',
+      '-i',
+      `udp://127.0.0.1:${port}?timeout=2000000`,
+      '-c',
+      'copy',
+      '-f',
+      'null',
+      '-',
+    ],
+    30_000,
+  );
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  const send = await runCli(['send', `udp://127.0.0.1:${port}`, file, '--pps', '100', '--json']);
+  assert.equal(send.code, 0, send.stderr);
+  const r = await ff.done;
+  assert.equal(r.timedOut, false);
+  const frames = [...r.stderr.matchAll(/frame= *(\d+)/g)].map((m) => Number(m[1]));
+  assert.equal(frames[frames.length - 1], kFrames, r.stderr.slice(-600));
+});
+
+test('ffmpeg sees exactly the RTP sequence gaps that send --gap makes', { skip }, async () => {
+  const file = testFile();
+  const port = await freePort();
+  const ff = startTool(
+    'ffmpeg',
+    ['-hide_banner', '-nostats', '-i', `rtp://127.0.0.1:${port}`, '-c', 'copy', '-f', 'null', '-'],
+    30_000,
+  );
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  const send = await runCli([
+    'send',
+    `rtp://127.0.0.1:${port}`,
+    file,
+    '--pps',
+    '100',
+    '--gap',
+    '10',
+    '--json',
+  ]);
+  assert.equal(send.code, 0, send.stderr);
+  const skipped = summary(send.stdout).skipped_sequence_numbers as number;
+  assert.ok(skipped > 0);
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  ff.interrupt();
+  const r = await ff.done;
+  const missed = [...r.stderr.matchAll(/RTP: missed (\d+) packets/g)].reduce(
+    (n, m) => n + Number(m[1]),
+    0,
+  );
+  assert.equal(missed, skipped, r.stderr.slice(-800));
+  assert.match(r.stderr, /frame= *[1-9]/, 'ffmpeg decoded the RTP/MP2T stream');
+});
+
+test(
+  'mediasock recv counts MPEG-TS that ffmpeg sends over UDP (pkt_size=1316)',
+  { skip },
+  async () => {
+    const recv = startCli(['recv', 'udp://@127.0.0.1:0', '--json', '--duration', '25'], {
+      timeoutMs: 40_000,
+    });
+    const { port } = (await recv.firstRecord('start')) as { port: number };
+    const ff = await startTool(
+      'ffmpeg',
+      [
+        '-hide_banner',
+        '-loglevel',
+        'error',
+        '-re',
+        '-f',
+        'lavfi',
+        '-i',
+        'testsrc=size=160x120:rate=25',
+        '-t',
+        '1.5',
+        '-c:v',
+        'mpeg2video',
+        '-f',
+        'mpegts',
+        `udp://127.0.0.1:${port}?pkt_size=1316`,
+      ],
+      30_000,
+    ).done;
+    assert.equal(ff.code, 0, ff.stderr);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    recv.child.kill('SIGINT');
+    const r = await recv.done;
+    assert.equal(r.code, 0, r.stderr);
+    const s = summary(r.stdout);
+    assert.ok((s.packets as number) > 10, `packets ${String(s.packets)}`);
+    assert.equal((s.bytes as number) % 188, 0);
+    assert.equal(s.ts_packets, (s.bytes as number) / 188);
+    assert.equal(s.ts_cc_errors, 0);
+    assert.equal(s.lost, null);
+  },
+);
+
+test(
+  'mediasock recv counts ffmpeg rtp_mpegts without loss, duplicates or CC errors',
+  { skip },
+  async () => {
+    const recv = startCli(['recv', 'rtp://@127.0.0.1:0', '--json', '--duration', '25'], {
+      timeoutMs: 40_000,
+    });
+    const { port } = (await recv.firstRecord('start')) as { port: number };
+    const ff = await startTool(
+      'ffmpeg',
+      [
+        '-hide_banner',
+        '-loglevel',
+        'error',
+        '-re',
+        '-f',
+        'lavfi',
+        '-i',
+        'testsrc=size=160x120:rate=25',
+        '-t',
+        '1.5',
+        '-c:v',
+        'mpeg2video',
+        '-f',
+        'rtp_mpegts',
+        `rtp://127.0.0.1:${port}`,
+      ],
+      30_000,
+    ).done;
+    assert.equal(ff.code, 0, ff.stderr);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    recv.child.kill('SIGINT');
+    const r = await recv.done;
+    assert.equal(r.code, 0, r.stderr);
+    const s = summary(r.stdout);
+    assert.ok((s.packets as number) > 10, `packets ${String(s.packets)}`);
+    assert.equal(s.lost, 0);
+    assert.equal(s.duplicates, 0);
+    assert.equal(s.ts_cc_errors, 0);
+    assert.equal(s.not_rtp, 0);
+  },
+);
