@@ -29,6 +29,8 @@ export const ErrorCodes = {
   ABORTED: 'MEDIASOCK_ERR_ABORTED',
   TIMEOUT: 'MEDIASOCK_ERR_TIMEOUT',
   FRAMING: 'MEDIASOCK_ERR_FRAMING',
+  DTLS: 'MEDIASOCK_ERR_DTLS',
+  MESSAGE_TOO_LARGE: 'MEDIASOCK_ERR_MESSAGE_TOO_LARGE',
 } as const;
 
 /** A code of mediasock's own errors. */
@@ -190,6 +192,68 @@ export class FramingError extends MediasockError {
     super(`${field} ${expected} (received ${describe(value)})`, ErrorCodes.FRAMING);
     this.field = field;
     this.value = value;
+  }
+}
+
+/**
+ * Why a DTLS operation failed:
+ * - `'config'`: the context could not be built (PEM that does not parse, a key that does not match
+ *   the certificate, a cipher list that selects nothing);
+ * - `'verify'`: the peer's certificate chain did not verify (`verifyResult` says why);
+ * - `'fingerprint'`: the peer's certificate is not the one pinned with `fingerprint`;
+ * - `'alert'`: a fatal alert was sent or received (wrong PSK, unknown CA, no shared cipher...);
+ * - `'handshake'`: the handshake failed otherwise;
+ * - `'timeout'`: OpenSSL gave up retransmitting;
+ * - `'peer-closed'`: the peer sent `close_notify`; nothing more will come from it;
+ * - `'state'`: the call does not fit the connection's state (internal misuse).
+ */
+export type DtlsFailure =
+  'config' | 'verify' | 'fingerprint' | 'alert' | 'handshake' | 'timeout' | 'peer-closed' | 'state';
+
+/**
+ * A DTLS handshake, certificate or record operation failed (`MEDIASOCK_ERR_DTLS`). The message
+ * carries OpenSSL's own error strings (`ERR_error_string_n`); `reason` classifies the failure.
+ */
+export class DtlsError extends MediasockError {
+  /** What kind of failure this is; see {@link DtlsFailure}. */
+  readonly reason: DtlsFailure;
+  /** OpenSSL's error queue at the failure, `ERR_error_string_n` texts joined by `; ` (may be ''). */
+  readonly openssl: string;
+  /** The fatal alert, as `'received <description>'` or `'sent <description>'`, if there was one. */
+  readonly alert: string | undefined;
+  /** `X509_verify_cert_error_string` of a failed certificate verification. */
+  readonly verifyResult: string | undefined;
+
+  constructor(
+    reason: DtlsFailure,
+    message: string,
+    details: { openssl?: string; alert?: string; verifyResult?: string; cause?: unknown } = {},
+  ) {
+    super(message, ErrorCodes.DTLS, { cause: details.cause });
+    this.reason = reason;
+    this.openssl = details.openssl ?? '';
+    this.alert = details.alert;
+    this.verifyResult = details.verifyResult;
+  }
+}
+
+/**
+ * A datagram would be larger than the path allows (`MEDIASOCK_ERR_MESSAGE_TOO_LARGE`): for DTLS,
+ * the data plus the record overhead exceeds `maxDatagramBytes`. Nothing was sent.
+ */
+export class MessageTooLargeError extends MediasockError {
+  /** Bytes of data offered. */
+  readonly size: number;
+  /** The most data bytes one datagram can carry on this path. */
+  readonly maxBytes: number;
+
+  constructor(size: number, maxBytes: number, what = 'a DTLS record') {
+    super(
+      `${what} of ${size} bytes does not fit: at most ${maxBytes} bytes of data per datagram`,
+      ErrorCodes.MESSAGE_TOO_LARGE,
+    );
+    this.size = size;
+    this.maxBytes = maxBytes;
   }
 }
 

@@ -29,10 +29,43 @@ export type { PortRange, RtpPortPairOptions } from './rtp/port-pair.js';
 export { PortPool } from './rtp/port-pool.js';
 export type { PortLease, PortPoolOptions, PortPoolStats } from './rtp/port-pool.js';
 export { RistTransport } from './rist/rist-transport.js';
-export type { RistDatagram, RistMulticastOptions, RistProfile, RistTransportOptions, RistTransportStats } from './rist/rist-transport.js';
+export type {
+  RistDatagram,
+  RistMulticastOptions,
+  RistProfile,
+  RistTransportOptions,
+  RistTransportStats,
+} from './rist/rist-transport.js';
 export { AddressLearner } from './rist/address-learning.js';
-export type { AddressLearnerOptions, AddressLearnerStats, Endpoint as LearnedEndpoint, LearnVerdict } from './rist/address-learning.js';
-export { buildRtpPacket, parseRtpPacket, RTP_PAYLOAD_TYPE_MP2T, RTP_HEADER_BYTES } from './rist/rtp-packet.js';
-export type { RtpPacket } from './rist/rtp-packet.js';
-export { buildSenderReport, buildSourceDescription, buildSenderRtcp, parseRtcpCompound, RtcpPacketType } from './rist/rtcp-packet.js';
+export type {
+  AddressLearnerOptions,
+  AddressLearnerStats,
+  Endpoint as LearnedEndpoint,
+  LearnVerdict,
+} from './rist/address-learning.js';
+export {
+  buildRtpPacket,
+  parseRtpPacket,
+  parseRtpHeader,
+  writeRtpHeader,
+  RTP_PAYLOAD_TYPE_MP2T,
+  RTP_HEADER_BYTES,
+} from './rtp/rtp-packet.js';
+export type { RtpHeader, RtpPacket } from './rtp/rtp-packet.js';
+export {
+  buildSenderReport,
+  buildSourceDescription,
+  buildSenderRtcp,
+  parseRtcpCompound,
+  RtcpPacketType,
+} from './rist/rtcp-packet.js';
 export type { RtcpHeader, SenderReport } from './rist/rtcp-packet.js';
+export type {
+  DtlsClientConfig,
+  DtlsConfig,
+  DtlsHandshakeOptions,
+  DtlsPsk,
+  DtlsServerConfig,
+  DtlsSessionInfo,
+  DtlsStats,
+} from './rist/dtls.js';

@@ -6,7 +6,9 @@ import { readFileSync } from 'node:fs';
 import {
   AbortError,
   ErrorCodes,
+  DtlsError,
   FramingError,
+  MessageTooLargeError,
   InvalidArgumentError,
   InvalidStateError,
   MediasockError,
@@ -73,6 +75,21 @@ const table: Array<{
     cls: FramingError,
     code: 'MEDIASOCK_ERR_FRAMING',
     message: /^channel must be one of the mapped interleaved channels \(0, 1\) \(received 9\)$/,
+  },
+  {
+    make: () =>
+      new DtlsError('verify', 'DTLS handshake failed: certificate verify failed', {
+        verifyResult: 'unable to get local issuer certificate',
+      }),
+    cls: DtlsError,
+    code: 'MEDIASOCK_ERR_DTLS',
+    message: /^DTLS handshake failed: certificate verify failed$/,
+  },
+  {
+    make: () => new MessageTooLargeError(2000, 1419),
+    cls: MessageTooLargeError,
+    code: 'MEDIASOCK_ERR_MESSAGE_TOO_LARGE',
+    message: /^a DTLS record of 2000 bytes does not fit: at most 1419 bytes of data per datagram$/,
   },
   {
     make: () => new TimeoutError('connect', 250),

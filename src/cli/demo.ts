@@ -26,11 +26,11 @@ import { LiveDisplay, formatMbit, roundTo } from './live-display.js';
 import type { DisplayStream } from './live-display.js';
 import { Pacer } from './pacing.js';
 import {
-  PAYLOAD_TYPE_MP2T,
+  RTP_PAYLOAD_TYPE_MP2T,
   RTP_HEADER_BYTES,
   parseRtpHeader,
   writeRtpHeader,
-} from './rtp-packet.js';
+} from '../index.js';
 import { RtpStats } from './rtp-stats.js';
 import { TS_PACKET_BYTES } from './ts-continuity.js';
 
@@ -103,7 +103,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
     received++;
     bytes += data.length;
     const h = parseRtpHeader(data);
-    if (h !== undefined) stats.update(h.ssrc, h.sequence, h.timestamp, performance.now());
+    if (h !== undefined) stats.update(h.ssrc, h.sequenceNumber, h.timestamp, performance.now());
   });
   try {
     rx.addMembership(group, lo.name);
@@ -161,8 +161,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
       }
       for (; n > 0 && sent < total; n--) {
         writeRtpHeader(packet, {
-          payloadType: PAYLOAD_TYPE_MP2T,
-          sequence: sent,
+          payloadType: RTP_PAYLOAD_TYPE_MP2T,
+          sequenceNumber: sent,
           timestamp: Math.floor((sent * 90000) / pps),
           ssrc: kSsrc,
         });

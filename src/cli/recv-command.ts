@@ -21,7 +21,7 @@ import type { CommandIo } from './command-io.js';
 import { ExitCode } from './command-io.js';
 import { KernelDrops } from './kernel-drops.js';
 import { LiveDisplay, formatMbit, roundTo } from './live-display.js';
-import { PAYLOAD_TYPE_MP2T, parseRtpHeader } from './rtp-packet.js';
+import { RTP_PAYLOAD_TYPE_MP2T, parseRtpHeader } from '../index.js';
 import { RtpStats } from './rtp-stats.js';
 import { TS_PACKET_BYTES, TsContinuity } from './ts-continuity.js';
 import { openReceiver, parseReceiveUrl } from './url-sockets.js';
@@ -134,9 +134,9 @@ export async function recvCommand(args: string[], io: CommandIo): Promise<number
       const h = parseRtpHeader(data);
       if (h === undefined) notRtp++;
       else {
-        rtpStats.update(h.ssrc, h.sequence, h.timestamp, performance.now());
+        rtpStats.update(h.ssrc, h.sequenceNumber, h.timestamp, performance.now());
         payload = data.subarray(h.payloadOffset, h.payloadEnd);
-        isTs = h.payloadType === PAYLOAD_TYPE_MP2T;
+        isTs = h.payloadType === RTP_PAYLOAD_TYPE_MP2T;
       }
     }
     if (isTs || (payload.length % TS_PACKET_BYTES === 0 && payload[0] === 0x47)) {

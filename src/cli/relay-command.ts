@@ -19,11 +19,11 @@ import type { CommandIo } from './command-io.js';
 import { ExitCode } from './command-io.js';
 import { LiveDisplay, formatMbit, roundTo } from './live-display.js';
 import {
-  PAYLOAD_TYPE_MP2T,
+  RTP_PAYLOAD_TYPE_MP2T,
   RTP_HEADER_BYTES,
   parseRtpHeader,
   writeRtpHeader,
-} from './rtp-packet.js';
+} from '../index.js';
 import { openReceiver, openSender, parseReceiveUrl, parseSendUrl } from './url-sockets.js';
 import type { Sender } from './url-sockets.js';
 
@@ -147,8 +147,8 @@ export async function relayCommand(args: string[], io: CommandIo): Promise<numbe
       } else {
         const d = Buffer.allocUnsafe(RTP_HEADER_BYTES + data.length);
         writeRtpHeader(d, {
-          payloadType: PAYLOAD_TYPE_MP2T,
-          sequence: o.seq,
+          payloadType: RTP_PAYLOAD_TYPE_MP2T,
+          sequenceNumber: o.seq,
           timestamp: Math.floor(((arrival - started) * 90000) / 1000),
           ssrc: o.ssrc,
         });

@@ -21,7 +21,7 @@ import { LiveDisplay, formatMbit, roundTo } from './live-display.js';
 import { Pacer } from './pacing.js';
 import { openFileSource, patternSource, stdinSource } from './payload-source.js';
 import type { PayloadSource } from './payload-source.js';
-import { PAYLOAD_TYPE_MP2T, RTP_HEADER_BYTES, writeRtpHeader } from './rtp-packet.js';
+import { RTP_PAYLOAD_TYPE_MP2T, RTP_HEADER_BYTES, writeRtpHeader } from '../index.js';
 import { TS_PACKET_BYTES } from './ts-continuity.js';
 import { openSender, parseSendUrl } from './url-sockets.js';
 
@@ -131,7 +131,7 @@ export async function sendCommand(args: string[], io: CommandIo): Promise<number
       ? bitrate / ((payloadBytes + (rtp ? RTP_HEADER_BYTES : 0)) * 8)
       : (positiveRate('pps', values.pps) ?? 1000);
   const payloadType =
-    integerIn('payload-type', values['payload-type'], 0, 127) ?? PAYLOAD_TYPE_MP2T;
+    integerIn('payload-type', values['payload-type'], 0, 127) ?? RTP_PAYLOAD_TYPE_MP2T;
   const ssrc = integerIn('ssrc', values.ssrc, 0, 0xffffffff) ?? randomInt(0, 0xffffffff);
   const clockRate = positiveInteger('clock-rate', values['clock-rate']) ?? 90000;
   const count = positiveInteger('count', values.count);
@@ -235,7 +235,7 @@ export async function sendCommand(args: string[], io: CommandIo): Promise<number
             datagram = Buffer.allocUnsafe(RTP_HEADER_BYTES + payload.length);
             writeRtpHeader(datagram, {
               payloadType,
-              sequence: seq,
+              sequenceNumber: seq,
               timestamp: tsBase + Math.floor((sent * clockRate) / pps),
               ssrc,
             });

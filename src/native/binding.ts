@@ -125,6 +125,54 @@ export interface NativeDatagram {
 /** The C constants the option table needs, present only where the system headers define them. */
 export type NativeConstants = Readonly<Record<string, number | undefined>>;
 
+/** An opaque DTLS context (`SSL_CTX`) made by {@link NativeBinding.msock_dtls_context}. */
+export interface NativeDtlsContext {
+  readonly __brand: 'msock_dtls_context';
+}
+
+/** An opaque DTLS connection (`SSL` + datagram BIO) made by {@link NativeBinding.msock_dtls_connection}. */
+export interface NativeDtlsConnection {
+  readonly __brand: 'msock_dtls_connection';
+}
+
+/** Options of {@link NativeBinding.msock_dtls_context}; validated by `src/rist/dtls.ts` first. */
+export interface NativeDtlsContextOptions {
+  role: 'client' | 'server';
+  /** PEM certificate (then its chain). */
+  cert?: string;
+  /** PEM private key of `cert`. */
+  key?: string;
+  /** PEM CA certificates trusted for the peer. */
+  ca?: string;
+  /** Verify the peer's certificate (server: request one and require it). */
+  verifyPeer?: boolean;
+  /** SHA-256 digest (32 bytes) the peer certificate must have. */
+  fingerprint?: Uint8Array;
+  /** PSK identity (with `psk`). */
+  pskIdentity?: string;
+  /** PSK key, 1..256 bytes. */
+  psk?: Uint8Array;
+  /** OpenSSL cipher list (`SSL_CTX_set_cipher_list`). */
+  ciphers?: string;
+  /** First retransmission timeout in ms (doubling up to 60 s); default 1000. */
+  retransmitInitialMs?: number;
+}
+
+/** What {@link NativeBinding.msock_dtls_info} reports. */
+export interface NativeDtlsInfo {
+  established: boolean;
+  /** `SSL_get_version`: `'DTLSv1.2'`. */
+  version: string;
+  /** `SSL_get_cipher_name`, once established. */
+  cipher?: string;
+  /** `DTLS_get_data_mtu`: the most application bytes per datagram, once established. */
+  maxDataBytes?: number;
+  /** SHA-256 of the peer certificate's DER, `AB:CD:...`, when it sent one. */
+  peerFingerprint?: string;
+  /** The PSK identity, when a PSK cipher suite was negotiated. */
+  pskIdentity?: string;
+}
+
 /** Everything the addon exports. */
 export interface NativeBinding {
   /** Creates a UDP socket, applies every option before bind, binds. */
@@ -158,6 +206,39 @@ export interface NativeBinding {
   msock_mcast_membership(fd: number, options: NativeMembershipOptions): void;
   /** One non-blocking `recvmsg(2)` into `buffer`; `null` when nothing is queued (`EAGAIN`). */
   msock_recvmsg(fd: number, buffer: Uint8Array): NativeDatagram | null;
+  /** Creates a DTLS 1.2 context (`SSL_CTX` on `DTLS_method`). */
+  msock_dtls_context(options: NativeDtlsContextOptions): NativeDtlsContext;
+  /** Drops the context's own reference; connections made from it keep theirs. */
+  msock_dtls_context_free(context: NativeDtlsContext): void;
+  /** Creates a connection (`SSL`) over an in-memory datagram BIO; `mtu` is the largest UDP payload. */
+  msock_dtls_connection(
+    context: NativeDtlsContext,
+    options: { mtu: number; hostname?: string },
+  ): NativeDtlsConnection;
+  /** `DTLSv1_listen` on one datagram from `peer`: true once a ClientHello carries a valid cookie. */
+  msock_dtls_listen(connection: NativeDtlsConnection, datagram: Uint8Array, peer: string): boolean;
+  /** Feeds a datagram (or nothing) and runs `SSL_do_handshake`; true when complete. */
+  msock_dtls_handshake(connection: NativeDtlsConnection, datagram?: Uint8Array): boolean;
+  /** Feeds a datagram and returns its application records; `null` after `close_notify`. */
+  msock_dtls_read(connection: NativeDtlsConnection, datagram: Uint8Array): Buffer[] | null;
+  /** `SSL_write` of one record; refuses data larger than `DTLS_get_data_mtu`. */
+  msock_dtls_write(connection: NativeDtlsConnection, data: Uint8Array): number;
+  /** The datagrams OpenSSL wrote since the last call, in order. */
+  msock_dtls_take_output(connection: NativeDtlsConnection): Buffer[];
+  /** `DTLSv1_get_timeout` in ms, or -1 when no timer runs. */
+  msock_dtls_timeout(connection: NativeDtlsConnection): number;
+  /** `DTLSv1_handle_timeout`: true when a flight was retransmitted. */
+  msock_dtls_handle_timeout(connection: NativeDtlsConnection): boolean;
+  /** `SSL_shutdown`: queues `close_notify` on an established connection. */
+  msock_dtls_shutdown(connection: NativeDtlsConnection): void;
+  /** Version, cipher, data MTU, peer fingerprint, PSK identity. */
+  msock_dtls_info(connection: NativeDtlsConnection): NativeDtlsInfo;
+  /** Frees the `SSL` and its BIO now (the finalizer does it otherwise); idempotent. */
+  msock_dtls_free(connection: NativeDtlsConnection): void;
+  /** Live `SSL_CTX` / `SSL` objects made by the addon in this process (leak checks). */
+  msock_dtls_live(): { contexts: number; connections: number };
+  /** `OpenSSL_version(OPENSSL_VERSION)` of the running process: Node's own OpenSSL. */
+  readonly dtlsOpenssl: string;
   /** C constants (`SOL_SOCKET`, `IP_TOS` …) as the system headers define them. */
   readonly constants: NativeConstants;
   /** The platform the addon was compiled for: `linux`, `darwin`, `freebsd` or `posix`. */

@@ -13,7 +13,8 @@
  *
  * Every function of the binding handed out here is wrapped so that errors come out typed: a failed
  * system call as {@link SystemCallError} (`code` = errno name, `syscall`, `option`, `address`,
- * `port`), an argument the C side rejected as {@link InvalidArgumentError}.
+ * `port`), an argument the C side rejected as {@link InvalidArgumentError}, a DTLS failure as
+ * `DtlsError` (`MEDIASOCK_ERR_DTLS`) and a record too large for the MTU as `MessageTooLargeError`.
  *
  * This module does not validate option values; the modules that call the addon do, before calling.
  *
@@ -25,6 +26,8 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InvalidArgumentError, NativeUnavailableError, SystemCallError } from '../errors.js';
+import { DtlsError, MessageTooLargeError } from '../errors.js';
+import type { DtlsFailure } from '../errors.js';
 import type { NativeBinding } from './binding.js';
 
 export type * from './binding.js';
@@ -96,7 +99,23 @@ function convert(err: unknown): unknown {
     argument?: unknown;
     expected?: unknown;
     value?: unknown;
+    dtlsReason?: unknown;
+    openssl?: unknown;
+    alert?: unknown;
+    verifyResult?: unknown;
+    size?: unknown;
+    maxBytes?: unknown;
+    message?: unknown;
   };
+  if (typeof e.dtlsReason === 'string') {
+    if (e.dtlsReason === 'too-large' && typeof e.size === 'number' && typeof e.maxBytes === 'number')
+      return new MessageTooLargeError(e.size, e.maxBytes);
+    return new DtlsError(e.dtlsReason as DtlsFailure, String(e.message), {
+      openssl: typeof e.openssl === 'string' ? e.openssl : undefined,
+      alert: typeof e.alert === 'string' ? e.alert : undefined,
+      verifyResult: typeof e.verifyResult === 'string' ? e.verifyResult : undefined,
+    });
+  }
   if (typeof e.errno === 'number' && typeof e.syscall === 'string') {
     return new SystemCallError(e.syscall, e.errno, {
       option: typeof e.option === 'string' ? e.option : undefined,
@@ -114,6 +133,7 @@ function wrap(raw: NativeBinding): NativeBinding {
   const wrapped: Record<string, unknown> = {
     constants: raw.constants,
     platform: raw.platform,
+    dtlsOpenssl: raw.dtlsOpenssl,
   };
   for (const [key, value] of Object.entries(raw)) {
     if (typeof value !== 'function' || !key.startsWith('msock_')) continue;

@@ -16,8 +16,14 @@
  * loopback. A dual-stack `[::]` socket rejects IPv4 multicast options (`EINVAL`), so a multicast
  * sender must be opened in the group's family (`type: 'udp4'` for an IPv4 group).
  *
+ * DTLS (Main profile only, needs the native addon): {@link RistTransport.enableDtlsClient} on the
+ * sender, {@link RistTransport.enableDtlsServer} on the receiver, then
+ * {@link RistTransport.handshake}; afterwards `readMedia` / `writeMedia` carry application
+ * records to and from the one peer. The server binds to the first peer that completes a handshake
+ * and drops everyone else; `dtls.ts` documents that denial-of-service trade-off and its limits.
+ *
  * What it does not do: parse or build RIST packets beyond the small RTCP/RTP builders beside it,
- * retransmit, reorder, or encrypt (no PSK, no DTLS yet). It only moves bytes. The even/odd
+ * retransmit, reorder, or apply the RIST PSK (AES) mode. It only moves bytes. The even/odd
  * pair of {@link RistTransport.listenEphemeralEvenOdd} is found by probing with parking
  * (`openRtpPortPair`), so unlike ristgo it has no close-then-rebind window.
  *
@@ -26,7 +32,7 @@
 import { performance } from 'node:perf_hooks';
 
 import { addressFamily, classifyAddress, unmapIPv4 } from '../address.js';
-import { InvalidArgumentError, SocketClosedError } from '../errors.js';
+import { InvalidArgumentError, InvalidStateError, SocketClosedError } from '../errors.js';
 import type { InterfaceSpec } from '../interfaces.js';
 import type { InterfaceSelection } from '../multicast.js';
 import { openRtpPortPair } from '../rtp/port-pair.js';
@@ -40,8 +46,17 @@ import {
   validateString,
   validateTtl,
 } from '../validate.js';
+import { requireNative } from '../native/index.js';
 import { AddressLearner } from './address-learning.js';
 import type { Endpoint } from './address-learning.js';
+import { DtlsChannel } from './dtls.js';
+import type {
+  DtlsClientConfig,
+  DtlsHandshakeOptions,
+  DtlsServerConfig,
+  DtlsSessionInfo,
+  DtlsStats,
+} from './dtls.js';
 
 /** RIST profile of a transport: two sockets (`'simple'`) or one (`'main'`). */
 export type RistProfile = 'simple' | 'main';
@@ -104,6 +119,8 @@ export interface RistTransportStats {
   mediaSent: number;
   /** RTCP datagrams sent. */
   rtcpSent: number;
+  /** DTLS counters; present once DTLS is enabled (see {@link DtlsStats}). */
+  dtls?: DtlsStats;
 }
 
 /** Egress options of a multicast sender. */
@@ -124,11 +141,15 @@ export class RistTransport {
   readonly #rtcp: UdpSocket;
   readonly #learner: AddressLearner | undefined;
   readonly #counters = { mediaReceived: 0, rtcpReceived: 0, mediaSent: 0, rtcpSent: 0 };
+  readonly #readerQueueLength: number | undefined;
+  #dtls: DtlsChannel | undefined;
+  #dtlsListener: ((data: Buffer, rinfo: { address: string; port: number }) => void) | undefined;
   #closing: Promise<void> | undefined;
 
   private constructor(media: UdpSocket, rtcp: UdpSocket, options: RistTransportOptions) {
     this.#media = media;
     this.#rtcp = rtcp;
+    this.#readerQueueLength = options.readerQueueLength;
     this.#learner =
       options.learn === false
         ? undefined
@@ -270,7 +291,91 @@ export class RistTransport {
   /** Counters; a snapshot. */
   get stats(): RistTransportStats {
     const l = this.#learner?.stats ?? { mediaRejected: 0, rtcpRejected: 0, rebinds: 0 };
-    return { ...this.#counters, ...l };
+    const stats: RistTransportStats = { ...this.#counters, ...l };
+    if (this.#dtls) stats.dtls = this.#dtls.stats;
+    return stats;
+  }
+
+  /** The established DTLS session; `undefined` without DTLS or before the handshake. */
+  get dtls(): DtlsSessionInfo | undefined {
+    return this.#dtls?.info;
+  }
+
+  /**
+   * Makes this Main-profile transport a DTLS 1.2 client (the RIST sender) of the server at
+   * `remote`; run {@link handshake} next. Call it before any read. Datagrams from other sources
+   * are dropped and counted (`stats.dtls.foreignDropped`).
+   *
+   * @throws NativeUnavailableError when the addon is not loaded (DTLS runs on Node's OpenSSL
+   *   through it).
+   * @throws InvalidStateError on a Simple-profile transport or when DTLS is already enabled.
+   * @throws InvalidArgumentError for a bad `remote` or configuration (for example a client with
+   *   neither `ca`, `fingerprint`, `psk` nor `verifyPeer: false`).
+   * @throws DtlsError (`MEDIASOCK_ERR_DTLS`, reason `'config'`) for PEM that does not load or a
+   *   cipher list that selects nothing.
+   */
+  enableDtlsClient(remote: Endpoint, config: DtlsClientConfig): void {
+    this.#assertDtlsPossible('enableDtlsClient');
+    const [port, address] = this.#destination(remote, 'enableDtlsClient');
+    const binding = requireNative('DTLS');
+    const peer = { address: unmapIPv4(address), port };
+    this.#attachDtls(
+      new DtlsChannel(binding, 'client', config, {
+        send: (data, to) => this.#dtlsSend(data, to),
+        remote: peer,
+        family: this.type === 'udp4' ? 4 : 6,
+        readerQueueLength: this.#readerQueueLength,
+      }),
+    );
+  }
+
+  /**
+   * Makes this Main-profile transport a DTLS 1.2 server (the RIST receiver); run
+   * {@link handshake} next. The server binds to the first peer that completes a handshake; see
+   * `dtls.ts` for the denial-of-service trade-off and the options that limit it (`cookies`,
+   * `allowPeers`, `maxPendingHandshakes`, the handshake timeout).
+   *
+   * @throws as {@link enableDtlsClient}; a server needs `cert` + `key` or `psk`.
+   */
+  enableDtlsServer(config: DtlsServerConfig): void {
+    this.#assertDtlsPossible('enableDtlsServer');
+    const binding = requireNative('DTLS');
+    this.#attachDtls(
+      new DtlsChannel(binding, 'server', config, {
+        send: (data, to) => this.#dtlsSend(data, to),
+        family: this.type === 'udp4' ? 4 : 6,
+        readerQueueLength: this.#readerQueueLength,
+      }),
+    );
+  }
+
+  /**
+   * Runs the DTLS handshake enabled with {@link enableDtlsClient} / {@link enableDtlsServer};
+   * resolves with the session. Lost flights are retransmitted by OpenSSL's timer. Resolves at
+   * once when the session is already established.
+   *
+   * Default `timeoutMs` 10000 (0 waits forever).
+   *
+   * @throws InvalidStateError when DTLS is not enabled, or a handshake is already running.
+   * @throws DtlsError (`MEDIASOCK_ERR_DTLS`) when the client's handshake fails: wrong
+   *   certificate (`reason: 'verify'`), wrong fingerprint (`'fingerprint'`), wrong PSK or no
+   *   shared cipher (`'alert'`). A server keeps waiting for another peer instead, counting the
+   *   failure (`stats.dtls.handshakeFailures`, `dtlsLastError`).
+   * @throws TimeoutError (`MEDIASOCK_ERR_TIMEOUT`), AbortError, or SocketClosedError when the
+   *   transport is closed meanwhile; half-open handshakes are freed.
+   */
+  handshake(options: DtlsHandshakeOptions = {}): Promise<DtlsSessionInfo> {
+    if (this.#closing) return Promise.reject(new SocketClosedError('handshake'));
+    if (this.#dtls === undefined)
+      return Promise.reject(
+        new InvalidStateError('handshake needs enableDtlsClient or enableDtlsServer first'),
+      );
+    return this.#dtls.handshake(options);
+  }
+
+  /** The last DTLS error met in the background (a failed candidate handshake, a failed send). */
+  get dtlsLastError(): unknown {
+    return this.#dtls?.lastError;
   }
 
   /**
@@ -295,6 +400,11 @@ export class RistTransport {
    */
   async readMedia(options: { signal?: AbortSignal } = {}): Promise<RistDatagram> {
     validateAbortSignal(options.signal, 'signal');
+    if (this.#dtls) {
+      const record = await this.#dtls.read(options);
+      this.#counters.mediaReceived++;
+      return record;
+    }
     for (;;) {
       const d = await this.#media.receive(options);
       const datagram = { data: d.data, address: unmapIPv4(d.address), port: d.port };
@@ -327,19 +437,35 @@ export class RistTransport {
    * Sends a media datagram from the media socket to `dest`. An IPv4 destination on a `udp6`
    * socket is sent to its IPv4-mapped address.
    *
-   * @returns the number of bytes sent.
+   * With DTLS, `data` goes as one encrypted record to the established peer; `dest` may be
+   * omitted, and if given must be that peer.
+   *
+   * @returns the number of bytes sent (of `data`, with DTLS).
    * @throws InvalidArgumentError for a bad destination (an IPv4 multicast group on a `udp6`
    *   socket: open the sender with `type: 'udp4'`).
    * @throws SocketClosedError on a closed transport.
+   * @throws MessageTooLargeError (`MEDIASOCK_ERR_MESSAGE_TOO_LARGE`) with DTLS, when data plus
+   *   record overhead exceed `maxDatagramBytes` (`dtls.maxDataBytes` is the limit).
+   * @throws InvalidStateError with DTLS before the handshake completed.
    */
-  async writeMedia(data: Uint8Array, dest: Endpoint): Promise<number> {
+  async writeMedia(data: Uint8Array, dest?: Endpoint): Promise<number> {
+    if (this.#dtls) {
+      const n = await this.#dtlsWrite(data, dest, 'writeMedia');
+      this.#counters.mediaSent++;
+      return n;
+    }
     const n = await this.#media.send(data, ...this.#destination(dest, 'writeMedia'));
     this.#counters.mediaSent++;
     return n;
   }
 
   /** Sends an RTCP datagram from the RTCP socket to `dest`; as {@link writeMedia}. */
-  async writeRtcp(data: Uint8Array, dest: Endpoint): Promise<number> {
+  async writeRtcp(data: Uint8Array, dest?: Endpoint): Promise<number> {
+    if (this.#dtls) {
+      const n = await this.#dtlsWrite(data, dest, 'writeRtcp');
+      this.#counters.rtcpSent++;
+      return n;
+    }
     const n = await this.#rtcp.send(data, ...this.#destination(dest, 'writeRtcp'));
     this.#counters.rtcpSent++;
     return n;
@@ -414,10 +540,17 @@ export class RistTransport {
 
   /**
    * Closes both sockets (one in the Main profile): pending reads reject with `SocketClosedError`,
-   * groups are left, ports released. Idempotent: a second call returns the same promise.
+   * groups are left, ports released. With DTLS, an established peer is sent close_notify first,
+   * a running handshake rejects with `SocketClosedError`, and every native object is freed.
+   * Idempotent: a second call returns the same promise.
    */
   close(): Promise<void> {
     this.#closing ??= (async () => {
+      if (this.#dtls) {
+        await this.#dtls.close();
+        if (this.#dtlsListener) this.#media.off('message', this.#dtlsListener);
+        this.#dtlsListener = undefined;
+      }
       const results = await Promise.allSettled(this.#sockets().map((s) => s.close()));
       const failures = results.flatMap((r): unknown[] =>
         r.status === 'rejected' ? [r.reason as unknown] : [],
@@ -437,8 +570,54 @@ export class RistTransport {
     if (this.#closing) throw new SocketClosedError(operation);
   }
 
-  #destination(dest: Endpoint, operation: string): [number, string] {
+  #assertDtlsPossible(operation: string): void {
     this.#assertOpen(operation);
+    if (this.profile !== 'main')
+      throw new InvalidStateError(
+        `${operation}: DTLS runs on the Main-profile single socket (listenSingle / listenEphemeralSingle)`,
+      );
+    if (this.#dtls) throw new InvalidStateError(`${operation}: DTLS is already enabled`);
+  }
+
+  #attachDtls(channel: DtlsChannel): void {
+    const listener = (data: Buffer, rinfo: { address: string; port: number }): void =>
+      channel.onDatagram(data, rinfo.address, rinfo.port);
+    this.#dtls = channel;
+    this.#dtlsListener = listener;
+    this.#media.on('message', listener);
+  }
+
+  async #dtlsWrite(
+    data: Uint8Array,
+    dest: Endpoint | undefined,
+    operation: string,
+  ): Promise<number> {
+    const dtls = this.#dtls as DtlsChannel;
+    this.#assertOpen(operation);
+    if (dest !== undefined) {
+      const [port, address] = this.#destination(dest, operation);
+      const peer = dtls.info?.peer;
+      if (peer && (peer.port !== port || peer.address !== unmapIPv4(address)))
+        throw new InvalidArgumentError(
+          'dest',
+          dest,
+          `must be the DTLS peer ${peer.address}:${peer.port} (or omitted)`,
+        );
+    }
+    return dtls.write(data, operation);
+  }
+
+  /** Sends a DTLS datagram; also during close (close_notify), unlike the public writes. */
+  async #dtlsSend(data: Buffer, to: Endpoint): Promise<number> {
+    return this.#media.send(data, ...this.#wireDestination(to));
+  }
+
+  #destination(dest: Endpoint | undefined, operation: string): [number, string] {
+    this.#assertOpen(operation);
+    return this.#wireDestination(dest);
+  }
+
+  #wireDestination(dest: Endpoint | undefined): [number, string] {
     if (typeof dest !== 'object' || dest === null)
       throw new InvalidArgumentError('dest', dest, 'must be an object { address, port }');
     validateString(dest.address, 'dest.address');

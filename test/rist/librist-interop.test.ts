@@ -23,7 +23,7 @@ import {
   buildRtpPacket,
   parseRtpPacket,
   RTP_PAYLOAD_TYPE_MP2T,
-} from '../../src/rist/rtp-packet.js';
+} from '../../src/rtp/rtp-packet.js';
 import { buildSenderRtcp, parseRtcpCompound, RtcpPacketType } from '../../src/rist/rtcp-packet.js';
 import { openRtpPortPair } from '../../src/rtp/port-pair.js';
 import { UdpSocket } from '../../src/udp/udp-socket.js';

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { buildRtpPacket, parseRtpPacket } from '../../src/rist/rtp-packet.js';
+import { buildRtpPacket, parseRtpPacket } from '../../src/rtp/rtp-packet.js';
 import {
   buildSenderReport,
   buildSenderRtcp,

@@ -1,8 +1,12 @@
 /**
- * The RTP fixed header (RFC 3550 §5.1) as the RIST Simple profile uses it (VSF TR-06-1 §5.1):
- * version 2, no padding, extension or CSRCs, payload type 33 (MPEG-2 TS, RFC 3551) and a 90 kHz
- * timestamp. RIST marks retransmissions in the SSRC's least significant bit (0 original, 1
- * retransmitted), so a sender's SSRC is even.
+ * The RTP fixed header (RFC 3550 §5.1), built and parsed. Two flavours: `buildRtpPacket` /
+ * `parseRtpPacket` validate and throw on malformed input; `writeRtpHeader` / `parseRtpHeader` are
+ * the hot-path pair (write in place into a caller's buffer; parse to offsets, `undefined` for a
+ * datagram that is not RTP) for code that handles every packet of a stream.
+ *
+ * The RIST Simple profile (VSF TR-06-1 §5.1) uses version 2 with no padding, extension or CSRCs,
+ * payload type 33 (MPEG-2 TS, RFC 3551) and a 90 kHz timestamp; RIST marks retransmissions in the
+ * SSRC's least significant bit (0 original, 1 retransmitted), so a sender's SSRC is even.
  *
  * What it does not do: CSRC lists, header extensions or padding on build (parse skips them),
  * sequence or timestamp bookkeeping (the caller keeps counters), or any RIST tunnel (GRE) framing.
@@ -100,4 +104,67 @@ export function parseRtpPacket(data: Uint8Array): Required<RtpPacket> {
     ssrc: b.readUInt32BE(8),
     payload: b.subarray(offset, end),
   };
+}
+
+/** Where the fields and the payload of an RTP packet are, as {@link parseRtpHeader} finds them. */
+export interface RtpHeader {
+  payloadType: number;
+  marker: boolean;
+  sequenceNumber: number;
+  timestamp: number;
+  ssrc: number;
+  /** Offset of the payload in the datagram (after CSRCs and any header extension). */
+  payloadOffset: number;
+  /** End of the payload (before any padding). */
+  payloadEnd: number;
+}
+
+/**
+ * Parses the RTP header of a datagram without copying or throwing: `undefined` when `data` is not a
+ * well-formed RTP version 2 packet. For per-packet statistics on a stream.
+ */
+export function parseRtpHeader(data: Uint8Array): RtpHeader | undefined {
+  if (data.length < RTP_HEADER_BYTES) return undefined;
+  const b0 = data[0] ?? 0;
+  if (b0 >> 6 !== 2) return undefined;
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  let offset = RTP_HEADER_BYTES + (b0 & 0x0f) * 4;
+  if (b0 & 0x10) {
+    if (data.length < offset + 4) return undefined;
+    offset += 4 + view.getUint16(offset + 2) * 4;
+  }
+  let end = data.length;
+  if (b0 & 0x20) end -= data[data.length - 1] ?? 0;
+  if (offset > end) return undefined;
+  const b1 = data[1] ?? 0;
+  return {
+    payloadType: b1 & 0x7f,
+    marker: (b1 & 0x80) !== 0,
+    sequenceNumber: view.getUint16(2),
+    timestamp: view.getUint32(4),
+    ssrc: view.getUint32(8),
+    payloadOffset: offset,
+    payloadEnd: end,
+  };
+}
+
+/**
+ * Writes a 12-byte RTP version 2 header into `target` at offset 0, in place. The caller checks
+ * ranges; values are masked to their field widths.
+ */
+export function writeRtpHeader(
+  target: Buffer,
+  header: {
+    payloadType: number;
+    marker?: boolean;
+    sequenceNumber: number;
+    timestamp: number;
+    ssrc: number;
+  },
+): void {
+  target[0] = 0x80;
+  target[1] = (header.marker === true ? 0x80 : 0) | (header.payloadType & 0x7f);
+  target.writeUInt16BE(header.sequenceNumber & 0xffff, 2);
+  target.writeUInt32BE(header.timestamp >>> 0, 4);
+  target.writeUInt32BE(header.ssrc >>> 0, 8);
 }

@@ -1,0 +1,857 @@
+/**
+ * DTLS 1.2 (RFC 6347) on the single socket of a RIST Main-profile transport (VSF TR-06-2 §8.3):
+ * the sender is the DTLS client, the receiver the DTLS server, as in ristgo and libRIST.
+ *
+ * The engine is the OpenSSL that Node itself ships, reached through the native addon
+ * (`native/src/dtls.c`); nothing is linked or downloaded. JS keeps the socket: each received
+ * datagram is fed to OpenSSL through an in-memory datagram BIO, and what OpenSSL writes comes back
+ * as datagrams, each one as OpenSSL laid it out for the MTU, which this module sends. OpenSSL's
+ * retransmission timer (`DTLSv1_get_timeout` / `DTLSv1_handle_timeout`) is driven by a
+ * `setTimeout`. Without the addon there is no DTLS: the `enableDtls*` methods throw
+ * `NativeUnavailableError` with the reason the addon did not load.
+ *
+ * Server binding and its denial-of-service trade-off. The server's socket is unconnected, so
+ * before the handshake anyone can send to it. The server binds to the first peer that completes
+ * a handshake and then drops every datagram from any other source (counted in
+ * `stats.foreignDropped`) until it is closed. Someone who completes a handshake first therefore
+ * holds the receiver; that needs valid credentials (a certificate the server accepts, or the
+ * PSK), so it is a risk from credential holders, not from the whole network. Before that, a
+ * flood of ClientHellos could exhaust handshake state; this is limited by:
+ * - cookies (HelloVerifyRequest, on by default): a ClientHello without a valid cookie gets a
+ *   stateless reply (an HMAC of its source address under a per-context secret), so a spoofed
+ *   source creates no state at all, and only peers that receive at their claimed address can
+ *   start a handshake;
+ * - `maxPendingHandshakes` (default 4): handshakes in progress at once; more are dropped and
+ *   counted (`stats.pendingRejected`);
+ * - `allowPeers`: an allow-list of addresses and subnets; other sources are dropped before any
+ *   DTLS processing (`stats.notAllowed`);
+ * - the handshake `timeoutMs`, after which every half-open handshake is freed.
+ * ristgo binds to the first datagram's source instead, before the cookie exchange, and documents
+ * that as a first-datagram DoS; binding after the handshake closes that hole.
+ *
+ * Versions: DTLS 1.2 only. The OpenSSL 3.x that Node 20 to 24 ship (3.0 .. 3.5; `nativeStatus`
+ * and `process.versions.openssl` tell which) has no DTLS 1.3, and DTLS 1.0 is deprecated (RFC 8996). Certificates are verified against `ca`, pinned by SHA-256
+ * `fingerprint` (checked inside the handshake, which then fails with an alert), or both; PSK uses
+ * the DTLS 1.2 PSK cipher suites (`-psk` of `openssl s_server`).
+ *
+ * What it does not do: renegotiation (refused), session resumption across transports, DTLS 1.3,
+ * SRTP key export, or several peers per server socket (one socket, one peer, as RIST Main
+ * profile has it).
+ *
+ * @module
+ */
+import { BlockList, isIPv6 } from 'node:net';
+
+import { unmapIPv4 } from '../address.js';
+import {
+  AbortError,
+  InvalidArgumentError,
+  InvalidStateError,
+  SocketClosedError,
+  TimeoutError,
+} from '../errors.js';
+import type {
+  NativeBinding,
+  NativeDtlsConnection,
+  NativeDtlsContext,
+  NativeDtlsContextOptions,
+} from '../native/index.js';
+import {
+  validateAbortSignal,
+  validateBoolean,
+  validateInteger,
+  validateString,
+  validateTimeoutMs,
+} from '../validate.js';
+import type { Endpoint } from './address-learning.js';
+import { DtlsError, MessageTooLargeError } from '../errors.js';
+
+/** A pre-shared key and the identity that names it. */
+export interface DtlsPsk {
+  /** PSK identity, at most 128 bytes (`-psk_identity` of `openssl s_client`). */
+  identity: string;
+  /** The key, 1..256 bytes; a string is read as hex (`-psk` of `openssl s_client`). */
+  key: Uint8Array | string;
+}
+
+/** Options common to the DTLS client and server. */
+export interface DtlsConfig {
+  /** PEM certificate, followed by its chain. Required on a server that uses no `psk`. */
+  cert?: string | Uint8Array;
+  /** PEM private key of `cert`. */
+  key?: string | Uint8Array;
+  /** PEM CA certificates the peer's certificate must chain to. */
+  ca?: string | Uint8Array;
+  /**
+   * Verify the peer's certificate. Client: default `true` (then `ca` or `fingerprint` is needed,
+   * unless only `psk` is used); `false` accepts any server certificate. Server: default `false`;
+   * `true` requests a client certificate and refuses a client without one.
+   */
+  verifyPeer?: boolean;
+  /**
+   * SHA-256 fingerprint of the peer certificate (`AB:CD:...`, or 64 hex digits), as
+   * `openssl x509 -fingerprint -sha256` prints it. Checked during the handshake; implies
+   * `verifyPeer`. Without `ca` the pin replaces chain verification (self-signed peers work).
+   */
+  fingerprint?: string;
+  /** Pre-shared key (DTLS 1.2 PSK cipher suites). */
+  psk?: DtlsPsk;
+  /** OpenSSL cipher list (`SSL_CTX_set_cipher_list`, DTLS 1.2 names). Default OpenSSL's `DEFAULT`. */
+  ciphers?: string;
+  /**
+   * The largest UDP payload the path carries, in bytes: every DTLS datagram (handshake flights
+   * and records) fits in it (`SSL_set_mtu`, with `SSL_OP_NO_QUERY_MTU`). Default 1472 on `udp4`
+   * and 1452 on `udp6` (an Ethernet MTU of 1500 minus the IP and UDP headers). 256..65507.
+   */
+  maxDatagramBytes?: number;
+  /** First retransmission timeout of a handshake flight, doubled on each retry up to 60 s. Default 1000 ms (RFC 6347 §4.2.4.1). */
+  retransmitInitialMs?: number;
+}
+
+/** Options of `RistTransport.enableDtlsClient`. */
+export interface DtlsClientConfig extends DtlsConfig {
+  /** Host name sent as SNI and checked against the server certificate (`SSL_set1_host`). */
+  hostname?: string;
+}
+
+/** Options of `RistTransport.enableDtlsServer`. */
+export interface DtlsServerConfig extends DtlsConfig {
+  /** HelloVerifyRequest cookie exchange before any handshake state exists. Default `true`. */
+  cookies?: boolean;
+  /**
+   * Addresses (`'192.0.2.7'`, `'2001:db8::1'`) and subnets (`'192.0.2.0/24'`) allowed to
+   * handshake; other sources are dropped and counted (`stats.notAllowed`). Default: everyone.
+   */
+  allowPeers?: readonly string[];
+  /** Handshakes in progress at once (each with its own peer); more are dropped. Default 4. */
+  maxPendingHandshakes?: number;
+}
+
+/** Options of `RistTransport.handshake`. */
+export interface DtlsHandshakeOptions {
+  /** Give up after this long with `TimeoutError`; 0 waits forever. Default 10000 ms. */
+  timeoutMs?: number;
+  /** Cancels the handshake with `AbortError`. */
+  signal?: AbortSignal;
+}
+
+/** The established DTLS session. */
+export interface DtlsSessionInfo {
+  /** The peer's address (IPv4-mapped addresses unmapped) and port. */
+  readonly peer: Endpoint;
+  /** `'DTLSv1.2'`. */
+  readonly version: string;
+  /** OpenSSL name of the negotiated cipher suite (`ECDHE-ECDSA-AES256-GCM-SHA384`, `PSK-AES128-GCM-SHA256`). */
+  readonly cipher: string;
+  /** The most application bytes one datagram carries (`DTLS_get_data_mtu`). */
+  readonly maxDataBytes: number;
+  /** SHA-256 fingerprint of the peer's certificate, `AB:CD:...`, when it sent one. */
+  readonly peerFingerprint: string | undefined;
+  /** The PSK identity, when a PSK cipher suite was negotiated. */
+  readonly pskIdentity: string | undefined;
+}
+
+/** Counters of the DTLS layer; a snapshot (`RistTransport.stats.dtls`). */
+export interface DtlsStats {
+  /** Application records decrypted from the peer. */
+  recordsReceived: number;
+  /** Application records sent to the peer. */
+  recordsSent: number;
+  /** Datagrams dropped after the handshake because they came from another source than the peer. */
+  foreignDropped: number;
+  /** Datagrams dropped because no handshake was running (server before `handshake()`, client before it). */
+  idleDropped: number;
+  /** Datagrams dropped because the source is not in `allowPeers`. */
+  notAllowed: number;
+  /** HelloVerifyRequests sent (server). */
+  cookiesSent: number;
+  /** New handshakes refused because `maxPendingHandshakes` were in progress (server). */
+  pendingRejected: number;
+  /** Handshakes that failed (server: each candidate peer; client: each attempt). */
+  handshakeFailures: number;
+  /** Handshake flights retransmitted on timeout. */
+  retransmits: number;
+  /** Decrypted records dropped because nobody read them (`readerQueueLength`). */
+  readerDrops: number;
+  /** Handshake or close_notify datagrams whose send failed (see `lastError`). */
+  sendErrors: number;
+}
+
+interface Session {
+  readonly conn: NativeDtlsConnection;
+  readonly peer: Endpoint;
+  timer: NodeJS.Timeout | undefined;
+  freed: boolean;
+}
+
+interface Waiter<T> {
+  resolve(value: T): void;
+  reject(err: unknown): void;
+  cleanup(): void;
+}
+
+/** What a datagram read through DTLS carries. */
+export interface DtlsRecord {
+  readonly data: Buffer;
+  readonly address: string;
+  readonly port: number;
+}
+
+type Role = 'client' | 'server';
+
+const kDefaultHandshakeTimeoutMs = 10_000;
+
+/**
+ * One DTLS endpoint over a datagram socket it does not own: `send` puts a datagram on the wire,
+ * {@link DtlsChannel.onDatagram} is called with every datagram the socket receives. Internal to
+ * `RistTransport`; exported for it and for tests.
+ */
+export class DtlsChannel {
+  readonly #b: NativeBinding;
+  readonly #role: Role;
+  readonly #ctx: NativeDtlsContext;
+  readonly #send: (data: Buffer, peer: Endpoint) => Promise<unknown>;
+  readonly #remote: Endpoint | undefined;
+  readonly #mtu: number;
+  readonly #hostname: string | undefined;
+  readonly #cookies: boolean;
+  readonly #allow: BlockList | undefined;
+  readonly #maxPending: number;
+  readonly #queueLimit: number;
+  readonly #pending = new Map<string, Session>();
+  #listener: NativeDtlsConnection | undefined;
+  #session: Session | undefined;
+  #info: DtlsSessionInfo | undefined;
+  #handshake: Waiter<DtlsSessionInfo> | undefined;
+  #queue: DtlsRecord[] = [];
+  readonly #readers = new Set<Waiter<DtlsRecord>>();
+  #failure: Error | undefined;
+  #closed = false;
+  #lastError: unknown;
+  readonly #stats: DtlsStats = {
+    recordsReceived: 0,
+    recordsSent: 0,
+    foreignDropped: 0,
+    idleDropped: 0,
+    notAllowed: 0,
+    cookiesSent: 0,
+    pendingRejected: 0,
+    handshakeFailures: 0,
+    retransmits: 0,
+    readerDrops: 0,
+    sendErrors: 0,
+  };
+
+  constructor(
+    binding: NativeBinding,
+    role: Role,
+    config: DtlsClientConfig | DtlsServerConfig,
+    io: {
+      send: (data: Buffer, peer: Endpoint) => Promise<unknown>;
+      remote?: Endpoint;
+      family: 4 | 6;
+      readerQueueLength?: number;
+    },
+  ) {
+    const checked = checkConfig(role, config, io.family);
+    this.#b = binding;
+    this.#role = role;
+    this.#send = io.send;
+    this.#remote = io.remote;
+    this.#mtu = checked.mtu;
+    this.#hostname = role === 'client' ? (config as DtlsClientConfig).hostname : undefined;
+    const server = config as DtlsServerConfig;
+    this.#cookies = role === 'server' ? (server.cookies ?? true) : false;
+    this.#allow = role === 'server' ? checked.allow : undefined;
+    this.#maxPending = role === 'server' ? (server.maxPendingHandshakes ?? 4) : 1;
+    this.#queueLimit = io.readerQueueLength ?? 4096;
+    this.#ctx = binding.msock_dtls_context(checked.native);
+  }
+
+  /** The established session, or `undefined` before the handshake. */
+  get info(): DtlsSessionInfo | undefined {
+    return this.#info;
+  }
+
+  /** Counters; a snapshot. */
+  get stats(): DtlsStats {
+    return { ...this.#stats };
+  }
+
+  /** The last error met in the background (a failed candidate handshake, a failed send). */
+  get lastError(): unknown {
+    return this.#lastError;
+  }
+
+  /**
+   * Runs the handshake: the client sends its ClientHello to the remote; the server waits for the
+   * first peer to complete one. Resolves with the session; resolves at once if it is already
+   * established.
+   *
+   * @throws DtlsError on a failed client handshake (wrong certificate, fingerprint or PSK).
+   * @throws TimeoutError after `timeoutMs`; AbortError when `signal` aborts; SocketClosedError
+   *   when the transport is closed meanwhile. Half-open handshakes are freed in each case.
+   * @throws InvalidStateError when a handshake is already running.
+   */
+  handshake(options: DtlsHandshakeOptions = {}): Promise<DtlsSessionInfo> {
+    if (typeof options !== 'object' || options === null)
+      throw new InvalidArgumentError('options', options, 'must be an object');
+    const timeoutMs = options.timeoutMs ?? kDefaultHandshakeTimeoutMs;
+    validateTimeoutMs(timeoutMs);
+    if (timeoutMs > 2 ** 31 - 1)
+      throw new InvalidArgumentError('timeoutMs', timeoutMs, 'must be at most 2147483647');
+    const signal = options.signal;
+    validateAbortSignal(signal);
+    if (this.#closed) return Promise.reject(new SocketClosedError('handshake'));
+    if (this.#failure !== undefined) return Promise.reject(this.#failure);
+    if (this.#info) return Promise.resolve(this.#info);
+    if (this.#handshake) throw new InvalidStateError('a DTLS handshake is already running');
+    if (signal?.aborted) return Promise.reject(new AbortError('handshake', signal.reason));
+
+    const promise = new Promise<DtlsSessionInfo>((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      const onAbort = (): void => this.#endHandshake(new AbortError('handshake', signal?.reason));
+      this.#handshake = {
+        resolve,
+        reject,
+        cleanup: () => {
+          if (timer) clearTimeout(timer);
+          signal?.removeEventListener('abort', onAbort);
+        },
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      if (timeoutMs > 0) {
+        timer = setTimeout(
+          () => this.#endHandshake(new TimeoutError('DTLS handshake', timeoutMs)),
+          timeoutMs,
+        );
+      }
+    });
+    if (this.#role === 'client') {
+      const remote = this.#remote as Endpoint;
+      let conn: NativeDtlsConnection;
+      try {
+        conn = this.#newConnection();
+      } catch (err) {
+        this.#endHandshake(err);
+        return promise;
+      }
+      const session: Session = { conn, peer: remote, timer: undefined, freed: false };
+      this.#session = session;
+      this.#step(session, undefined);
+    }
+    return promise;
+  }
+
+  /**
+   * Feeds one datagram received on the socket. Before the handshake it drives the handshake;
+   * after, datagrams from the peer are decrypted and queued for {@link read}, and datagrams from
+   * any other source are dropped and counted.
+   */
+  onDatagram(data: Buffer, address: string, port: number): void {
+    if (this.#closed || this.#failure !== undefined) return;
+    const peer = { address: unmapIPv4(address), port };
+    const established = this.#info !== undefined ? this.#session : undefined;
+    if (established) {
+      if (!sameEndpoint(peer, established.peer)) {
+        this.#stats.foreignDropped++;
+        return;
+      }
+      this.#readRecords(established, data);
+      return;
+    }
+    if (this.#role === 'client') {
+      const session = this.#session;
+      if (session === undefined) {
+        this.#stats.idleDropped++;
+        return;
+      }
+      if (!sameEndpoint(peer, session.peer)) {
+        this.#stats.foreignDropped++;
+        return;
+      }
+      this.#step(session, data);
+      return;
+    }
+    this.#serverDatagram(data, peer);
+  }
+
+  /**
+   * Resolves with the next decrypted record from the peer (waits through the handshake).
+   *
+   * @throws SocketClosedError when closed, also while waiting; AbortError on `signal`.
+   * @throws DtlsError `'peer-closed'` after the peer's close_notify, or the fatal error that
+   *   ended the session.
+   */
+  read(options: { signal?: AbortSignal } = {}): Promise<DtlsRecord> {
+    const signal = options.signal;
+    validateAbortSignal(signal);
+    if (this.#closed) return Promise.reject(new SocketClosedError('readMedia'));
+    const queued = this.#queue.shift();
+    if (queued) return Promise.resolve(queued);
+    if (this.#failure !== undefined) return Promise.reject(this.#failure);
+    if (signal?.aborted) return Promise.reject(new AbortError('readMedia', signal.reason));
+    return new Promise<DtlsRecord>((resolve, reject) => {
+      const onAbort = (): void => {
+        reader.cleanup();
+        reject(new AbortError('readMedia', signal?.reason));
+      };
+      const reader: Waiter<DtlsRecord> = {
+        resolve,
+        reject,
+        cleanup: () => {
+          this.#readers.delete(reader);
+          signal?.removeEventListener('abort', onAbort);
+        },
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.#readers.add(reader);
+    });
+  }
+
+  /**
+   * Encrypts `data` as one record and sends it to the peer in one datagram.
+   *
+   * @returns the number of data bytes sent.
+   * @throws MessageTooLargeError when data plus record overhead exceeds `maxDatagramBytes`
+   *   (`info.maxDataBytes` is the limit); nothing is sent.
+   * @throws InvalidStateError before the handshake; SocketClosedError after close.
+   */
+  async write(data: Uint8Array, operation = 'writeMedia'): Promise<number> {
+    if (!(data instanceof Uint8Array))
+      throw new InvalidArgumentError('data', data, 'must be a Uint8Array');
+    if (this.#closed) throw new SocketClosedError(operation);
+    if (this.#failure !== undefined) throw this.#failure;
+    const session = this.#session;
+    const info = this.#info;
+    if (session === undefined || info === undefined)
+      throw new InvalidStateError(`${operation} before the DTLS handshake completed`);
+    if (data.length === 0 || data.length > info.maxDataBytes)
+      throw new MessageTooLargeError(data.length, info.maxDataBytes);
+    this.#b.msock_dtls_write(session.conn, data);
+    const out = this.#b.msock_dtls_take_output(session.conn);
+    await Promise.all(out.map((d) => this.#send(d, session.peer)));
+    this.#stats.recordsSent++;
+    return data.length;
+  }
+
+  /**
+   * Sends close_notify to an established peer (best effort, failures counted in
+   * `stats.sendErrors`), frees every native object, and rejects a running handshake and pending
+   * reads with `SocketClosedError`. Idempotent.
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    let farewell: Buffer[] = [];
+    const session = this.#session;
+    if (session && this.#info && this.#failure === undefined && !session.freed) {
+      this.#b.msock_dtls_shutdown(session.conn);
+      farewell = this.#b.msock_dtls_take_output(session.conn);
+    }
+    this.#endHandshake(new SocketClosedError('handshake'));
+    this.#freeAll();
+    const closed = new SocketClosedError('readMedia');
+    for (const reader of [...this.#readers]) {
+      reader.cleanup();
+      reader.reject(closed);
+    }
+    this.#queue = [];
+    if (session) {
+      const results = await Promise.allSettled(farewell.map((d) => this.#send(d, session.peer)));
+      for (const r of results) {
+        if (r.status === 'rejected') {
+          this.#stats.sendErrors++;
+          this.#lastError = r.reason;
+        }
+      }
+    }
+  }
+
+  #serverDatagram(data: Buffer, peer: Endpoint): void {
+    if (this.#handshake === undefined) {
+      this.#stats.idleDropped++;
+      return;
+    }
+    if (this.#allow && !this.#allow.check(peer.address, isIPv6(peer.address) ? 'ipv6' : 'ipv4')) {
+      this.#stats.notAllowed++;
+      return;
+    }
+    const key = endpointKey(peer);
+    const known = this.#pending.get(key);
+    if (known) {
+      this.#step(known, data);
+      return;
+    }
+    if (this.#pending.size >= this.#maxPending) {
+      this.#stats.pendingRejected++;
+      return;
+    }
+    if (!this.#cookies) {
+      const session: Session = {
+        conn: this.#newConnection(),
+        peer,
+        timer: undefined,
+        freed: false,
+      };
+      this.#pending.set(key, session);
+      this.#step(session, data);
+      return;
+    }
+    this.#listener ??= this.#newConnection();
+    const listener = this.#listener;
+    let verified: boolean;
+    try {
+      verified = this.#b.msock_dtls_listen(listener, data, key);
+    } catch (err) {
+      // A datagram OpenSSL's listener could not take: start over with a fresh listener.
+      this.#stats.handshakeFailures++;
+      this.#lastError = err;
+      this.#listener = undefined;
+      this.#b.msock_dtls_free(listener);
+      return;
+    }
+    const out = this.#b.msock_dtls_take_output(listener);
+    if (!verified) {
+      if (out.length > 0) this.#stats.cookiesSent++;
+      this.#flush(out, peer, undefined);
+      return;
+    }
+    this.#listener = undefined;
+    const session: Session = { conn: listener, peer, timer: undefined, freed: false };
+    this.#pending.set(key, session);
+    this.#flush(out, peer, session);
+    this.#step(session, undefined);
+  }
+
+  #newConnection(): NativeDtlsConnection {
+    const options: { mtu: number; hostname?: string } = { mtu: this.#mtu };
+    if (this.#hostname !== undefined) options.hostname = this.#hostname;
+    return this.#b.msock_dtls_connection(this.#ctx, options);
+  }
+
+  /** One handshake step: feed, run, send what came out, then either finish or re-arm the timer. */
+  #step(session: Session, data: Buffer | undefined): void {
+    let done: boolean;
+    try {
+      done = this.#b.msock_dtls_handshake(session.conn, data);
+    } catch (err) {
+      this.#flush(this.#b.msock_dtls_take_output(session.conn), session.peer, undefined);
+      this.#sessionFailed(session, err);
+      return;
+    }
+    this.#flush(this.#b.msock_dtls_take_output(session.conn), session.peer, session);
+    if (done) this.#established(session);
+    else this.#arm(session);
+  }
+
+  #established(session: Session): void {
+    const raw = this.#b.msock_dtls_info(session.conn);
+    this.#session = session;
+    this.#info = Object.freeze({
+      peer: { ...session.peer },
+      version: raw.version,
+      cipher: raw.cipher ?? '',
+      maxDataBytes: raw.maxDataBytes ?? 0,
+      peerFingerprint: raw.peerFingerprint,
+      pskIdentity: raw.pskIdentity,
+    });
+    this.#pending.delete(endpointKey(session.peer));
+    for (const other of this.#pending.values()) this.#free(other);
+    this.#pending.clear();
+    if (this.#listener) {
+      this.#b.msock_dtls_free(this.#listener);
+      this.#listener = undefined;
+    }
+    this.#arm(session);
+    const waiter = this.#handshake;
+    this.#handshake = undefined;
+    waiter?.cleanup();
+    waiter?.resolve(this.#info);
+  }
+
+  #sessionFailed(session: Session, err: unknown): void {
+    this.#stats.handshakeFailures++;
+    this.#lastError = err;
+    this.#free(session);
+    if (this.#role === 'server') {
+      this.#pending.delete(endpointKey(session.peer));
+      return;
+    }
+    this.#session = undefined;
+    this.#endHandshake(err);
+  }
+
+  /** Ends a running handshake with `err` and frees every half-open session. */
+  #endHandshake(err: unknown): void {
+    const waiter = this.#handshake;
+    if (waiter === undefined) return;
+    this.#handshake = undefined;
+    waiter.cleanup();
+    if (this.#info === undefined) {
+      for (const s of this.#pending.values()) this.#free(s);
+      this.#pending.clear();
+      if (this.#role === 'client' && this.#session) {
+        this.#free(this.#session);
+        this.#session = undefined;
+      }
+    }
+    waiter.reject(err);
+  }
+
+  #readRecords(session: Session, data: Buffer): void {
+    let records: Buffer[] | null;
+    try {
+      records = this.#b.msock_dtls_read(session.conn, data);
+    } catch (err) {
+      this.#flush(this.#b.msock_dtls_take_output(session.conn), session.peer, undefined);
+      this.#fail(err);
+      return;
+    }
+    this.#flush(this.#b.msock_dtls_take_output(session.conn), session.peer, session);
+    this.#arm(session);
+    if (records === null) {
+      this.#fail(
+        new DtlsError('peer-closed', 'the DTLS peer closed the session (close_notify)', {
+          openssl: '',
+        }),
+      );
+      return;
+    }
+    for (const record of records) {
+      this.#stats.recordsReceived++;
+      this.#deliver({ data: record, address: session.peer.address, port: session.peer.port });
+    }
+  }
+
+  #deliver(record: DtlsRecord): void {
+    const reader = this.#readers.values().next();
+    if (!reader.done) {
+      reader.value.cleanup();
+      reader.value.resolve(record);
+      return;
+    }
+    if (this.#queue.length >= this.#queueLimit) {
+      this.#queue.shift();
+      this.#stats.readerDrops++;
+    }
+    this.#queue.push(record);
+  }
+
+  /** The established session ended (fatal alert, close_notify): reads and writes now fail. */
+  #fail(err: unknown): void {
+    if (this.#failure !== undefined) return;
+    this.#failure = err instanceof Error ? err : new Error(String(err), { cause: err });
+    this.#lastError = err;
+    this.#freeAll();
+    for (const reader of [...this.#readers]) {
+      reader.cleanup();
+      reader.reject(err);
+    }
+  }
+
+  /** Sends datagrams in the background; a failure is counted and, for a handshake, fatal to it. */
+  #flush(out: Buffer[], peer: Endpoint, session: Session | undefined): void {
+    for (const d of out) {
+      this.#send(d, peer).catch((err: unknown) => {
+        if (this.#closed) return;
+        this.#stats.sendErrors++;
+        this.#lastError = err;
+        if (session && !session.freed && this.#info === undefined)
+          this.#sessionFailed(session, err);
+      });
+    }
+  }
+
+  #arm(session: Session): void {
+    if (session.timer) clearTimeout(session.timer);
+    session.timer = undefined;
+    if (session.freed) return;
+    const ms = this.#b.msock_dtls_timeout(session.conn);
+    if (ms < 0) return;
+    session.timer = setTimeout(() => {
+      session.timer = undefined;
+      if (session.freed || this.#closed) return;
+      let resent: boolean;
+      try {
+        resent = this.#b.msock_dtls_handle_timeout(session.conn);
+      } catch (err) {
+        if (this.#info === undefined) this.#sessionFailed(session, err);
+        else this.#fail(err);
+        return;
+      }
+      if (resent) this.#stats.retransmits++;
+      this.#flush(this.#b.msock_dtls_take_output(session.conn), session.peer, session);
+      this.#arm(session);
+    }, ms);
+  }
+
+  #free(session: Session): void {
+    if (session.freed) return;
+    session.freed = true;
+    if (session.timer) clearTimeout(session.timer);
+    session.timer = undefined;
+    this.#b.msock_dtls_free(session.conn);
+  }
+
+  #freeAll(): void {
+    for (const s of this.#pending.values()) this.#free(s);
+    this.#pending.clear();
+    if (this.#session) this.#free(this.#session);
+    if (this.#listener) {
+      this.#b.msock_dtls_free(this.#listener);
+      this.#listener = undefined;
+    }
+    if (this.#closed) this.#b.msock_dtls_context_free(this.#ctx);
+  }
+}
+
+function sameEndpoint(a: Endpoint, b: Endpoint): boolean {
+  return a.port === b.port && a.address === b.address;
+}
+
+function endpointKey(e: Endpoint): string {
+  return e.address.includes(':') ? `[${e.address}]:${e.port}` : `${e.address}:${e.port}`;
+}
+
+function pem(value: unknown, argument: string): string | undefined {
+  if (value === undefined) return undefined;
+  const text =
+    value instanceof Uint8Array
+      ? Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('latin1')
+      : value;
+  if (typeof text !== 'string' || !text.includes('-----BEGIN '))
+    throw new InvalidArgumentError(argument, value, 'must be PEM text (-----BEGIN ...)');
+  if (text.includes('\0'))
+    throw new InvalidArgumentError(argument, '(PEM)', 'must not contain NUL characters');
+  return text;
+}
+
+/** Parses `AB:CD:...` or 64 hex digits into the 32 bytes of a SHA-256 digest. */
+export function parseFingerprint(value: unknown, argument = 'fingerprint'): Buffer {
+  validateString(value, argument);
+  const hex = value.replace(/:/g, '');
+  if (!/^[0-9a-fA-F]{64}$/.test(hex))
+    throw new InvalidArgumentError(
+      argument,
+      value,
+      'must be a SHA-256 fingerprint: 32 hex bytes, with or without colons',
+    );
+  return Buffer.from(hex, 'hex');
+}
+
+function pskKey(value: unknown): Uint8Array {
+  if (typeof value === 'string') {
+    if (!/^([0-9a-fA-F]{2})+$/.test(value))
+      throw new InvalidArgumentError('psk.key', value, 'must be hex digits, or a Uint8Array');
+    value = Buffer.from(value, 'hex');
+  }
+  if (!(value instanceof Uint8Array) || value.length < 1 || value.length > 256)
+    throw new InvalidArgumentError('psk.key', value, 'must be 1..256 bytes');
+  return value;
+}
+
+/** Validates a client or server configuration into the addon's options. */
+function checkConfig(
+  role: Role,
+  config: DtlsClientConfig | DtlsServerConfig,
+  family: 4 | 6,
+): { native: NativeDtlsContextOptions; mtu: number; allow: BlockList | undefined } {
+  if (typeof config !== 'object' || config === null)
+    throw new InvalidArgumentError('config', config, 'must be an object');
+  const native: NativeDtlsContextOptions = { role };
+  const cert = pem(config.cert, 'cert');
+  const key = pem(config.key, 'key');
+  const ca = pem(config.ca, 'ca');
+  if ((cert === undefined) !== (key === undefined))
+    throw new InvalidArgumentError(
+      cert === undefined ? 'cert' : 'key',
+      undefined,
+      'must be given together with the other (PEM certificate and its private key)',
+    );
+  if (cert !== undefined && key !== undefined) {
+    native.cert = cert;
+    native.key = key;
+  }
+  if (ca !== undefined) native.ca = ca;
+  if (config.verifyPeer !== undefined) validateBoolean(config.verifyPeer, 'verifyPeer');
+  if (config.fingerprint !== undefined) native.fingerprint = parseFingerprint(config.fingerprint);
+  if (config.psk !== undefined) {
+    if (typeof config.psk !== 'object' || config.psk === null)
+      throw new InvalidArgumentError('psk', config.psk, 'must be an object { identity, key }');
+    validateString(config.psk.identity, 'psk.identity', { nonEmpty: true });
+    if (Buffer.byteLength(config.psk.identity) > 128 || config.psk.identity.includes('\0'))
+      throw new InvalidArgumentError(
+        'psk.identity',
+        config.psk.identity,
+        'must be at most 128 bytes, without NUL',
+      );
+    native.pskIdentity = config.psk.identity;
+    native.psk = pskKey(config.psk.key);
+  }
+  if (config.ciphers !== undefined) {
+    validateString(config.ciphers, 'ciphers', { nonEmpty: true });
+    native.ciphers = config.ciphers;
+  }
+  if (config.retransmitInitialMs !== undefined) {
+    validateInteger(config.retransmitInitialMs, 'retransmitInitialMs', 1, 60_000);
+    native.retransmitInitialMs = config.retransmitInitialMs;
+  }
+  const mtu = config.maxDatagramBytes ?? (family === 4 ? 1472 : 1452);
+  validateInteger(mtu, 'maxDatagramBytes', 256, 65507);
+
+  const trusts = ca !== undefined || config.fingerprint !== undefined;
+  let allow: BlockList | undefined;
+  if (role === 'client') {
+    const c = config as DtlsClientConfig;
+    if (c.hostname !== undefined) validateString(c.hostname, 'hostname', { nonEmpty: true });
+    const verify = config.verifyPeer ?? native.psk === undefined;
+    if (verify && !trusts)
+      throw new InvalidArgumentError(
+        'config',
+        config,
+        'needs ca or fingerprint to verify the server (or psk only, or verifyPeer: false to accept any server certificate)',
+      );
+    native.verifyPeer = verify && trusts;
+  } else {
+    const s = config as DtlsServerConfig;
+    if (cert === undefined && native.psk === undefined)
+      throw new InvalidArgumentError(
+        'config',
+        config,
+        'needs cert and key, or psk, for the server to authenticate itself',
+      );
+    if (config.verifyPeer === true && !trusts)
+      throw new InvalidArgumentError(
+        'verifyPeer',
+        true,
+        'needs ca or fingerprint to verify client certificates',
+      );
+    native.verifyPeer = config.verifyPeer ?? false;
+    if (s.cookies !== undefined) validateBoolean(s.cookies, 'cookies');
+    if (s.maxPendingHandshakes !== undefined)
+      validateInteger(s.maxPendingHandshakes, 'maxPendingHandshakes', 1, 1024);
+    if (s.allowPeers !== undefined) {
+      if (!Array.isArray(s.allowPeers))
+        throw new InvalidArgumentError('allowPeers', s.allowPeers, 'must be an array of addresses');
+      allow = new BlockList();
+      for (const [i, entry] of s.allowPeers.entries()) addAllowed(allow, entry, `allowPeers[${i}]`);
+    }
+  }
+  return { native, mtu, allow };
+}
+
+function addAllowed(list: BlockList, entry: unknown, argument: string): void {
+  validateString(entry, argument);
+  const [address = '', prefix] = entry.split('/');
+  const bare = unmapIPv4(address);
+  const type = isIPv6(bare) ? 'ipv6' : 'ipv4';
+  try {
+    if (prefix === undefined) list.addAddress(bare, type);
+    else list.addSubnet(bare, Number(prefix), type);
+  } catch (err) {
+    throw new InvalidArgumentError(argument, entry, 'must be an IP address or address/prefix', {
+      cause: err,
+    });
+  }
+}
