@@ -19,11 +19,7 @@ import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { RistTransport } from '../../src/rist/rist-transport.js';
-import {
-  buildRtpPacket,
-  parseRtpPacket,
-  RTP_PAYLOAD_TYPE_MP2T,
-} from '../../src/rtp/rtp-packet.js';
+import { buildRtpPacket, parseRtpPacket, RTP_PAYLOAD_TYPE_MP2T } from '../../src/rtp/rtp-packet.js';
 import { buildSenderRtcp, parseRtcpCompound, RtcpPacketType } from '../../src/rist/rtcp-packet.js';
 import { openRtpPortPair } from '../../src/rtp/port-pair.js';
 import { UdpSocket } from '../../src/udp/udp-socket.js';
