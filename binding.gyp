@@ -1,6 +1,6 @@
 {
   # The optional native addon of mediasock (C, N-API 8). Built by `npm run build:native`
-  # (scripts/build-native.mjs); shipped prebuilt by `npm run prebuild` (prebuildify --napi --strip).
+  # (scripts/build-native.mjs); shipped prebuilt by `npm run prebuilds` (prebuildify --napi --strip).
   # Sits at the repository root so node-gyp-build finds build/Release from the package root.
   "targets": [
     {

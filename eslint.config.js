@@ -3,7 +3,17 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'build/', 'docs/api/', 'node_modules/', 'prebuilds/', 'bench/.build/', '.tmp/'] },
+  {
+    ignores: [
+      'dist/',
+      'build/',
+      'docs/api/',
+      'node_modules/',
+      'prebuilds/',
+      'bench/.build/',
+      '.tmp/',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

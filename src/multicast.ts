@@ -21,7 +21,7 @@
  */
 import type { Socket as DgramSocket } from 'node:dgram';
 
-import { classifyAddress, addressFamily } from './address.js';
+import { addressFamily, classifyAddress, normalizeAddress } from './address.js';
 import { InvalidArgumentError, SystemCallError } from './errors.js';
 import { findInterface, interfaceAddress, multicastInterfaces } from './interfaces.js';
 import type { InterfaceSpec, NetworkInterfaceInfo } from './interfaces.js';
@@ -80,13 +80,13 @@ export class MembershipTable {
   /** Joins `group` (any-source) on the selected interfaces. */
   add(group: string, iface: InterfaceSelection | undefined): Membership[] {
     this.#checkGroup(group, false);
-    return this.#apply('join', group, undefined, this.#targets(iface));
+    return this.#apply('join', normalizeAddress(group), undefined, this.#targets(iface));
   }
 
   /** Leaves `group` (any-source) on the selected interfaces. */
   drop(group: string, iface: InterfaceSelection | undefined): void {
     this.#checkGroup(group, false);
-    this.#apply('leave', group, undefined, this.#targets(iface));
+    this.#apply('leave', normalizeAddress(group), undefined, this.#targets(iface));
   }
 
   /** Joins the channel (`source`, `group`) on the selected interfaces (RFC 4607). */
@@ -97,14 +97,19 @@ export class MembershipTable {
   ): Membership[] {
     this.#checkGroup(group, true);
     this.#checkSource(source);
-    return this.#apply('join', group, source, this.#targets(iface));
+    return this.#apply(
+      'join',
+      normalizeAddress(group),
+      normalizeAddress(source),
+      this.#targets(iface),
+    );
   }
 
   /** Leaves the channel (`source`, `group`) on the selected interfaces. */
   dropSourceSpecific(source: string, group: string, iface: InterfaceSelection | undefined): void {
     this.#checkGroup(group, true);
     this.#checkSource(source);
-    this.#apply('leave', group, source, this.#targets(iface));
+    this.#apply('leave', normalizeAddress(group), normalizeAddress(source), this.#targets(iface));
   }
 
   /** Leaves every membership; returns the errors of the leaves that failed (the socket closes anyway). */
@@ -194,6 +199,11 @@ export class MembershipTable {
     }));
   }
 
+  /**
+   * Joins or leaves on every target. A join on several interfaces is all or nothing: when one
+   * fails, the joins this call made are left again and the first error is thrown (with the errors
+   * of any leave that failed during that rollback, as an AggregateError).
+   */
   #apply(
     op: 'join' | 'leave',
     group: string,
@@ -204,14 +214,33 @@ export class MembershipTable {
     for (const t of targets) {
       const k = key(group, source, t.index, t.name);
       const m: Membership = { group, source, interface: t.name, interfaceIndex: t.index };
-      if (op === 'join') {
-        this.#join(m, t);
-        this.#held.set(k, m);
-        done.push(m);
-      } else {
+      if (op === 'leave') {
         this.#leave(m, t);
         this.#held.delete(k);
+        continue;
       }
+      try {
+        this.#join(m, t);
+      } catch (err) {
+        const rollbackErrors: unknown[] = [];
+        for (const joined of done) {
+          try {
+            this.#leave(joined);
+          } catch (leaveErr) {
+            rollbackErrors.push(leaveErr);
+          }
+          this.#held.delete(
+            key(joined.group, joined.source, joined.interfaceIndex, joined.interface),
+          );
+        }
+        if (rollbackErrors.length === 0) throw err;
+        throw new AggregateError(
+          [err, ...rollbackErrors],
+          'join failed, and leaving the groups joined before it failed too',
+        );
+      }
+      this.#held.set(k, m);
+      done.push(m);
     }
     return done;
   }

@@ -169,3 +169,19 @@ test('bad multicast input: unicast group, SSM outside range, family mismatch, un
     /open the socket in the group's family/,
   );
 });
+
+test('a join on several interfaces is all or nothing: a failure leaves the joins it made', async (t) => {
+  const rx = await open(t, { type: 'udp4', address: '0.0.0.0', reuseAddr: true });
+  // The second join of the same group on the same interface fails (EADDRINUSE), so the first must
+  // be left again.
+  assert.throws(
+    () => rx.addMembership('239.255.42.50', ['lo', 'lo']),
+    (err: unknown) => err instanceof SystemCallError && err.code === 'EADDRINUSE',
+  );
+  assert.deepEqual(rx.memberships(), []);
+  for (let i = 0; i < 50 && loGroups().includes('239.255.42.50'); i++) await sleep(10);
+  assert.ok(!loGroups().includes('239.255.42.50'), 'the first join was left again');
+  // And the group can be joined normally afterwards.
+  rx.addMembership('239.255.42.50', 'lo');
+  assert.equal(rx.memberships().length, 1);
+});

@@ -2,7 +2,7 @@
  * Loader of the optional native addon (C, N-API 8; sources in `native/src/`).
  *
  * The addon is found with `node-gyp-build` from the package root: a local `build/Release` first
- * (`npm run build:native`), then `prebuilds/<platform>-<arch>/` (`npm run prebuild`). It is loaded
+ * (`npm run build:native`), then `prebuilds/<platform>-<arch>/` (`npm run prebuilds`). It is loaded
  * lazily, once; the outcome, including the load error, is kept and reported by
  * {@link nativeStatus}, never dropped. Without the addon everything Node itself can do still works.
  *

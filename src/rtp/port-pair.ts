@@ -247,6 +247,7 @@ async function openEphemeral(
   const maxAttempts = o.maxAttempts ?? kEphemeralAttempts;
   const parked: UdpSocket[] = [];
   let attempts = 0;
+  let found: RtpPortPair | undefined;
   try {
     while (attempts < maxAttempts) {
       throwIfAborted(o.signal);
@@ -258,7 +259,7 @@ async function openEphemeral(
         parked.push(first);
         continue;
       }
-      if (o.rtcpMux === true) return new RtpPortPair(first, first);
+      if (o.rtcpMux === true) return (found = new RtpPortPair(first, first));
       const partnerPort = port % 2 === 0 ? port + 1 : port - 1;
       if (partnerPort > 65535 || !reservePort(partnerPort)) {
         releasePort(port);
@@ -280,18 +281,26 @@ async function openEphemeral(
         parked.push(first);
         continue;
       }
+      const pair =
+        port % 2 === 0 ? new RtpPortPair(first, partner) : new RtpPortPair(partner, first);
       if (o.signal?.aborted) {
-        await new RtpPortPair(port % 2 === 0 ? first : partner, port % 2 === 0 ? partner : first)
-          .close()
-          .catch(() => undefined);
+        await pair.close();
         throwIfAborted(o.signal);
       }
-      return port % 2 === 0 ? new RtpPortPair(first, partner) : new RtpPortPair(partner, first);
+      return (found = pair);
     }
     const [min, max] = ephemeralRange();
     throw new PortRangeExhaustedError(min, max, attempts, 'RTP/RTCP port pair');
   } finally {
-    await closeAll(parked);
+    // The parked probes go in every case. Should closing one fail, the allocation fails as a
+    // whole: the pair found is closed too, so nothing is left open behind the error.
+    try {
+      await closeAll(parked);
+    } catch (err) {
+      if (found !== undefined) await found.close();
+      // eslint-disable-next-line no-unsafe-finally -- the close failure replaces the result on purpose
+      throw err;
+    }
   }
 }
 
