@@ -43,7 +43,7 @@ san="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-fram
 addon=$out/build/Release/mediasock.node
 [ -f "$addon" ] || { echo "sanitize-native: build produced no $addon" >&2; exit 1; }
 
-tests=${SANITIZE_TESTS:-"test/options.test.ts $(ls test/native/*.test.ts | tr '\n' ' ') test/rist/dtls.test.ts test/rist/dtls-interop.test.ts"}
+tests=${SANITIZE_TESTS:-"test/options.test.ts $(ls test/native/*.test.ts | tr '\n' ' ') test/rist/dtls.test.ts test/rist/dtls-interop.test.ts test/udp/udp-socket.test.ts test/udp/batch-engine.test.ts"}
 log=$out/test.log
 echo "=== sanitize-native: running $tests"
 set +e

@@ -19,7 +19,7 @@
  * @module
  */
 import * as dgram from 'node:dgram';
-import { EventEmitter, once } from 'node:events';
+import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 
 import { addressFamily, classifyAddress } from '../address.js';
@@ -38,6 +38,13 @@ import { findInterface, interfaceAddress } from '../interfaces.js';
 import { loadNative, nativeStatus } from '../native/index.js';
 import type { NativeBinding } from '../native/binding.js';
 import { getSocketOption, setSocketOption } from '../options.js';
+import { hasBatchEngine, SingleBatch } from './batch-engine.js';
+import type { BatchCapabilities, DatagramBatch } from './batch-engine.js';
+import { BatchSocket } from './batch-socket.js';
+import type { BatchSendResult } from './batch-socket.js';
+
+export type { BatchCapabilities, DatagramBatch } from './batch-engine.js';
+export type { BatchSendResult } from './batch-socket.js';
 import {
   validateAbortSignal,
   validateBoolean,
@@ -51,6 +58,52 @@ import {
 
 /** `'udp4'` for IPv4, `'udp6'` for IPv6 (dual-stack unless `ipv6Only`), as in `node:dgram`. */
 export type UdpSocketType = 'udp4' | 'udp6';
+
+/**
+ * Which engine moves the datagrams.
+ * - `'node'`: `node:dgram` (one `recvmsg` and one JS call per datagram);
+ * - `'batch'`: the addon's batch engine (`recvmmsg`/`sendmmsg`, UDP GSO/GRO, one JS call per batch).
+ *   Platforms: Linux; needs the native addon, else opening throws `NotSupportedError`;
+ * - `'auto'` (the default): `'batch'` where it is available (addon loaded, Linux), else `'node'`.
+ */
+export type UdpEngine = 'auto' | 'node' | 'batch';
+
+/** Receive memory of the batch engine. */
+export interface BatchOptions {
+  /** Datagrams per `recvmmsg` call, 1..1024. Default 64. */
+  slots?: number;
+  /**
+   * Bytes kept per datagram, 1..1048576. Default 65536, so no UDP datagram is ever cut; a longer
+   * datagram is flagged `truncated` and counted in `stats.truncated`, never silently cut. The
+   * memory is `slots x slotBytes`, allocated once (pages the kernel never writes stay unbacked).
+   */
+  slotBytes?: number;
+  /** `UDP_GRO`: take coalesced GSO trains whole and split them by their `gso_size`. Default `false`. */
+  gro?: boolean;
+  /** Receive calls per readable wake-up before other work gets the event loop, 1..65536. Default 16. */
+  maxBatchesPerWake?: number;
+}
+
+/** One datagram of {@link UdpSocket.sendBatch}. */
+export interface OutgoingDatagram {
+  data: Uint8Array;
+  /** Destination; omit both on a connected socket. */
+  address?: string;
+  port?: number;
+}
+
+/**
+ * A train of datagrams in one buffer for {@link UdpSocket.sendBatch}: `buffer` cut into datagrams of
+ * `segmentSize` bytes (the last may be shorter; sent with UDP GSO where the kernel has it), or into
+ * consecutive datagrams of the given `lengths`.
+ */
+export interface DatagramTrain {
+  buffer: Uint8Array;
+  segmentSize?: number;
+  lengths?: ArrayLike<number>;
+  address?: string;
+  port?: number;
+}
 
 /** How the socket shares its port with other sockets. */
 export interface UdpSocketOptions {
@@ -109,6 +162,17 @@ export interface UdpSocketOptions {
   multicastAll?: boolean;
   /** Cancels the open: the socket is closed and the promise rejects with `AbortError`. */
   signal?: AbortSignal;
+  /** The engine; see {@link UdpEngine}. Default `'auto'`. */
+  engine?: UdpEngine;
+  /** Receive memory of the batch engine; ignored by the node engine. */
+  batch?: BatchOptions;
+  /**
+   * `IP_PKTINFO` / `IPV6_RECVPKTINFO`: destination address and arrival interface index of every
+   * datagram (`localAddress`, `ifindex`). Needs the batch engine. Default `false`.
+   */
+  pktinfo?: boolean;
+  /** `SO_TIMESTAMPNS`: kernel receive timestamp of every datagram (`timestampNs`). Needs the batch engine. Default `false`. */
+  timestamps?: boolean;
   /**
    * How many datagrams async iteration and {@link UdpSocket.receive} keep while nobody reads.
    * Past it the oldest is dropped and counted in `stats.readerDrops`. Default 4096.
@@ -135,6 +199,14 @@ export interface Datagram {
   readonly port: number;
   /** Source family. */
   readonly family: 4 | 6;
+  /** Destination address (with `pktinfo: true`). */
+  readonly localAddress?: string;
+  /** Arrival interface index (with `pktinfo: true`). */
+  readonly ifindex?: number;
+  /** Kernel receive time, ns since the epoch (with `timestamps: true`). */
+  readonly timestampNs?: bigint;
+  /** The datagram was longer than a batch slot and was cut (batch engine; see `BatchOptions.slotBytes`). */
+  readonly truncated?: boolean;
 }
 
 /** Counters of one socket; all start at 0. */
@@ -153,6 +225,34 @@ export interface UdpSocketStats {
   receiveErrors: number;
   /** Datagrams dropped because async readers did not keep up (see `readerQueueLength`). */
   readerDrops: number;
+  /**
+   * Datagrams the kernel dropped on this socket because its receive buffer was full (`SO_RXQ_OVFL`).
+   * Platforms: Linux, batch engine; 0 on the node engine.
+   */
+  kernelDrops: number;
+  /** Datagrams cut because they did not fit a batch slot (batch engine; flagged `truncated`). */
+  truncated: number;
+}
+
+/** The `node:dgram` calls `UdpSocket` makes; the batch engine's {@link BatchSocket} has them too. */
+interface DgramLike {
+  address(): { address: string; port: number };
+  remoteAddress(): { address: string; port: number };
+  getRecvBufferSize(): number;
+  getSendBufferSize(): number;
+  setRecvBufferSize(bytes: number): void;
+  setSendBufferSize(bytes: number): void;
+  setTTL(ttl: number): unknown;
+  setMulticastTTL(ttl: number): unknown;
+  setMulticastLoopback(on: boolean): unknown;
+  setMulticastInterface(iface: string): void;
+  setBroadcast(on: boolean): void;
+  connect(port: number, address: string, callback: (err?: Error) => void): void;
+  disconnect(): void;
+  close(): void;
+  ref(): unknown;
+  unref(): unknown;
+  once(event: 'close', listener: () => void): unknown;
 }
 
 const kDefaultReaderQueue = 4096;
@@ -179,7 +279,9 @@ interface PendingRead {
 export class UdpSocket extends EventEmitter {
   readonly #type: UdpSocketType;
   readonly #family: 4 | 6;
-  readonly #socket: dgram.Socket;
+  readonly #socket: DgramLike;
+  readonly #dgram: dgram.Socket | undefined;
+  readonly #batch: BatchSocket | undefined;
   readonly #native: { binding: NativeBinding; fd: number } | undefined;
   readonly #memberships: MembershipTable;
   readonly #stats: UdpSocketStats = {
@@ -190,6 +292,8 @@ export class UdpSocket extends EventEmitter {
     sendErrors: 0,
     receiveErrors: 0,
     readerDrops: 0,
+    kernelDrops: 0,
+    truncated: 0,
   };
   #address: UdpAddress;
   #closed = false;
@@ -205,7 +309,7 @@ export class UdpSocket extends EventEmitter {
 
   private constructor(
     type: UdpSocketType,
-    socket: dgram.Socket,
+    socket: dgram.Socket | BatchSocket,
     native: { binding: NativeBinding; fd: number } | undefined,
     queueLimit: number,
   ) {
@@ -215,12 +319,20 @@ export class UdpSocket extends EventEmitter {
     this.#socket = socket;
     this.#native = native;
     this.#queueLimit = queueLimit;
-    this.#memberships = new MembershipTable(this.#family, socket, native);
+    // The table calls only the membership methods, which BatchSocket implements on its fd.
+    this.#memberships = new MembershipTable(this.#family, socket as dgram.Socket, native);
     const a = socket.address();
     this.#address = { address: a.address, port: a.port, family: this.#family };
     this.#recvBufferBytes = socket.getRecvBufferSize();
     this.#sendBufferBytes = socket.getSendBufferSize();
-    socket.on('message', (data: Buffer, rinfo: dgram.RemoteInfo) => this.#onMessage(data, rinfo));
+    if (socket instanceof BatchSocket) {
+      this.#batch = socket;
+      socket.on('batch', (batch: DatagramBatch) => this.#onBatch(batch));
+      socket.on('drain', () => this.emit('drain'));
+    } else {
+      this.#dgram = socket;
+      socket.on('message', (data: Buffer, rinfo: dgram.RemoteInfo) => this.#onMessage(data, rinfo));
+    }
     socket.on('error', (err: unknown) => {
       this.#stats.receiveErrors++;
       this.emit('error', SystemCallError.from(err, { syscall: 'recvmsg' }));
@@ -245,10 +357,61 @@ export class UdpSocket extends EventEmitter {
     const recvBytes = bufferRequest(o.recvBufferBytes, 'rmem_max');
     const sendBytes = bufferRequest(o.sendBufferBytes, 'wmem_max');
     const nodeHasReusePort = nodeSupportsReusePort();
+    const engine = o.engine ?? 'auto';
+    const useBatch = engine === 'batch' || (engine === 'auto' && hasBatchEngine(binding));
+    if (useBatch && !hasBatchEngine(binding)) {
+      throw new NotSupportedError(
+        "engine: 'batch'",
+        binding === undefined
+          ? (nativeStatus().loadError?.message ?? 'the native addon is not loaded')
+          : `the batch engine needs Linux (this is ${process.platform})`,
+      );
+    }
+    if (!useBatch && (o.pktinfo === true || o.timestamps === true)) {
+      throw new NotSupportedError(
+        o.pktinfo === true ? 'IP_PKTINFO (pktinfo)' : 'SO_TIMESTAMPNS (timestamps)',
+        "it needs the batch engine (engine: 'batch'; Linux with the native addon)",
+      );
+    }
 
     let native: { binding: NativeBinding; fd: number } | undefined;
-    let socket: dgram.Socket;
-    if (binding) {
+    let socket: dgram.Socket | BatchSocket;
+    if (binding && useBatch) {
+      const created = binding.msock_udp_socket({
+        family,
+        address,
+        port,
+        reuseAddr: o.reuseAddr === true,
+        reusePort: o.reusePort === true,
+        ipv6Only: o.ipv6Only === true,
+        bindToDevice: o.bindToDevice,
+        recvBufferBytes: recvBytes,
+        sendBufferBytes: sendBytes,
+        multicastAll: o.multicastAll ?? false,
+        tos: o.dscp === undefined ? undefined : o.dscp << 2,
+        pktinfo: o.pktinfo === true,
+        timestamps: o.timestamps === true,
+        rxqOvfl: true,
+      });
+      native = { binding, fd: created.fd };
+      try {
+        socket = new BatchSocket(binding, created, family, {
+          slots: o.batch?.slots ?? 64,
+          slotBytes: o.batch?.slotBytes ?? 65536,
+          gro: o.batch?.gro === true,
+          maxBatchesPerWake: o.batch?.maxBatchesPerWake ?? 16,
+          pktinfo: o.pktinfo === true,
+          timestamps: o.timestamps === true,
+        });
+      } catch (err) {
+        binding.msock_close(created.fd);
+        throw err;
+      }
+      if (o.signal?.aborted) {
+        socket.close();
+        throw new AbortError('UdpSocket.open', o.signal.reason);
+      }
+    } else if (binding) {
       const created = binding.msock_udp_socket({
         family,
         address,
@@ -340,7 +503,35 @@ export class UdpSocket extends EventEmitter {
 
   /** Counters; a snapshot. */
   get stats(): Readonly<UdpSocketStats> {
+    if (this.#batch && !this.#batch.engine.closed) {
+      this.#stats.kernelDrops = this.#batch.engine.kernelDrops;
+      this.#stats.truncated = this.#batch.engine.truncated;
+    }
     return { ...this.#stats };
+  }
+
+  /** The engine in use: `'batch'` or `'node'` (see {@link UdpEngine}). */
+  get engine(): 'batch' | 'node' {
+    return this.#batch ? 'batch' : 'node';
+  }
+
+  /**
+   * Kernel features the socket uses, probed once at open: `gso` (`UDP_SEGMENT`), `gro` (`UDP_GRO`),
+   * `recvmmsg`, `sendmmsg`, `pktinfo`, `timestamps`. All `false` on the node engine. GSO turns off
+   * for good when the kernel answers a GSO send with `EIO`/`EINVAL`.
+   * Platforms: Linux (batch engine).
+   */
+  get capabilities(): Readonly<BatchCapabilities> {
+    if (this.#batch) return this.#batch.engine.capabilities();
+    return {
+      gso: false,
+      gro: false,
+      recvmmsg: false,
+      sendmmsg: false,
+      pktinfo: false,
+      timestamps: false,
+      gsoMaxSegments: 1,
+    };
   }
 
   /** The effective `SO_RCVBUF` as the kernel reports it (Linux reports double the request). */
@@ -480,8 +671,9 @@ export class UdpSocket extends EventEmitter {
         resolve(bytes);
       };
       try {
-        if (port === undefined) this.#socket.send(payload, done);
-        else this.#socket.send(payload, port, address, done);
+        if (this.#batch) this.#batch.send(payload, port, address, done);
+        else if (port === undefined) this.#dgram!.send(payload, done);
+        else this.#dgram!.send(payload, port, address, done);
       } catch (err) {
         this.#stats.sendErrors++;
         reject(SystemCallError.from(err, { syscall: 'send', address, port }));
@@ -734,15 +926,16 @@ export class UdpSocket extends EventEmitter {
     this.#closed = true;
     const leaveErrors = this.#memberships.dropAll();
     const closedError = new SocketClosedError('receive');
-    for (const reader of [...this.#readers]) {
-      reader.cleanup();
-      reader.reject(closedError);
-    }
     this.#queue = [];
     this.#closing = (async () => {
-      const closed = once(this.#socket, 'close');
+      const closed = new Promise<void>((resolve) => this.#socket.once('close', () => resolve()));
       this.#socket.close();
       await closed;
+      // Readers are woken once the fd is closed (the batch engine closes it from the event loop).
+      for (const reader of [...this.#readers]) {
+        reader.cleanup();
+        reader.reject(closedError);
+      }
       this.emit('close');
       if (leaveErrors.length === 1) throw leaveErrors[0];
       if (leaveErrors.length > 1)
@@ -751,17 +944,330 @@ export class UdpSocket extends EventEmitter {
     return this.#closing;
   }
 
-  #onMessage(data: Buffer, rinfo: dgram.RemoteInfo): void {
-    this.#stats.packetsReceived++;
-    this.#stats.bytesReceived += data.length;
-    if (this.listenerCount('message') > 0) this.emit('message', data, rinfo);
-    if (!this.#queueing) return;
-    const datagram: Datagram = {
-      data,
-      address: rinfo.address,
-      port: rinfo.port,
-      family: rinfo.family === 'IPv6' ? 6 : 4,
+  /**
+   * Sends many datagrams with as few system calls as the engine can: `sendmmsg(2)`, and UDP GSO
+   * (`UDP_SEGMENT`) for runs of equal-size datagrams to one destination, on the batch engine; one
+   * `send` per datagram on the node engine. Takes an array of payloads / {@link OutgoingDatagram}s
+   * (destination per datagram, else `port`/`address` of the call, else the connected peer), or one
+   * {@link DatagramTrain}.
+   *
+   * A full send queue is backpressure, never loss: the promise resolves once every datagram went
+   * out, waiting for room (POLLOUT; `'drain'` is emitted then) as often as needed. Sends keep their
+   * order. Do not change the buffers until the promise settles.
+   *
+   * Platforms: GSO on Linux >= 4.18 (see {@link capabilities}); elsewhere one datagram per message.
+   *
+   * @returns `{ sent }`, and `error` when the kernel refused a datagram after some were sent
+   *   (`sent` says how many went; the rest did not), as libuv's `uv_udp_try_send2`.
+   * @throws InvalidArgumentError for a malformed batch, before any system call.
+   * @throws SystemCallError when the first datagram fails (`EMSGSIZE`, `ENETUNREACH` …).
+   */
+  async sendBatch(
+    datagrams: readonly (Uint8Array | OutgoingDatagram)[] | DatagramTrain,
+    port?: number,
+    address?: string,
+  ): Promise<BatchSendResult> {
+    this.#assertOpen('sendBatch');
+    if (port !== undefined || address !== undefined) {
+      validatePort(port, 'port');
+      if (address === undefined)
+        throw new InvalidArgumentError('address', address, 'must be given with port');
+      this.#checkPeer(address, 'address');
+    }
+    const plan = this.#planBatch(datagrams, port, address);
+    if (plan.length === 0) return { sent: 0 };
+    let result: BatchSendResult;
+    if (this.#batch) {
+      const rows = this.#batch.rows;
+      rows.reset();
+      const payload = plan.payload;
+      for (const d of plan.rows) rows.push(d.offset, d.length, d.segment, d.address, d.port ?? 0);
+      try {
+        result = await this.#batch.submit(payload, rows);
+      } catch (err) {
+        this.#stats.sendErrors++;
+        throw err;
+      }
+      this.#stats.packetsSent += result.sent;
+      this.#stats.bytesSent += plan.bytesOf(result.sent);
+      if (result.error) this.#stats.sendErrors++;
+      return result;
+    }
+    // The node engine's sends count themselves.
+    return this.#sendBatchNode(plan);
+  }
+
+  #planBatch(
+    datagrams: readonly (Uint8Array | OutgoingDatagram)[] | DatagramTrain,
+    port: number | undefined,
+    address: string | undefined,
+  ): BatchPlan {
+    const plan = new BatchPlan();
+    const dest = (p: number | undefined, a: string | undefined, at: string): void => {
+      if (this.#connected) {
+        if (p !== undefined || a !== undefined)
+          throw new InvalidArgumentError(`${at}.port`, p, 'must be omitted on a connected socket');
+        return;
+      }
+      if (p === undefined || a === undefined)
+        throw new InvalidStateError(
+          `sendBatch: the socket is not connected, so ${at} needs port and address`,
+        );
     };
+    if (Array.isArray(datagrams)) {
+      const list = datagrams as readonly (Uint8Array | OutgoingDatagram)[];
+      let total = 0;
+      let shared: ArrayBufferLike | undefined;
+      for (let i = 0; i < list.length; i++) {
+        const d = list[i];
+        const data = d instanceof Uint8Array ? d : d?.data;
+        if (!(data instanceof Uint8Array))
+          throw new InvalidArgumentError(
+            `datagrams[${i}]`,
+            d,
+            'must be a Uint8Array or { data, address?, port? }',
+          );
+        checkDatagramLength(data.length, `datagrams[${i}]`);
+        total += data.length;
+        if (i === 0) shared = data.buffer;
+        else if (shared !== data.buffer) shared = undefined;
+      }
+      // One payload buffer for the addon: the shared ArrayBuffer when all are views of one, else a copy.
+      let payload: Uint8Array;
+      let base = 0;
+      if (shared !== undefined && list.length > 0) {
+        payload = new Uint8Array(shared);
+      } else {
+        payload = new Uint8Array(total);
+      }
+      for (let i = 0; i < list.length; i++) {
+        const d = list[i]!;
+        const data = d instanceof Uint8Array ? d : d.data;
+        const p = d instanceof Uint8Array ? port : (d.port ?? port);
+        const a = d instanceof Uint8Array ? address : (d.address ?? address);
+        if (!(d instanceof Uint8Array) && (d.port !== undefined || d.address !== undefined)) {
+          validatePort(p, `datagrams[${i}].port`);
+          this.#checkPeer(a as string, `datagrams[${i}].address`);
+        }
+        dest(p, a, `datagrams[${i}]`);
+        if (p === 0)
+          throw new InvalidArgumentError(
+            `datagrams[${i}].port`,
+            0,
+            'must be a port in 1..65535 to send to',
+          );
+        let offset: number;
+        if (shared !== undefined) {
+          offset = data.byteOffset;
+        } else {
+          payload.set(data, base);
+          offset = base;
+          base += data.length;
+        }
+        plan.add(
+          offset,
+          data.length,
+          0,
+          this.#connected ? undefined : a,
+          this.#connected ? undefined : p,
+        );
+      }
+      plan.payload = payload;
+      return plan;
+    }
+    const train = datagrams as DatagramTrain;
+    if (typeof train !== 'object' || train === null || !(train.buffer instanceof Uint8Array))
+      throw new InvalidArgumentError(
+        'datagrams',
+        datagrams,
+        'must be an array of datagrams or { buffer, segmentSize | lengths }',
+      );
+    const p = train.port ?? port;
+    const a = train.address ?? address;
+    if (train.port !== undefined || train.address !== undefined) {
+      validatePort(p, 'port');
+      this.#checkPeer(a as string, 'address');
+    }
+    dest(p, a, 'the train');
+    if (p === 0) throw new InvalidArgumentError('port', 0, 'must be a port in 1..65535 to send to');
+    const to = this.#connected ? undefined : a;
+    const toPort = this.#connected ? undefined : p;
+    const buffer = train.buffer;
+    plan.payload = buffer;
+    if (train.segmentSize !== undefined) {
+      if (train.lengths !== undefined)
+        throw new InvalidArgumentError(
+          'lengths',
+          train.lengths,
+          'cannot be combined with segmentSize',
+        );
+      validateInteger(train.segmentSize, 'segmentSize', 1, 65507);
+      const seg = train.segmentSize;
+      // One row per GSO super-packet: at most 64 segments and 65507 bytes each.
+      const perRow = Math.max(1, Math.min(64, Math.floor(65507 / seg)));
+      for (let off = 0; off < buffer.length; off += perRow * seg) {
+        const len = Math.min(perRow * seg, buffer.length - off);
+        plan.add(buffer.byteOffset + off, len, len > seg ? seg : 0, to, toPort);
+      }
+      plan.payload = new Uint8Array(buffer.buffer);
+      return plan;
+    }
+    const lengths = train.lengths;
+    if (lengths === undefined || typeof lengths.length !== 'number')
+      throw new InvalidArgumentError(
+        'lengths',
+        lengths,
+        'must be given (an array of datagram sizes) or segmentSize',
+      );
+    let off = 0;
+    let i = 0;
+    while (i < lengths.length) {
+      const len = lengths[i]!;
+      validateInteger(len, `lengths[${i}]`, 0, 65507);
+      // A run of equal lengths (plus one shorter tail) goes out as one GSO row.
+      let j = i + 1;
+      while (j < lengths.length && lengths[j] === len && j - i < 64 && (j - i + 1) * len <= 65507)
+        j++;
+      let runBytes = (j - i) * len;
+      if (j < lengths.length && j - i < 64 && len > 0) {
+        const tail = lengths[j]!;
+        validateInteger(tail, `lengths[${j}]`, 0, 65507);
+        if (tail < len && tail > 0 && runBytes + tail <= 65507) {
+          runBytes += tail;
+          j++;
+        }
+      }
+      if (off + runBytes > buffer.length)
+        throw new InvalidArgumentError(
+          'lengths',
+          lengths,
+          `must add up to at most buffer.length (${buffer.length})`,
+        );
+      const segs = j - i;
+      plan.add(buffer.byteOffset + off, runBytes, segs > 1 ? len : 0, to, toPort);
+      off += runBytes;
+      i = j;
+    }
+    plan.payload = new Uint8Array(buffer.buffer);
+    return plan;
+  }
+
+  async #sendBatchNode(plan: BatchPlan): Promise<BatchSendResult> {
+    const sends: Promise<number>[] = [];
+    for (const row of plan.rows) {
+      const seg = row.segment > 0 ? row.segment : row.length;
+      for (let off = 0; off < row.length || (row.length === 0 && off === 0); off += seg) {
+        const view = plan.payload.subarray(
+          row.offset + off,
+          row.offset + Math.min(off + seg, row.length),
+        );
+        sends.push(this.#sendNow(view, row.port, row.address));
+        if (row.length === 0) break;
+      }
+    }
+    const settled = await Promise.allSettled(sends);
+    let sent = 0;
+    for (const r of settled) {
+      if (r.status === 'fulfilled') {
+        sent++;
+        continue;
+      }
+      if (sent === 0) throw r.reason;
+      return { sent, error: r.reason as SystemCallError };
+    }
+    return { sent };
+  }
+
+  /**
+   * Async iteration over batches (see {@link DatagramBatch}). While the loop body runs the socket
+   * does not read (the kernel's queue holds what arrives), so a batch stays valid until the next
+   * step of the loop. Ends with `SocketClosedError` when the socket closes, like the datagram
+   * iterator. On the node engine each batch holds one datagram.
+   */
+  async *batches(): AsyncGenerator<DatagramBatch, void, undefined> {
+    const pending: DatagramBatch[] = [];
+    let wake: (() => void) | undefined;
+    let closed = false;
+    const onBatch = (batch: DatagramBatch): void => {
+      pending.push(batch);
+      // Keep the shared memory: pause reading until the loop asks for the next batch.
+      this.#batch?.engine.hold();
+      wake?.();
+    };
+    const onClose = (): void => {
+      closed = true;
+      wake?.();
+    };
+    this.on('batch', onBatch);
+    this.once('close', onClose);
+    try {
+      for (;;) {
+        if (this.#closed || closed) throw new SocketClosedError('batches');
+        const next = pending.shift();
+        if (next) {
+          yield next;
+          if (pending.length === 0) this.#batch?.engine.release();
+          continue;
+        }
+        await new Promise<void>((resolve) => (wake = resolve));
+        wake = undefined;
+      }
+    } finally {
+      this.off('batch', onBatch);
+      this.off('close', onClose);
+      this.#batch?.engine.release();
+    }
+  }
+
+  #onBatch(batch: DatagramBatch): void {
+    const count = batch.count;
+    const wantMessages = this.listenerCount('message') > 0;
+    if (!wantMessages && !this.#queueing) {
+      let bytes = 0;
+      for (let i = 0; i < count; i++) bytes += batch.length(i);
+      this.#stats.packetsReceived += count;
+      this.#stats.bytesReceived += bytes;
+      if (this.listenerCount('batch') > 0) this.emit('batch', batch);
+      return;
+    }
+    if (this.listenerCount('batch') > 0) this.emit('batch', batch);
+    for (let i = 0; i < count; i++) {
+      // As with dgram: nothing is delivered (or counted) once close() was called, a listener may
+      // call it in the middle of a batch.
+      if (this.#closed) return;
+      const data = Buffer.from(batch.payload(i));
+      this.#stats.packetsReceived++;
+      this.#stats.bytesReceived += data.length;
+      const family = batch.family(i);
+      const address = batch.address(i);
+      const port = batch.port(i);
+      if (wantMessages) {
+        const rinfo: dgram.RemoteInfo = {
+          address,
+          family: family === 6 ? 'IPv6' : 'IPv4',
+          port,
+          size: data.length,
+        };
+        this.emit('message', data, rinfo);
+      }
+      if (this.#queueing) {
+        const localAddress = batch.localAddress(i);
+        const timestampNs = batch.timestampNs(i);
+        const datagram: Datagram = {
+          data,
+          address,
+          port,
+          family,
+          ...(localAddress !== undefined ? { localAddress, ifindex: batch.ifindex(i) } : {}),
+          ...(timestampNs !== undefined ? { timestampNs } : {}),
+          ...(batch.truncated(i) ? { truncated: true } : {}),
+        };
+        this.#deliver(datagram);
+      }
+    }
+  }
+
+  #deliver(datagram: Datagram): void {
     const reader = this.#readers.values().next();
     if (!reader.done) {
       reader.value.cleanup();
@@ -773,6 +1279,17 @@ export class UdpSocket extends EventEmitter {
       this.#stats.readerDrops++;
     }
     this.#queue.push(datagram);
+  }
+
+  #onMessage(data: Buffer, rinfo: dgram.RemoteInfo): void {
+    this.#stats.packetsReceived++;
+    this.#stats.bytesReceived += data.length;
+    if (this.listenerCount('message') > 0) this.emit('message', data, rinfo);
+    const family = rinfo.family === 'IPv6' ? 6 : 4;
+    if (this.listenerCount('batch') > 0)
+      this.emit('batch', new SingleBatch(data, rinfo.address, rinfo.port, family));
+    if (!this.#queueing) return;
+    this.#deliver({ data, address: rinfo.address, port: rinfo.port, family });
   }
 
   #assertOpen(operation: string): void {
@@ -873,10 +1390,85 @@ function checkOptions(options: UdpSocketOptions): UdpSocketOptions {
   if (options.multicastTtl !== undefined) validateTtl(options.multicastTtl, 'multicastTtl');
   if (options.dscp !== undefined) validateDscp(options.dscp, 'dscp');
   if (options.bindToDevice !== undefined) validateString(options.bindToDevice, 'bindToDevice');
+  if (
+    options.engine !== undefined &&
+    options.engine !== 'auto' &&
+    options.engine !== 'node' &&
+    options.engine !== 'batch'
+  )
+    throw new InvalidArgumentError('engine', options.engine, "must be 'auto', 'node' or 'batch'");
+  for (const name of ['pktinfo', 'timestamps'] as const) {
+    if (options[name] !== undefined) validateBoolean(options[name], name);
+  }
+  if (options.batch !== undefined) {
+    const b = options.batch;
+    if (typeof b !== 'object' || b === null)
+      throw new InvalidArgumentError(
+        'batch',
+        b,
+        'must be an object { slots?, slotBytes?, gro?, maxBatchesPerWake? }',
+      );
+    if (b.slots !== undefined) validateInteger(b.slots, 'batch.slots', 1, 1024);
+    if (b.slotBytes !== undefined) validateInteger(b.slotBytes, 'batch.slotBytes', 1, 1 << 20);
+    if (b.gro !== undefined) validateBoolean(b.gro, 'batch.gro');
+    if (b.maxBatchesPerWake !== undefined)
+      validateInteger(b.maxBatchesPerWake, 'batch.maxBatchesPerWake', 1, 65536);
+  }
   if (options.readerQueueLength !== undefined)
     validateInteger(options.readerQueueLength, 'readerQueueLength', 1, 1 << 20);
   validateAbortSignal(options.signal, 'signal');
   return options;
+}
+
+function checkDatagramLength(length: number, argument: string): void {
+  if (length > 65507)
+    throw new InvalidArgumentError(
+      argument,
+      length,
+      'must be at most 65507 bytes (the largest UDP payload)',
+    );
+}
+
+/** The rows of one sendBatch before they reach an engine. */
+class BatchPlan {
+  payload: Uint8Array = new Uint8Array(0);
+  readonly rows: {
+    offset: number;
+    length: number;
+    segment: number;
+    address: string | undefined;
+    port: number | undefined;
+    datagrams: number;
+  }[] = [];
+  length = 0;
+
+  add(
+    offset: number,
+    length: number,
+    segment: number,
+    address: string | undefined,
+    port: number | undefined,
+  ): void {
+    const datagrams = segment > 0 && length > segment ? Math.ceil(length / segment) : 1;
+    this.rows.push({ offset, length, segment, address, port, datagrams });
+    this.length += datagrams;
+  }
+
+  /** Payload bytes of the first `n` datagrams. */
+  bytesOf(n: number): number {
+    let bytes = 0;
+    for (const row of this.rows) {
+      if (n <= 0) break;
+      if (row.datagrams <= n) {
+        bytes += row.length;
+        n -= row.datagrams;
+      } else {
+        bytes += n * row.segment;
+        n = 0;
+      }
+    }
+    return bytes;
+  }
 }
 
 function bufferRequest(
