@@ -22,7 +22,7 @@ import * as dgram from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 
-import { addressFamily, classifyAddress } from '../address.js';
+import { addressFamily, classifyAddress, splitZone } from '../address.js';
 import {
   AbortError,
   InvalidArgumentError,
@@ -36,8 +36,8 @@ import type { InterfaceSelection, Membership } from '../multicast.js';
 import type { InterfaceSpec } from '../interfaces.js';
 import { findInterface, interfaceAddress } from '../interfaces.js';
 import { loadNative, nativeStatus } from '../native/index.js';
-import type { NativeBinding } from '../native/binding.js';
-import { getSocketOption, setSocketOption } from '../options.js';
+import type { NativeBinding, NativeUdpSocketOptions } from '../native/binding.js';
+import { getSocketOption, ifNameToIndex, setSocketOption } from '../options.js';
 import { hasBatchEngine, SingleBatch } from './batch-engine.js';
 import type { BatchCapabilities, DatagramBatch } from './batch-engine.js';
 import { BatchSocket } from './batch-socket.js';
@@ -376,19 +376,26 @@ export class UdpSocket extends EventEmitter {
 
     let native: { binding: NativeBinding; fd: number } | undefined;
     let socket: dgram.Socket | BatchSocket;
+    // A link-local bind address carries its interface as a zone (`fe80::1%eth0`); the addon takes
+    // it as the scope id.
+    const { address: bareAddress, zone } = splitZone(address);
+    const nativeOptions: NativeUdpSocketOptions = {
+      family,
+      address: bareAddress,
+      port,
+      scopeId: zone === undefined ? undefined : zoneIndex(zone),
+      reuseAddr: o.reuseAddr === true,
+      reusePort: o.reusePort === true,
+      ipv6Only: o.ipv6Only === true,
+      bindToDevice: o.bindToDevice,
+      recvBufferBytes: recvBytes,
+      sendBufferBytes: sendBytes,
+      multicastAll: o.multicastAll ?? false,
+      tos: o.dscp === undefined ? undefined : o.dscp << 2,
+    };
     if (binding && useBatch) {
       const created = binding.msock_udp_socket({
-        family,
-        address,
-        port,
-        reuseAddr: o.reuseAddr === true,
-        reusePort: o.reusePort === true,
-        ipv6Only: o.ipv6Only === true,
-        bindToDevice: o.bindToDevice,
-        recvBufferBytes: recvBytes,
-        sendBufferBytes: sendBytes,
-        multicastAll: o.multicastAll ?? false,
-        tos: o.dscp === undefined ? undefined : o.dscp << 2,
+        ...nativeOptions,
         pktinfo: o.pktinfo === true,
         timestamps: o.timestamps === true,
         rxqOvfl: true,
@@ -412,19 +419,7 @@ export class UdpSocket extends EventEmitter {
         throw new AbortError('UdpSocket.open', o.signal.reason);
       }
     } else if (binding) {
-      const created = binding.msock_udp_socket({
-        family,
-        address,
-        port,
-        reuseAddr: o.reuseAddr === true,
-        reusePort: o.reusePort === true,
-        ipv6Only: o.ipv6Only === true,
-        bindToDevice: o.bindToDevice,
-        recvBufferBytes: recvBytes,
-        sendBufferBytes: sendBytes,
-        multicastAll: o.multicastAll ?? false,
-        tos: o.dscp === undefined ? undefined : o.dscp << 2,
-      });
+      const created = binding.msock_udp_socket(nativeOptions);
       native = { binding, fd: created.fd };
       socket = dgram.createSocket({ type: o.type });
       try {
@@ -581,16 +576,27 @@ export class UdpSocket extends EventEmitter {
     if (this.#connected)
       throw new InvalidStateError('connect: the socket is already connected; disconnect() first');
     if (options.signal?.aborted) throw new AbortError('UdpSocket.connect', options.signal.reason);
-    await new Promise<void>((resolve, reject) => {
-      const onAbort = (): void =>
-        reject(new AbortError('UdpSocket.connect', options.signal?.reason));
-      options.signal?.addEventListener('abort', onAbort, { once: true });
-      this.#socket.connect(port, address, (err?: Error) => {
-        options.signal?.removeEventListener('abort', onAbort);
-        if (err) reject(SystemCallError.from(err, { syscall: 'connect', address, port }));
-        else resolve();
+    // An abort cannot stop a connect(2) in flight: wait for it, then undo it, so the socket's
+    // state never disagrees with the kernel's.
+    let aborted = false;
+    const onAbort = (): void => {
+      aborted = true;
+    };
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        this.#socket.connect(port, address, (err?: Error) => {
+          if (err) reject(SystemCallError.from(err, { syscall: 'connect', address, port }));
+          else resolve();
+        });
       });
-    });
+    } finally {
+      options.signal?.removeEventListener('abort', onAbort);
+    }
+    if (aborted) {
+      this.#socket.disconnect();
+      throw new AbortError('UdpSocket.connect', options.signal?.reason);
+    }
     this.#connected = true;
   }
 
@@ -651,8 +657,17 @@ export class UdpSocket extends EventEmitter {
       }
       return this.#sendWithTtl(payload, port, address, options.ttl, multicast);
     }
+    // While a send with its own TTL is in flight, the socket's TTL is not the socket's: queue behind it.
+    if (this.#ttlSendsPending > 0) {
+      const run = (): Promise<number> => this.#sendNow(payload, port, address);
+      const result = this.#ttlChain.then(run, run);
+      this.#ttlChain = result.catch(() => undefined);
+      return result;
+    }
     return this.#sendNow(payload, port, address);
   }
+
+  #ttlSendsPending = 0;
 
   #sendNow(
     payload: Uint8Array,
@@ -688,21 +703,24 @@ export class UdpSocket extends EventEmitter {
     ttl: number,
     multicast: boolean,
   ): Promise<number> {
-    // Serialize: the TTL is a socket option, so sends with their own TTL must not overlap.
+    // Serialize: the TTL is a socket option, so sends with their own TTL must not overlap, and plain
+    // sends made meanwhile wait behind them (see send()).
     const run = async (): Promise<number> => {
       this.#assertOpen('send');
-      const previous = multicast ? this.getMulticastTTL() : this.getTTL();
       if (multicast) this.#socket.setMulticastTTL(ttl);
       else this.#socket.setTTL(ttl);
       try {
         return await this.#sendNow(payload, port, address);
       } finally {
+        // Restore what the socket's TTL is now, which setTTL() may have changed meanwhile.
         if (!this.#closed) {
-          if (multicast) this.#socket.setMulticastTTL(previous);
-          else this.#socket.setTTL(previous);
+          if (multicast) this.#socket.setMulticastTTL(this.getMulticastTTL());
+          else this.#socket.setTTL(this.getTTL());
         }
+        this.#ttlSendsPending--;
       }
     };
+    this.#ttlSendsPending++;
     const result = this.#ttlChain.then(run, run);
     this.#ttlChain = result.catch(() => undefined);
     return result;
@@ -712,10 +730,10 @@ export class UdpSocket extends EventEmitter {
   setTTL(ttl: number): void {
     this.#assertOpen('setTTL');
     validateInteger(ttl, 'ttl', 1, 255);
-    this.#ttl = ttl;
     this.#call('setsockopt', this.#family === 4 ? 'IP_TTL' : 'IPV6_UNICAST_HOPS', () =>
       this.#socket.setTTL(ttl),
     );
+    this.#ttl = ttl;
   }
 
   #ttl: number | undefined;
@@ -735,10 +753,10 @@ export class UdpSocket extends EventEmitter {
   setMulticastTTL(ttl: number): void {
     this.#assertOpen('setMulticastTTL');
     validateTtl(ttl, 'ttl');
-    this.#multicastTtl = ttl;
     this.#call('setsockopt', this.#family === 4 ? 'IP_MULTICAST_TTL' : 'IPV6_MULTICAST_HOPS', () =>
       this.#socket.setMulticastTTL(ttl),
     );
+    this.#multicastTtl = ttl;
   }
 
   /** The multicast TTL set with {@link setMulticastTTL}, or the default 1. */
@@ -787,8 +805,9 @@ export class UdpSocket extends EventEmitter {
   }
 
   /**
-   * Sets `SO_RCVBUF` (or `SO_RCVBUFFORCE` with the addon and the privilege), never failing because
-   * the kernel clamped; returns the effective size the kernel reports.
+   * Sets `SO_RCVBUF`, never failing because the kernel clamped it to `net.core.rmem_max`; returns
+   * the effective size the kernel reports. To go past `rmem_max`, give `recvBufferBytes` to
+   * {@link UdpSocket.open}: with the addon and CAP_NET_ADMIN it uses `SO_RCVBUFFORCE` before bind.
    */
   setRecvBufferSize(bytes: number | 'max'): number {
     this.#assertOpen('setRecvBufferSize');
@@ -1485,6 +1504,11 @@ function bufferRequest(
       { cause: err },
     );
   }
+}
+
+/** The interface index a zone names: digits are an index, anything else an interface name. */
+function zoneIndex(zone: string): number {
+  return /^\d+$/.test(zone) ? Number(zone) : ifNameToIndex(zone);
 }
 
 /** The system's default unicast TTL / hop limit. Platforms: Linux reads sysctl; elsewhere 64. */
