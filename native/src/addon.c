@@ -26,7 +26,12 @@
 
 /* ---- errors ------------------------------------------------------------------------------- */
 
-static void msock__throw_napi(napi_env env) {
+/*
+ * msock_throw_napi, msock_set_str, msock_set_num and msock_throw_invalid are shared through msock.h
+ * (dtls.c uses them too) and defined here, once; the other helpers are private to this file.
+ */
+
+void msock_throw_napi(napi_env env) {
   bool pending = false;
   const napi_extended_error_info* info = NULL;
   if (napi_is_exception_pending(env, &pending) == napi_ok && pending) return;
@@ -39,7 +44,7 @@ static void msock__throw_napi(napi_env env) {
 #define NAPI_CALL(env, call)          \
   do {                                \
     if ((call) != napi_ok) {          \
-      msock__throw_napi(env);         \
+      msock_throw_napi(env);          \
       return NULL;                    \
     }                                 \
   } while (0)
@@ -47,19 +52,19 @@ static void msock__throw_napi(napi_env env) {
 #define NAPI_CALL_INT(env, call)      \
   do {                                \
     if ((call) != napi_ok) {          \
-      msock__throw_napi(env);         \
+      msock_throw_napi(env);          \
       return -1;                      \
     }                                 \
   } while (0)
 
-static int msock__set_str(napi_env env, napi_value obj, const char* key, const char* value) {
+int msock_set_str(napi_env env, napi_value obj, const char* key, const char* value) {
   napi_value v;
   NAPI_CALL_INT(env, napi_create_string_utf8(env, value, NAPI_AUTO_LENGTH, &v));
   NAPI_CALL_INT(env, napi_set_named_property(env, obj, key, v));
   return 0;
 }
 
-static int msock__set_num(napi_env env, napi_value obj, const char* key, double value) {
+int msock_set_num(napi_env env, napi_value obj, const char* key, double value) {
   napi_value v;
   NAPI_CALL_INT(env, napi_create_double(env, value, &v));
   NAPI_CALL_INT(env, napi_set_named_property(env, obj, key, v));
@@ -87,33 +92,33 @@ static void msock__throw_errno(napi_env env,
            option != NULL ? " option " : "", option != NULL ? option : "");
   if (napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &msg) != napi_ok ||
       napi_create_error(env, NULL, msg, &error) != napi_ok) {
-    msock__throw_napi(env);
+    msock_throw_napi(env);
     return;
   }
-  if (msock__set_num(env, error, "errno", -(double)err) != 0 ||
-      msock__set_str(env, error, "syscall", syscall) != 0)
+  if (msock_set_num(env, error, "errno", -(double)err) != 0 ||
+      msock_set_str(env, error, "syscall", syscall) != 0)
     return;
-  if (option != NULL && msock__set_str(env, error, "option", option) != 0) return;
-  if (address != NULL && msock__set_str(env, error, "address", address) != 0) return;
-  if (port >= 0 && msock__set_num(env, error, "port", port) != 0) return;
+  if (option != NULL && msock_set_str(env, error, "option", option) != 0) return;
+  if (address != NULL && msock_set_str(env, error, "address", address) != 0) return;
+  if (port >= 0 && msock_set_num(env, error, "port", port) != 0) return;
   napi_throw(env, error);
 }
 
-/* Throws Error { argument, expected, value } for input the TS layer should have rejected. */
-static void msock__throw_invalid(napi_env env,
-                                 const char* argument,
-                                 napi_value value,
-                                 const char* expected) {
+/* Throws TypeError { argument, expected, value } for input the TS layer should have rejected. */
+void msock_throw_invalid(napi_env env,
+                         const char* argument,
+                         napi_value value,
+                         const char* expected) {
   char message[256];
   napi_value msg, error, undef;
   snprintf(message, sizeof(message), "%s %s", argument, expected);
   if (napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &msg) != napi_ok ||
       napi_create_type_error(env, NULL, msg, &error) != napi_ok) {
-    msock__throw_napi(env);
+    msock_throw_napi(env);
     return;
   }
-  if (msock__set_str(env, error, "argument", argument) != 0 ||
-      msock__set_str(env, error, "expected", expected) != 0)
+  if (msock_set_str(env, error, "argument", argument) != 0 ||
+      msock_set_str(env, error, "expected", expected) != 0)
     return;
   if (value == NULL) {
     if (napi_get_undefined(env, &undef) != napi_ok) return;
@@ -151,7 +156,7 @@ bad: {
   char expected[96];
   snprintf(expected, sizeof(expected), "must be an integer in %lld..%lld", (long long)min,
            (long long)max);
-  msock__throw_invalid(env, key, v, expected);
+  msock_throw_invalid(env, key, v, expected);
   return -1;
 }
 }
@@ -180,7 +185,7 @@ static int msock__opt_bool(napi_env env, napi_value obj, const char* key, int* o
   if (rc <= 0) return rc;
   NAPI_CALL_INT(env, napi_typeof(env, v, &t));
   if (t != napi_boolean) {
-    msock__throw_invalid(env, key, v, "must be a boolean");
+    msock_throw_invalid(env, key, v, "must be a boolean");
     return -1;
   }
   NAPI_CALL_INT(env, napi_get_value_bool(env, v, &b));
@@ -194,19 +199,19 @@ static int msock__to_string(napi_env env, napi_value v, const char* key, char* b
   size_t len = 0;
   NAPI_CALL_INT(env, napi_typeof(env, v, &t));
   if (t != napi_string) {
-    msock__throw_invalid(env, key, v, "must be a string");
+    msock_throw_invalid(env, key, v, "must be a string");
     return -1;
   }
   NAPI_CALL_INT(env, napi_get_value_string_utf8(env, v, NULL, 0, &len));
   if (len + 1 > size) {
     char expected[64];
     snprintf(expected, sizeof(expected), "must be at most %zu bytes long", size - 1);
-    msock__throw_invalid(env, key, v, expected);
+    msock_throw_invalid(env, key, v, expected);
     return -1;
   }
   NAPI_CALL_INT(env, napi_get_value_string_utf8(env, v, buf, size, &len));
   if (strlen(buf) != len) {
-    msock__throw_invalid(env, key, v, "must not contain NUL characters");
+    msock_throw_invalid(env, key, v, "must not contain NUL characters");
     return -1;
   }
   return 0;
@@ -223,7 +228,7 @@ static int msock__require_object(napi_env env, napi_value v, const char* key) {
   napi_valuetype t;
   NAPI_CALL_INT(env, napi_typeof(env, v, &t));
   if (t != napi_object) {
-    msock__throw_invalid(env, key, v, "must be an object");
+    msock_throw_invalid(env, key, v, "must be an object");
     return -1;
   }
   return 0;
@@ -245,7 +250,7 @@ static int msock__parse_sockaddr(napi_env env,
     sin->sin_family = AF_INET;
     sin->sin_port = htons((uint16_t)port);
     if (inet_pton(AF_INET, address, &sin->sin_addr) != 1) {
-      msock__throw_invalid(env, argument, address_value, "must be an IPv4 address literal");
+      msock_throw_invalid(env, argument, address_value, "must be an IPv4 address literal");
       return -1;
     }
     *len = sizeof(*sin);
@@ -255,7 +260,7 @@ static int msock__parse_sockaddr(napi_env env,
     sin6->sin6_port = htons((uint16_t)port);
     sin6->sin6_scope_id = (uint32_t)scope_id;
     if (inet_pton(AF_INET6, address, &sin6->sin6_addr) != 1) {
-      msock__throw_invalid(env, argument, address_value,
+      msock_throw_invalid(env, argument, address_value,
                            "must be an IPv6 address literal (zone goes in scopeId)");
       return -1;
     }
@@ -315,7 +320,7 @@ static napi_value msock__socket(napi_env env, napi_callback_info cbinfo, int typ
 
   NAPI_CALL(env, napi_get_cb_info(env, cbinfo, &argc, argv, NULL, NULL));
   if (argc < 1) {
-    msock__throw_invalid(env, "options", NULL, "must be an object");
+    msock_throw_invalid(env, "options", NULL, "must be an object");
     return NULL;
   }
   opts_v = argv[0];
@@ -331,7 +336,7 @@ static napi_value msock__socket(napi_env env, napi_callback_info cbinfo, int typ
   if (msock__opt_int(env, opts_v, "family", 4, 6, &family) < 0) return NULL;
   if (family != 4 && family != 6) {
     napi_get_named_property(env, opts_v, "family", &v);
-    msock__throw_invalid(env, "family", v, "must be 4 or 6");
+    msock_throw_invalid(env, "family", v, "must be 4 or 6");
     return NULL;
   }
   o.family = family == 4 ? AF_INET : AF_INET6;
@@ -370,14 +375,14 @@ static napi_value msock__socket(napi_env env, napi_callback_info cbinfo, int typ
   }
 
   msock__format_sockaddr(&r.addr, out_address, &out_port, &out_family);
-  if (napi_create_object(env, &result) != napi_ok || msock__set_num(env, result, "fd", r.fd) != 0 ||
-      msock__set_str(env, result, "address", out_address) != 0 ||
-      msock__set_num(env, result, "port", out_port) != 0 ||
-      msock__set_str(env, result, "family", out_family) != 0 ||
-      msock__set_num(env, result, "recvBufferBytes", r.recv_buffer_bytes) != 0 ||
-      msock__set_num(env, result, "sendBufferBytes", r.send_buffer_bytes) != 0) {
+  if (napi_create_object(env, &result) != napi_ok || msock_set_num(env, result, "fd", r.fd) != 0 ||
+      msock_set_str(env, result, "address", out_address) != 0 ||
+      msock_set_num(env, result, "port", out_port) != 0 ||
+      msock_set_str(env, result, "family", out_family) != 0 ||
+      msock_set_num(env, result, "recvBufferBytes", r.recv_buffer_bytes) != 0 ||
+      msock_set_num(env, result, "sendBufferBytes", r.send_buffer_bytes) != 0) {
     (void)msock__close(r.fd);
-    msock__throw_napi(env);
+    msock_throw_napi(env);
     return NULL;
   }
   return result;
@@ -399,7 +404,7 @@ static napi_value msock_close(napi_env env, napi_callback_info cbinfo) {
   int fd, err;
   NAPI_CALL(env, napi_get_cb_info(env, cbinfo, &argc, argv, NULL, NULL));
   if (argc < 1) {
-    msock__throw_invalid(env, "fd", NULL, "must be an integer in 0..2147483647");
+    msock_throw_invalid(env, "fd", NULL, "must be an integer in 0..2147483647");
     return NULL;
   }
   if (msock__get_fd(env, argv[0], &fd) != 0) return NULL;
@@ -421,7 +426,7 @@ static int msock__get_kind(napi_env env, napi_value v, msock_kind_t* kind) {
   else if (strcmp(s, "string") == 0) *kind = MSOCK_KIND_STRING;
   else if (strcmp(s, "mreqn") == 0) *kind = MSOCK_KIND_MREQN;
   else {
-    msock__throw_invalid(env, "kind", v, "must be one of int, bool, uchar, string, mreqn");
+    msock_throw_invalid(env, "kind", v, "must be one of int, bool, uchar, string, mreqn");
     return -1;
   }
   return 0;
@@ -453,7 +458,7 @@ static napi_value msock_setsockopt(napi_env env, napi_callback_info cbinfo) {
 
   NAPI_CALL(env, napi_get_cb_info(env, cbinfo, &argc, argv, NULL, NULL));
   if (argc < 5) {
-    msock__throw_invalid(env, "arguments", NULL, "must be (fd, level, name, kind, value[, option])");
+    msock_throw_invalid(env, "arguments", NULL, "must be (fd, level, name, kind, value[, option])");
     return NULL;
   }
   if (msock__sockopt_args(env, argv, &fd, &level, &name, &kind) != 0) return NULL;
@@ -475,7 +480,7 @@ static napi_value msock_setsockopt(napi_env env, napi_callback_info cbinfo) {
         napi_valuetype t;
         NAPI_CALL(env, napi_typeof(env, argv[4], &t));
         if (t != napi_boolean) {
-          msock__throw_invalid(env, "value", argv[4], "must be a boolean");
+          msock_throw_invalid(env, "value", argv[4], "must be a boolean");
           return NULL;
         }
         NAPI_CALL(env, napi_get_value_bool(env, argv[4], &b));
@@ -525,7 +530,7 @@ static napi_value msock_setsockopt(napi_env env, napi_callback_info cbinfo) {
         memset(&mreq, 0, sizeof(mreq));
         mreq.imr_ifindex = ifindex;
         if (inet_pton(AF_INET, address, &mreq.imr_address) != 1) {
-          msock__throw_invalid(env, "address", has ? v : NULL, "must be an IPv4 address literal");
+          msock_throw_invalid(env, "address", has ? v : NULL, "must be an IPv4 address literal");
           return NULL;
         }
         do
@@ -540,7 +545,7 @@ static napi_value msock_setsockopt(napi_env env, napi_callback_info cbinfo) {
           return NULL;
         }
         if (inet_pton(AF_INET, address, &in) != 1) {
-          msock__throw_invalid(env, "address", has ? v : NULL, "must be an IPv4 address literal");
+          msock_throw_invalid(env, "address", has ? v : NULL, "must be an IPv4 address literal");
           return NULL;
         }
         do
@@ -568,7 +573,7 @@ static napi_value msock_getsockopt(napi_env env, napi_callback_info cbinfo) {
 
   NAPI_CALL(env, napi_get_cb_info(env, cbinfo, &argc, argv, NULL, NULL));
   if (argc < 4) {
-    msock__throw_invalid(env, "arguments", NULL, "must be (fd, level, name, kind[, option])");
+    msock_throw_invalid(env, "arguments", NULL, "must be (fd, level, name, kind[, option])");
     return NULL;
   }
   if (msock__sockopt_args(env, argv, &fd, &level, &name, &kind) != 0) return NULL;
@@ -657,7 +662,7 @@ static napi_value msock_if_nametoindex(napi_env env, napi_callback_info cbinfo) 
   unsigned int index;
   NAPI_CALL(env, napi_get_cb_info(env, cbinfo, &argc, argv, NULL, NULL));
   if (argc < 1) {
-    msock__throw_invalid(env, "name", NULL, "must be a string");
+    msock_throw_invalid(env, "name", NULL, "must be a string");
     return NULL;
   }
   if (msock__to_string(env, argv[0], "name", name, sizeof(name)) != 0) return NULL;
@@ -678,7 +683,7 @@ static napi_value msock_if_indextoname(napi_env env, napi_callback_info cbinfo) 
   int64_t index;
   NAPI_CALL(env, napi_get_cb_info(env, cbinfo, &argc, argv, NULL, NULL));
   if (argc < 1) {
-    msock__throw_invalid(env, "index", NULL, "must be an integer in 1..2147483647");
+    msock_throw_invalid(env, "index", NULL, "must be an integer in 1..2147483647");
     return NULL;
   }
   if (msock__to_int(env, argv[0], "index", 1, 0x7fffffff, &index) != 0) return NULL;
@@ -705,7 +710,7 @@ static napi_value msock_mcast_membership(napi_env env, napi_callback_info cbinfo
 
   NAPI_CALL(env, napi_get_cb_info(env, cbinfo, &argc, argv, NULL, NULL));
   if (argc < 2) {
-    msock__throw_invalid(env, "arguments", NULL, "must be (fd, options)");
+    msock_throw_invalid(env, "arguments", NULL, "must be (fd, options)");
     return NULL;
   }
   if (msock__get_fd(env, argv[0], &fd) != 0) return NULL;
@@ -714,7 +719,7 @@ static napi_value msock_mcast_membership(napi_env env, napi_callback_info cbinfo
   if (msock__opt_int(env, opts, "family", 4, 6, &family) < 0) return NULL;
   if (family != 4 && family != 6) {
     napi_get_named_property(env, opts, "family", &v);
-    msock__throw_invalid(env, "family", v, "must be 4 or 6");
+    msock_throw_invalid(env, "family", v, "must be 4 or 6");
     return NULL;
   }
   if (msock__get_prop(env, opts, "op", &v) < 0) return NULL;
@@ -722,7 +727,7 @@ static napi_value msock_mcast_membership(napi_env env, napi_callback_info cbinfo
   if (strcmp(op, "join") == 0) join = 1;
   else if (strcmp(op, "leave") == 0) join = 0;
   else {
-    msock__throw_invalid(env, "op", v, "must be 'join' or 'leave'");
+    msock_throw_invalid(env, "op", v, "must be 'join' or 'leave'");
     return NULL;
   }
   if (msock__get_prop(env, opts, "group", &gv) < 0) return NULL;
@@ -793,7 +798,7 @@ static napi_value msock_recvmsg(napi_env env, napi_callback_info cbinfo) {
 
   NAPI_CALL(env, napi_get_cb_info(env, cbinfo, &argc, argv, NULL, NULL));
   if (argc < 2) {
-    msock__throw_invalid(env, "arguments", NULL, "must be (fd, buffer)");
+    msock_throw_invalid(env, "arguments", NULL, "must be (fd, buffer)");
     return NULL;
   }
   if (msock__get_fd(env, argv[0], &fd) != 0) return NULL;
@@ -802,7 +807,7 @@ static napi_value msock_recvmsg(napi_env env, napi_callback_info cbinfo) {
     bool is_typed = false;
     NAPI_CALL(env, napi_is_typedarray(env, argv[1], &is_typed));
     if (!is_typed) {
-      msock__throw_invalid(env, "buffer", argv[1], "must be a Buffer or Uint8Array");
+      msock_throw_invalid(env, "buffer", argv[1], "must be a Buffer or Uint8Array");
       return NULL;
     }
   }
@@ -835,11 +840,11 @@ static napi_value msock_recvmsg(napi_env env, napi_callback_info cbinfo) {
   msock__format_sockaddr(&from, address, &port, &family);
 
   NAPI_CALL(env, napi_create_object(env, &result));
-  if (msock__set_num(env, result, "bytes", (double)n) != 0 ||
+  if (msock_set_num(env, result, "bytes", (double)n) != 0 ||
       msock__set_bool(env, result, "truncated", (msg.msg_flags & MSG_TRUNC) != 0) != 0 ||
-      msock__set_str(env, result, "address", address) != 0 ||
-      msock__set_num(env, result, "port", port) != 0 ||
-      msock__set_str(env, result, "family", family) != 0)
+      msock_set_str(env, result, "address", address) != 0 ||
+      msock_set_num(env, result, "port", port) != 0 ||
+      msock_set_str(env, result, "family", family) != 0)
     return NULL;
   if (msg.msg_flags & MSG_CTRUNC) {
     if (msock__set_bool(env, result, "controlTruncated", true) != 0) return NULL;
@@ -849,17 +854,17 @@ static napi_value msock_recvmsg(napi_env env, napi_callback_info cbinfo) {
     const char* lfamily;
     int lport;
     msock__format_sockaddr(&info.local, local, &lport, &lfamily);
-    if (msock__set_str(env, result, "localAddress", local) != 0 ||
-        msock__set_num(env, result, "ifindex", info.ifindex) != 0)
+    if (msock_set_str(env, result, "localAddress", local) != 0 ||
+        msock_set_num(env, result, "ifindex", info.ifindex) != 0)
       return NULL;
   }
-  if (info.has_tos && msock__set_num(env, result, "tos", info.tos) != 0) return NULL;
+  if (info.has_tos && msock_set_num(env, result, "tos", info.tos) != 0) return NULL;
   if (info.has_timestamp) {
     NAPI_CALL(env, napi_create_bigint_int64(
                        env, info.timestamp_sec * INT64_C(1000000000) + info.timestamp_nsec, &v));
     NAPI_CALL(env, napi_set_named_property(env, result, "timestampNs", v));
   }
-  if (info.has_drops && msock__set_num(env, result, "drops", info.drops) != 0) return NULL;
+  if (info.has_drops && msock_set_num(env, result, "drops", info.drops) != 0) return NULL;
   return result;
 }
 
@@ -983,14 +988,14 @@ static napi_value msock__init(napi_env env, napi_value exports) {
   }
   NAPI_CALL(env, napi_create_object(env, &constants));
   for (i = 0; i < sizeof(msock__constants) / sizeof(msock__constants[0]); i++) {
-    if (msock__set_num(env, constants, msock__constants[i].name, msock__constants[i].value) != 0)
+    if (msock_set_num(env, constants, msock__constants[i].name, msock__constants[i].value) != 0)
       return NULL;
   }
   NAPI_CALL(env, napi_object_freeze(env, constants));
   NAPI_CALL(env, napi_set_named_property(env, exports, "constants", constants));
   if (msock_batch_init(env, exports) != 0) return NULL;
   if (msock_dtls_init(env, exports) != 0) return NULL;
-  if (msock__set_str(env, exports, "platform",
+  if (msock_set_str(env, exports, "platform",
 #if defined(__linux__)
                      "linux"
 #elif defined(__APPLE__)

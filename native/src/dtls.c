@@ -108,43 +108,13 @@ static const napi_type_tag msock__conn_tag = {0x6d736f636b647473ULL, 0x636f6e6e0
 
 /* ---- JS errors ---------------------------------------------------------------------------- */
 
-static void msock__dtls_throw_napi(napi_env env) {
-  bool pending = false;
-  const napi_extended_error_info* info = NULL;
-  if (napi_is_exception_pending(env, &pending) == napi_ok && pending) return;
-  napi_get_last_error_info(env, &info);
-  napi_throw_error(env, NULL,
-                   info != NULL && info->error_message != NULL ? info->error_message
-                                                                : "N-API call failed");
-}
-
 #define DTLS_CALL(env, call)           \
   do {                                 \
     if ((call) != napi_ok) {           \
-      msock__dtls_throw_napi(env);     \
+      msock_throw_napi(env);           \
       goto fail;                       \
     }                                  \
   } while (0)
-
-static int msock__dtls_set_str(napi_env env, napi_value obj, const char* key, const char* value) {
-  napi_value v;
-  if (napi_create_string_utf8(env, value, NAPI_AUTO_LENGTH, &v) != napi_ok ||
-      napi_set_named_property(env, obj, key, v) != napi_ok) {
-    msock__dtls_throw_napi(env);
-    return -1;
-  }
-  return 0;
-}
-
-static int msock__dtls_set_num(napi_env env, napi_value obj, const char* key, double value) {
-  napi_value v;
-  if (napi_create_double(env, value, &v) != napi_ok ||
-      napi_set_named_property(env, obj, key, v) != napi_ok) {
-    msock__dtls_throw_napi(env);
-    return -1;
-  }
-  return 0;
-}
 
 /* Drains the OpenSSL error queue into buf ("" when empty), joined with "; ". */
 static void msock__dtls_drain_errors(char* buf, size_t size) {
@@ -189,38 +159,25 @@ static void msock__dtls_throw(napi_env env,
   }
   if (napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &msg) != napi_ok ||
       napi_create_error(env, NULL, msg, &error) != napi_ok) {
-    msock__dtls_throw_napi(env);
+    msock_throw_napi(env);
     return;
   }
-  if (msock__dtls_set_str(env, error, "dtlsReason", reason) != 0 ||
-      msock__dtls_set_str(env, error, "openssl", openssl) != 0)
+  if (msock_set_str(env, error, "dtlsReason", reason) != 0 ||
+      msock_set_str(env, error, "openssl", openssl) != 0)
     return;
-  if (alert[0] != '\0' && msock__dtls_set_str(env, error, "alert", alert) != 0) return;
-  if (verify_result != NULL && msock__dtls_set_str(env, error, "verifyResult", verify_result) != 0)
+  if (alert[0] != '\0' && msock_set_str(env, error, "alert", alert) != 0) return;
+  if (verify_result != NULL && msock_set_str(env, error, "verifyResult", verify_result) != 0)
     return;
   napi_throw(env, error);
 }
 
-/* Throws TypeError { argument, expected, value } (InvalidArgumentError on the TS side). */
+/* msock_throw_invalid (addon.c) after clearing the OpenSSL error queue. */
 static void msock__dtls_throw_invalid(napi_env env,
                                       const char* argument,
                                       napi_value value,
                                       const char* expected) {
-  char message[256];
-  napi_value msg, error;
   ERR_clear_error();
-  snprintf(message, sizeof(message), "%s %s", argument, expected);
-  if (napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &msg) != napi_ok ||
-      napi_create_type_error(env, NULL, msg, &error) != napi_ok) {
-    msock__dtls_throw_napi(env);
-    return;
-  }
-  if (msock__dtls_set_str(env, error, "argument", argument) != 0 ||
-      msock__dtls_set_str(env, error, "expected", expected) != 0)
-    return;
-  if (value == NULL && napi_get_undefined(env, &value) != napi_ok) return;
-  if (napi_set_named_property(env, error, "value", value) != napi_ok) return;
-  napi_throw(env, error);
+  msock_throw_invalid(env, argument, value, expected);
 }
 
 /* ---- argument unpacking ------------------------------------------------------------------- */
@@ -230,7 +187,7 @@ static int msock__dtls_prop(napi_env env, napi_value obj, const char* key, napi_
   napi_valuetype t;
   if (napi_get_named_property(env, obj, key, out) != napi_ok ||
       napi_typeof(env, *out, &t) != napi_ok) {
-    msock__dtls_throw_napi(env);
+    msock_throw_napi(env);
     return -1;
   }
   return t == napi_undefined ? 0 : 1;
@@ -247,12 +204,12 @@ static int msock__dtls_bytes(napi_env env,
   void* ptr = NULL;
   size_t length = 0;
   if (napi_is_typedarray(env, v, &is_typed) != napi_ok) {
-    msock__dtls_throw_napi(env);
+    msock_throw_napi(env);
     return -1;
   }
   if (!is_typed) goto bad;
   if (napi_get_typedarray_info(env, v, &type, &length, &ptr, NULL, NULL) != napi_ok) {
-    msock__dtls_throw_napi(env);
+    msock_throw_napi(env);
     return -1;
   }
   if (type != napi_uint8_array) goto bad;
@@ -270,7 +227,7 @@ static int msock__dtls_string(napi_env env, napi_value v, const char* key, char*
   size_t len = 0, got = 0;
   char* buf;
   if (napi_typeof(env, v, &t) != napi_ok) {
-    msock__dtls_throw_napi(env);
+    msock_throw_napi(env);
     return -1;
   }
   if (t != napi_string) {
@@ -278,7 +235,7 @@ static int msock__dtls_string(napi_env env, napi_value v, const char* key, char*
     return -1;
   }
   if (napi_get_value_string_utf8(env, v, NULL, 0, &len) != napi_ok) {
-    msock__dtls_throw_napi(env);
+    msock_throw_napi(env);
     return -1;
   }
   buf = malloc(len + 1);
@@ -288,7 +245,7 @@ static int msock__dtls_string(napi_env env, napi_value v, const char* key, char*
   }
   if (napi_get_value_string_utf8(env, v, buf, len + 1, &got) != napi_ok) {
     free(buf);
-    msock__dtls_throw_napi(env);
+    msock_throw_napi(env);
     return -1;
   }
   if (strlen(buf) != got) {
@@ -314,7 +271,7 @@ static int msock__dtls_opt_bool(napi_env env, napi_value obj, const char* key, i
   int rc = msock__dtls_prop(env, obj, key, &v);
   if (rc <= 0) return rc;
   if (napi_typeof(env, v, &t) != napi_ok) {
-    msock__dtls_throw_napi(env);
+    msock_throw_napi(env);
     return -1;
   }
   if (t != napi_boolean) {
@@ -322,7 +279,7 @@ static int msock__dtls_opt_bool(napi_env env, napi_value obj, const char* key, i
     return -1;
   }
   if (napi_get_value_bool(env, v, &b) != napi_ok) {
-    msock__dtls_throw_napi(env);
+    msock_throw_napi(env);
     return -1;
   }
   *out = b ? 1 : 0;
@@ -341,11 +298,11 @@ static int msock__dtls_opt_uint(napi_env env,
   int rc = msock__dtls_prop(env, obj, key, &v);
   if (rc <= 0) return rc;
   if (napi_typeof(env, v, &t) != napi_ok) {
-    msock__dtls_throw_napi(env);
+    msock_throw_napi(env);
     return -1;
   }
   if (t == napi_number && napi_get_value_double(env, v, &d) != napi_ok) {
-    msock__dtls_throw_napi(env);
+    msock_throw_napi(env);
     return -1;
   }
   if (t != napi_number || !(d >= min && d <= max) || d != (double)(unsigned int)d) {
@@ -364,7 +321,7 @@ static int msock__dtls_args(napi_env env, napi_callback_info info, size_t want, 
   napi_value undef;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok ||
       napi_get_undefined(env, &undef) != napi_ok) {
-    msock__dtls_throw_napi(env);
+    msock_throw_napi(env);
     return -1;
   }
   for (i = argc; i < want; i++) argv[i] = undef;
@@ -381,7 +338,7 @@ static void* msock__dtls_unwrap(napi_env env,
   bool ok = false;
   void* data = NULL;
   if (napi_typeof(env, v, &t) != napi_ok) {
-    msock__dtls_throw_napi(env);
+    msock_throw_napi(env);
     return NULL;
   }
   if (t != napi_external || napi_check_object_type_tag(env, v, tag, &ok) != napi_ok || !ok) {
@@ -389,7 +346,7 @@ static void* msock__dtls_unwrap(napi_env env,
     return NULL;
   }
   if (napi_get_value_external(env, v, &data) != napi_ok) {
-    msock__dtls_throw_napi(env);
+    msock_throw_napi(env);
     return NULL;
   }
   return data;
@@ -842,13 +799,13 @@ static napi_value msock_dtls_context(napi_env env, napi_callback_info info) {
   *slot = c;
   if (napi_create_external(env, slot, msock__ctx_finalize, NULL, &result) != napi_ok) {
     free(slot);
-    msock__dtls_throw_napi(env);
+    msock_throw_napi(env);
     goto fail;
   }
   /* From here the finalizer owns slot and c. */
   c = NULL;
   if (napi_type_tag_object(env, result, &msock__ctx_tag) != napi_ok) {
-    msock__dtls_throw_napi(env);
+    msock_throw_napi(env);
     result = NULL;
   }
   goto done;
@@ -991,12 +948,12 @@ static napi_value msock_dtls_connection(napi_env env, napi_callback_info info) {
     }
   }
   if (napi_create_external(env, conn, msock__conn_finalize, NULL, &result) != napi_ok) {
-    msock__dtls_throw_napi(env);
+    msock_throw_napi(env);
     goto fail;
   }
   conn = NULL; /* owned by the finalizer */
   if (napi_type_tag_object(env, result, &msock__conn_tag) != napi_ok) {
-    msock__dtls_throw_napi(env);
+    msock_throw_napi(env);
     result = NULL;
   }
   free(hostname);
@@ -1021,7 +978,7 @@ static int msock__feed(napi_env env, msock__dtls_conn_t* conn, napi_value v) {
   conn->in = NULL;
   conn->in_len = 0;
   if (napi_typeof(env, v, &t) != napi_ok) {
-    msock__dtls_throw_napi(env);
+    msock_throw_napi(env);
     return -1;
   }
   if (t == napi_undefined || t == napi_null) return 0;
@@ -1092,7 +1049,7 @@ static napi_value msock_dtls_listen(napi_env env, napi_callback_info info) {
   }
   ERR_clear_error();
   if (napi_get_boolean(env, r > 0, &result) != napi_ok) {
-    msock__dtls_throw_napi(env);
+    msock_throw_napi(env);
     return NULL;
   }
   return result;
@@ -1128,7 +1085,7 @@ static napi_value msock_dtls_handshake(napi_env env, napi_callback_info info) {
   }
   ERR_clear_error();
   if (napi_get_boolean(env, r == 1, &result) != napi_ok) {
-    msock__dtls_throw_napi(env);
+    msock_throw_napi(env);
     return NULL;
   }
   return result;
@@ -1183,7 +1140,7 @@ static napi_value msock_dtls_read(napi_env env, napi_callback_info info) {
   free(buf);
   ERR_clear_error();
   if (closed && count == 0 && napi_get_null(env, &result) != napi_ok) {
-    msock__dtls_throw_napi(env);
+    msock_throw_napi(env);
     return NULL;
   }
   return result;
@@ -1226,10 +1183,10 @@ static napi_value msock_dtls_write(napi_env env, napi_callback_info info) {
     ERR_clear_error();
     if (napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &msg) != napi_ok ||
         napi_create_error(env, NULL, msg, &error) != napi_ok ||
-        msock__dtls_set_str(env, error, "dtlsReason", "too-large") != 0 ||
-        msock__dtls_set_num(env, error, "size", (double)len) != 0 ||
-        msock__dtls_set_num(env, error, "maxBytes", (double)max) != 0) {
-      msock__dtls_throw_napi(env);
+        msock_set_str(env, error, "dtlsReason", "too-large") != 0 ||
+        msock_set_num(env, error, "size", (double)len) != 0 ||
+        msock_set_num(env, error, "maxBytes", (double)max) != 0) {
+      msock_throw_napi(env);
       return NULL;
     }
     napi_throw(env, error);
@@ -1242,7 +1199,7 @@ static napi_value msock_dtls_write(napi_env env, napi_callback_info info) {
   }
   ERR_clear_error();
   if (napi_create_uint32(env, (uint32_t)r, &result) != napi_ok) {
-    msock__dtls_throw_napi(env);
+    msock_throw_napi(env);
     return NULL;
   }
   return result;
@@ -1346,11 +1303,11 @@ static napi_value msock_dtls_info(napi_env env, napi_callback_info info) {
   DTLS_CALL(env, napi_create_object(env, &result));
   DTLS_CALL(env, napi_get_boolean(env, finished, &established));
   DTLS_CALL(env, napi_set_named_property(env, result, "established", established));
-  if (msock__dtls_set_str(env, result, "version", SSL_get_version(conn->ssl)) != 0) return NULL;
+  if (msock_set_str(env, result, "version", SSL_get_version(conn->ssl)) != 0) return NULL;
   if (!finished) return result;
   cipher = SSL_get_cipher_name(conn->ssl);
-  if (cipher != NULL && msock__dtls_set_str(env, result, "cipher", cipher) != 0) return NULL;
-  if (msock__dtls_set_num(env, result, "maxDataBytes", (double)DTLS_get_data_mtu(conn->ssl)) != 0)
+  if (cipher != NULL && msock_set_str(env, result, "cipher", cipher) != 0) return NULL;
+  if (msock_set_num(env, result, "maxDataBytes", (double)DTLS_get_data_mtu(conn->ssl)) != 0)
     return NULL;
   cert = SSL_get0_peer_certificate(conn->ssl);
   if (cert != NULL) {
@@ -1364,13 +1321,13 @@ static napi_value msock_dtls_info(napi_env env, napi_callback_info info) {
         hex[3 * i + 1] = digits[md[i] & 15];
         hex[3 * i + 2] = i + 1 < n ? ':' : '\0';
       }
-      if (msock__dtls_set_str(env, result, "peerFingerprint", hex) != 0) return NULL;
+      if (msock_set_str(env, result, "peerFingerprint", hex) != 0) return NULL;
     }
   }
   identity = conn->ctx->server ? SSL_get_psk_identity(conn->ssl) : conn->ctx->psk_identity;
   if (identity != NULL && SSL_get_current_cipher(conn->ssl) != NULL &&
       (SSL_CIPHER_get_auth_nid(SSL_get_current_cipher(conn->ssl)) == NID_auth_psk) &&
-      msock__dtls_set_str(env, result, "pskIdentity", identity) != 0)
+      msock_set_str(env, result, "pskIdentity", identity) != 0)
     return NULL;
   ERR_clear_error();
   return result;
@@ -1395,9 +1352,9 @@ static napi_value msock_dtls_live(napi_env env, napi_callback_info info) {
   napi_value result;
   (void)info;
   DTLS_CALL(env, napi_create_object(env, &result));
-  if (msock__dtls_set_num(env, result, "contexts",
+  if (msock_set_num(env, result, "contexts",
                           __atomic_load_n(&msock__dtls_live_contexts, __ATOMIC_RELAXED)) != 0 ||
-      msock__dtls_set_num(env, result, "connections",
+      msock_set_num(env, result, "connections",
                           __atomic_load_n(&msock__dtls_live_connections, __ATOMIC_RELAXED)) != 0)
     return NULL;
   return result;
@@ -1432,7 +1389,7 @@ int msock_dtls_init(napi_env env, napi_value exports) {
     if (napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].cb, NULL, &fn) !=
             napi_ok ||
         napi_set_named_property(env, exports, fns[i].name, fn) != napi_ok) {
-      msock__dtls_throw_napi(env);
+      msock_throw_napi(env);
       return -1;
     }
   }
@@ -1440,7 +1397,7 @@ int msock_dtls_init(napi_env env, napi_value exports) {
   if (napi_create_string_utf8(env, OpenSSL_version(OPENSSL_VERSION), NAPI_AUTO_LENGTH,
                               &version) != napi_ok ||
       napi_set_named_property(env, exports, "dtlsOpenssl", version) != napi_ok) {
-    msock__dtls_throw_napi(env);
+    msock_throw_napi(env);
     return -1;
   }
   return 0;

@@ -1,6 +1,7 @@
 /*
- * mediasock native core: declarations shared by the N-API glue (addon.c) and the pure C parts
- * (socket.c: socket creation with options applied before bind; cmsg.c: ancillary data parsing).
+ * mediasock native core: declarations shared by the N-API glue (addon.c, batch.c, dtls.c) and the
+ * pure C parts (socket.c: socket creation with options applied before bind; cmsg.c: ancillary
+ * data parsing).
  *
  * Conventions (libuv style): internal functions return 0 or a negative errno and never throw;
  * on failure they fill an msock_failure_t with the system call and socket option involved, so
@@ -104,5 +105,24 @@ struct napi_env__;
 struct napi_value__;
 int msock_batch_init(struct napi_env__* env, struct napi_value__* exports);
 int msock_dtls_init(struct napi_env__* env, struct napi_value__* exports);
+
+/*
+ * N-API error and property helpers shared by the glue files, defined once in addon.c. (The
+ * struct pointers are napi_env and napi_value, spelled so this header needs no node_api.h.)
+ * - msock_throw_napi: throws the last N-API error as an Error, unless an exception is pending.
+ * - msock_set_str / msock_set_num: obj[key] = value; 0, or -1 with an exception pending.
+ * - msock_throw_invalid: throws TypeError { argument, expected, value } for input the TS layer
+ *   should have rejected (InvalidArgumentError on the TS side); value NULL means undefined.
+ */
+void msock_throw_napi(struct napi_env__* env);
+int msock_set_str(struct napi_env__* env,
+                  struct napi_value__* obj,
+                  const char* key,
+                  const char* value);
+int msock_set_num(struct napi_env__* env, struct napi_value__* obj, const char* key, double value);
+void msock_throw_invalid(struct napi_env__* env,
+                         const char* argument,
+                         struct napi_value__* value,
+                         const char* expected);
 
 #endif /* MSOCK_H_ */

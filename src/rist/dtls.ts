@@ -42,7 +42,7 @@
  */
 import { BlockList, isIPv6 } from 'node:net';
 
-import { unmapIPv4 } from '../address.js';
+import { formatHostPort, unmapIPv4 } from '../address.js';
 import {
   AbortError,
   InvalidArgumentError,
@@ -129,7 +129,17 @@ export interface DtlsServerConfig extends DtlsConfig {
 
 /** Options of `RistTransport.handshake`. */
 export interface DtlsHandshakeOptions {
-  /** Give up after this long with `TimeoutError`; 0 waits forever. Default 10000 ms. */
+  /**
+   * Give up after this long with `TimeoutError`. Default 10000 ms; at most 2147483647.
+   *
+   * 0 sets no limit of our own, but OpenSSL still has one: a handshake whose peer stops answering
+   * (a silent address, or a wrong PSK key, whose Finished the peer cannot decrypt and drops) ends
+   * when OpenSSL gives up after 12 retransmissions, 13 timer periods of `retransmitInitialMs`
+   * doubling up to 60 s: about 8 minutes with the default 1000 ms (1+2+4+...+32+7*60 s), about 8 s
+   * with 1 ms. On the client `handshake()` then rejects with `DtlsError` reason `'timeout'`. On
+   * the server only that candidate peer is dropped (counted in `handshakeFailures`, kept as
+   * `lastError`) and the server keeps waiting for another: with 0 it waits forever.
+   */
   timeoutMs?: number;
   /** Cancels the handshake with `AbortError`. */
   signal?: AbortSignal;
@@ -175,6 +185,14 @@ export interface DtlsStats {
   readerDrops: number;
   /** Handshake or close_notify datagrams whose send failed (see `lastError`). */
   sendErrors: number;
+  /**
+   * Errors the native DTLS engine threw while handling a received datagram or a timer, or while
+   * freeing its objects: there is no caller to throw to, so each is counted here and kept as
+   * `lastError`. It ends the handshake attempt concerned (counted in `handshakeFailures` too; a
+   * client's `handshake()` rejects with it) or, once established, the session (reads reject
+   * with it).
+   */
+  internalErrors: number;
 }
 
 interface Session {
@@ -240,6 +258,7 @@ export class DtlsChannel {
     retransmits: 0,
     readerDrops: 0,
     sendErrors: 0,
+    internalErrors: 0,
   };
 
   constructor(
@@ -288,12 +307,26 @@ export class DtlsChannel {
    * first peer to complete one. Resolves with the session; resolves at once if it is already
    * established.
    *
-   * @throws DtlsError on a failed client handshake (wrong certificate, fingerprint or PSK).
+   * Every failure is a rejection, never a synchronous throw.
+   *
+   * @throws DtlsError on a failed client handshake: wrong certificate (`'verify'`), fingerprint
+   *   (`'fingerprint'`), unknown PSK identity (`'alert'`); reason `'timeout'` when OpenSSL gives
+   *   up retransmitting (see {@link DtlsHandshakeOptions.timeoutMs}; a wrong PSK key ends so, or
+   *   with `TimeoutError` first). Also the addon's error if it fails mid-handshake.
    * @throws TimeoutError after `timeoutMs`; AbortError when `signal` aborts; SocketClosedError
    *   when the transport is closed meanwhile. Half-open handshakes are freed in each case.
-   * @throws InvalidStateError when a handshake is already running.
+   * @throws InvalidStateError when a handshake is already running; InvalidArgumentError for bad
+   *   options.
    */
   handshake(options: DtlsHandshakeOptions = {}): Promise<DtlsSessionInfo> {
+    try {
+      return this.#startHandshake(options);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  #startHandshake(options: DtlsHandshakeOptions): Promise<DtlsSessionInfo> {
     if (typeof options !== 'object' || options === null)
       throw new InvalidArgumentError('options', options, 'must be an object');
     const timeoutMs = options.timeoutMs ?? kDefaultHandshakeTimeoutMs;
@@ -338,7 +371,7 @@ export class DtlsChannel {
       }
       const session: Session = { conn, peer: remote, timer: undefined, freed: false };
       this.#session = session;
-      this.#step(session, undefined);
+      this.#guarded(session, () => this.#step(session, undefined));
     }
     return promise;
   }
@@ -347,10 +380,23 @@ export class DtlsChannel {
    * Feeds one datagram received on the socket. Before the handshake it drives the handshake;
    * after, datagrams from the peer are decrypted and queued for {@link read}, and datagrams from
    * any other source are dropped and counted.
+   *
+   * Never throws (it runs in the socket's `'message'` listener): an error from the addon is
+   * counted in `stats.internalErrors`, kept as {@link lastError}, and ends the handshake attempt
+   * or session it happened in.
    */
   onDatagram(data: Buffer, address: string, port: number): void {
     if (this.#closed || this.#failure !== undefined) return;
-    const peer = { address: unmapIPv4(address), port };
+    let peer: Endpoint | undefined;
+    try {
+      peer = { address: unmapIPv4(address), port };
+      this.#dispatch(data, peer);
+    } catch (err) {
+      this.#backgroundError(err, peer === undefined ? undefined : this.#sessionOf(peer));
+    }
+  }
+
+  #dispatch(data: Buffer, peer: Endpoint): void {
     const established = this.#info !== undefined ? this.#session : undefined;
     if (established) {
       if (!sameEndpoint(peer, established.peer)) {
@@ -436,27 +482,33 @@ export class DtlsChannel {
   }
 
   /**
-   * Sends close_notify to an established peer (best effort, failures counted in
+   * Sends close_notify to an established peer (best effort, send failures counted in
    * `stats.sendErrors`), frees every native object, and rejects a running handshake and pending
    * reads with `SocketClosedError`. Idempotent.
+   *
+   * @throws the addon's error when close_notify could not be produced (nothing is then sent);
+   *   everything is freed and every waiter rejected all the same.
    */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     let farewell: Buffer[] = [];
     const session = this.#session;
-    if (session && this.#info && this.#failure === undefined && !session.freed) {
-      this.#b.msock_dtls_shutdown(session.conn);
-      farewell = this.#b.msock_dtls_take_output(session.conn);
+    try {
+      if (session && this.#info && this.#failure === undefined && !session.freed) {
+        this.#b.msock_dtls_shutdown(session.conn);
+        farewell = this.#b.msock_dtls_take_output(session.conn);
+      }
+    } finally {
+      this.#endHandshake(new SocketClosedError('handshake'));
+      const closed = new SocketClosedError('readMedia');
+      for (const reader of [...this.#readers]) {
+        reader.cleanup();
+        reader.reject(closed);
+      }
+      this.#queue = [];
+      this.#freeAll();
     }
-    this.#endHandshake(new SocketClosedError('handshake'));
-    this.#freeAll();
-    const closed = new SocketClosedError('readMedia');
-    for (const reader of [...this.#readers]) {
-      reader.cleanup();
-      reader.reject(closed);
-    }
-    this.#queue = [];
     if (session) {
       const results = await Promise.allSettled(farewell.map((d) => this.#send(d, session.peer)));
       for (const r of results) {
@@ -508,7 +560,7 @@ export class DtlsChannel {
       this.#stats.handshakeFailures++;
       this.#lastError = err;
       this.#listener = undefined;
-      this.#b.msock_dtls_free(listener);
+      this.#nativeFree(listener);
       return;
     }
     const out = this.#b.msock_dtls_take_output(listener);
@@ -536,7 +588,7 @@ export class DtlsChannel {
     try {
       done = this.#b.msock_dtls_handshake(session.conn, data);
     } catch (err) {
-      this.#flush(this.#b.msock_dtls_take_output(session.conn), session.peer, undefined);
+      this.#sendAlert(session);
       this.#sessionFailed(session, err);
       return;
     }
@@ -560,14 +612,14 @@ export class DtlsChannel {
     for (const other of this.#pending.values()) this.#free(other);
     this.#pending.clear();
     if (this.#listener) {
-      this.#b.msock_dtls_free(this.#listener);
+      this.#nativeFree(this.#listener);
       this.#listener = undefined;
     }
-    this.#arm(session);
     const waiter = this.#handshake;
     this.#handshake = undefined;
     waiter?.cleanup();
     waiter?.resolve(this.#info);
+    this.#arm(session);
   }
 
   #sessionFailed(session: Session, err: unknown): void {
@@ -604,7 +656,7 @@ export class DtlsChannel {
     try {
       records = this.#b.msock_dtls_read(session.conn, data);
     } catch (err) {
-      this.#flush(this.#b.msock_dtls_take_output(session.conn), session.peer, undefined);
+      this.#sendAlert(session);
       this.#fail(err);
       return;
     }
@@ -643,6 +695,7 @@ export class DtlsChannel {
     if (this.#failure !== undefined) return;
     this.#failure = err instanceof Error ? err : new Error(String(err), { cause: err });
     this.#lastError = err;
+    this.#endHandshake(err);
     this.#freeAll();
     for (const reader of [...this.#readers]) {
       reader.cleanup();
@@ -672,18 +725,86 @@ export class DtlsChannel {
     session.timer = setTimeout(() => {
       session.timer = undefined;
       if (session.freed || this.#closed) return;
-      let resent: boolean;
-      try {
-        resent = this.#b.msock_dtls_handle_timeout(session.conn);
-      } catch (err) {
-        if (this.#info === undefined) this.#sessionFailed(session, err);
-        else this.#fail(err);
-        return;
-      }
-      if (resent) this.#stats.retransmits++;
-      this.#flush(this.#b.msock_dtls_take_output(session.conn), session.peer, session);
-      this.#arm(session);
+      this.#guarded(session, () => this.#onTimer(session));
     }, ms);
+  }
+
+  #onTimer(session: Session): void {
+    let resent: boolean;
+    try {
+      resent = this.#b.msock_dtls_handle_timeout(session.conn);
+    } catch (err) {
+      if (this.#info === undefined) this.#sessionFailed(session, err);
+      else this.#fail(err);
+      return;
+    }
+    if (resent) this.#stats.retransmits++;
+    this.#flush(this.#b.msock_dtls_take_output(session.conn), session.peer, session);
+    this.#arm(session);
+  }
+
+  /** Runs `fn` for `session` in the background (a handshake step, a timer): see {@link #backgroundError}. */
+  #guarded(session: Session, fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.#backgroundError(err, session);
+    }
+  }
+
+  /** The session a datagram from `peer` concerns, if any. Never throws. */
+  #sessionOf(peer: Endpoint): Session | undefined {
+    if (this.#info !== undefined || this.#role === 'client') return this.#session;
+    try {
+      return this.#pending.get(endpointKey(peer));
+    } catch {
+      return undefined; // an address endpointKey refuses never got a pending session
+    }
+  }
+
+  /**
+   * An error the addon threw where no caller can take it (a datagram, a timer): counted, kept as
+   * `lastError`, and fatal to what it happened in: the established session, the handshake attempt
+   * of `session`, or the server's cookie listener (a fresh one is made for the next datagram).
+   * Never throws.
+   */
+  #backgroundError(err: unknown, session: Session | undefined): void {
+    this.#stats.internalErrors++;
+    this.#lastError = err;
+    if (this.#closed) return;
+    if (this.#info !== undefined) {
+      this.#fail(err);
+      return;
+    }
+    if (session !== undefined && !session.freed) {
+      this.#sessionFailed(session, err);
+      return;
+    }
+    if (session === undefined && this.#listener !== undefined) {
+      const listener = this.#listener;
+      this.#listener = undefined;
+      this.#nativeFree(listener);
+    }
+  }
+
+  /** Sends what OpenSSL queued for a failing session (its alert); an addon error is counted. */
+  #sendAlert(session: Session): void {
+    try {
+      this.#flush(this.#b.msock_dtls_take_output(session.conn), session.peer, undefined);
+    } catch (err) {
+      this.#stats.internalErrors++;
+      this.#lastError = err;
+    }
+  }
+
+  /** `msock_dtls_free`, counting a throw instead of passing it on (the finalizer frees it then). */
+  #nativeFree(conn: NativeDtlsConnection): void {
+    try {
+      this.#b.msock_dtls_free(conn);
+    } catch (err) {
+      this.#stats.internalErrors++;
+      this.#lastError = err;
+    }
   }
 
   #free(session: Session): void {
@@ -691,7 +812,7 @@ export class DtlsChannel {
     session.freed = true;
     if (session.timer) clearTimeout(session.timer);
     session.timer = undefined;
-    this.#b.msock_dtls_free(session.conn);
+    this.#nativeFree(session.conn);
   }
 
   #freeAll(): void {
@@ -699,10 +820,17 @@ export class DtlsChannel {
     this.#pending.clear();
     if (this.#session) this.#free(this.#session);
     if (this.#listener) {
-      this.#b.msock_dtls_free(this.#listener);
+      this.#nativeFree(this.#listener);
       this.#listener = undefined;
     }
-    if (this.#closed) this.#b.msock_dtls_context_free(this.#ctx);
+    if (this.#closed) {
+      try {
+        this.#b.msock_dtls_context_free(this.#ctx);
+      } catch (err) {
+        this.#stats.internalErrors++;
+        this.#lastError = err;
+      }
+    }
   }
 }
 
@@ -710,8 +838,9 @@ function sameEndpoint(a: Endpoint, b: Endpoint): boolean {
   return a.port === b.port && a.address === b.address;
 }
 
+/** `host:port` / `[v6]:port`: the key of a pending handshake and the peer the cookie is bound to. */
 function endpointKey(e: Endpoint): string {
-  return e.address.includes(':') ? `[${e.address}]:${e.port}` : `${e.address}:${e.port}`;
+  return formatHostPort({ host: e.address, port: e.port });
 }
 
 function pem(value: unknown, argument: string): string | undefined {
@@ -727,7 +856,11 @@ function pem(value: unknown, argument: string): string | undefined {
   return text;
 }
 
-/** Parses `AB:CD:...` or 64 hex digits into the 32 bytes of a SHA-256 digest. */
+/**
+ * Parses `AB:CD:...` or 64 hex digits into the 32 bytes of a SHA-256 digest.
+ *
+ * @internal
+ */
 export function parseFingerprint(value: unknown, argument = 'fingerprint'): Buffer {
   validateString(value, argument);
   const hex = value.replace(/:/g, '');

@@ -354,13 +354,20 @@ export class RistTransport {
    * resolves with the session. Lost flights are retransmitted by OpenSSL's timer. Resolves at
    * once when the session is already established.
    *
-   * Default `timeoutMs` 10000 (0 waits forever).
+   * Default `timeoutMs` 10000. 0 sets no limit of our own, but a client whose server stops
+   * answering still fails when OpenSSL gives up retransmitting (`DtlsError` reason `'timeout'`,
+   * about 8 minutes with the default `retransmitInitialMs`); a server waits for another peer
+   * forever. See {@link DtlsHandshakeOptions.timeoutMs}. Every failure is a rejection.
    *
    * @throws InvalidStateError when DTLS is not enabled, or a handshake is already running.
    * @throws DtlsError (`MEDIASOCK_ERR_DTLS`) when the client's handshake fails: wrong
-   *   certificate (`reason: 'verify'`), wrong fingerprint (`'fingerprint'`), wrong PSK or no
-   *   shared cipher (`'alert'`). A server keeps waiting for another peer instead, counting the
-   *   failure (`stats.dtls.handshakeFailures`, `dtlsLastError`).
+   *   certificate (`reason: 'verify'`), wrong fingerprint (`'fingerprint'`), unknown PSK identity
+   *   or no shared cipher (`'alert'`), OpenSSL giving up retransmitting (`'timeout'`). A wrong
+   *   PSK key with a known identity gets no alert (the server cannot decrypt the client's
+   *   Finished and DTLS drops such records silently, RFC 6347 §4.1.2.7): the handshake ends with
+   *   `TimeoutError` at `timeoutMs`, or with `'timeout'` when OpenSSL gives up first (always with
+   *   `timeoutMs: 0`). A server keeps waiting for another peer instead, counting each failed
+   *   candidate (`stats.dtls.handshakeFailures`, `dtlsLastError`).
    * @throws TimeoutError (`MEDIASOCK_ERR_TIMEOUT`), AbortError, or SocketClosedError when the
    *   transport is closed meanwhile; half-open handshakes are freed.
    */
@@ -476,7 +483,10 @@ export class RistTransport {
    * `source` (RFC 4607). If the second join fails the first is left again.
    *
    * @throws InvalidArgumentError for a unicast group or one of the other family.
-   * @throws SystemCallError when the kernel refuses the join.
+   * @throws SystemCallError when the kernel refuses the join (the error of that join, as is).
+   * @throws AggregateError when, in addition, leaving the group again on a socket already joined
+   *   failed: `errors[0]` (and `cause`) is the join's error, the rest are the failed leaves, and
+   *   those sockets are still members of the group.
    */
   joinMulticast(
     group: string,
@@ -496,11 +506,21 @@ export class RistTransport {
         joined.push(socket);
       }
     } catch (err) {
+      const rollbackFailures: unknown[] = [];
       for (const socket of joined) {
-        if (source === undefined) socket.dropMembership(group, iface);
-        else socket.dropSourceSpecificMembership(source, group, iface);
+        try {
+          if (source === undefined) socket.dropMembership(group, iface);
+          else socket.dropSourceSpecificMembership(source, group, iface);
+        } catch (dropErr) {
+          rollbackFailures.push(dropErr);
+        }
       }
-      throw err;
+      if (rollbackFailures.length === 0) throw err;
+      throw new AggregateError(
+        [err, ...rollbackFailures],
+        `joinMulticast ${group} failed, and leaving it again on the sockets already joined failed too`,
+        { cause: err },
+      );
     }
   }
 
@@ -543,18 +563,27 @@ export class RistTransport {
    * groups are left, ports released. With DTLS, an established peer is sent close_notify first,
    * a running handshake rejects with `SocketClosedError`, and every native object is freed.
    * Idempotent: a second call returns the same promise.
+   *
+   * The sockets are closed whatever failed before them (the DTLS layer's close included).
+   *
+   * @throws the one error met (the DTLS layer's, or a socket's), or AggregateError of all of them
+   *   when there were several.
    */
   close(): Promise<void> {
     this.#closing ??= (async () => {
+      const failures: unknown[] = [];
       if (this.#dtls) {
-        await this.#dtls.close();
-        if (this.#dtlsListener) this.#media.off('message', this.#dtlsListener);
-        this.#dtlsListener = undefined;
+        try {
+          await this.#dtls.close();
+        } catch (err) {
+          failures.push(err);
+        } finally {
+          if (this.#dtlsListener) this.#media.off('message', this.#dtlsListener);
+          this.#dtlsListener = undefined;
+        }
       }
       const results = await Promise.allSettled(this.#sockets().map((s) => s.close()));
-      const failures = results.flatMap((r): unknown[] =>
-        r.status === 'rejected' ? [r.reason as unknown] : [],
-      );
+      for (const r of results) if (r.status === 'rejected') failures.push(r.reason);
       if (failures.length === 1) throw failures[0];
       if (failures.length > 1)
         throw new AggregateError(failures, 'closing the RIST transport failed');

@@ -2,7 +2,8 @@
  * RistTransport on loopback: the Simple-profile pair (P even, P+1), the ephemeral constructors,
  * the Main-profile single socket, explicit destinations, address learning against a second media
  * source and RTCP from another host (senders bound to 127.0.0.2 and 127.0.0.3), close waking
- * readers, the dual-stack multicast pitfall, bad input, and fds back to baseline.
+ * readers, the dual-stack multicast pitfall, bad input, and fds back to baseline; the sockets
+ * closed even when the DTLS layer's close fails, and a join error kept when its rollback fails.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -18,8 +19,11 @@ import {
 } from '../../src/errors.js';
 import { openFdCount, settleFdCount } from '../helpers/fds.js';
 import { ipv6LoopbackSkipReason } from '../helpers/capabilities.js';
+import { nativeStatus } from '../../src/native/index.js';
+import { DtlsChannel } from '../../src/rist/dtls.js';
 
 const v6Skip = ipv6LoopbackSkipReason() ?? false;
+const dtlsSkip = nativeStatus().loaded ? false : 'DTLS needs the native addon, which is not loaded';
 
 /** `RistTransport.listen` on a random even port below the ephemeral range; retries a busy one (bounded). */
 async function listenSomewhere(host: string): Promise<RistTransport> {
@@ -263,4 +267,65 @@ test('a busy RTCP port fails listen with EADDRINUSE and closes the media socket 
   await media.close();
   await squat.close();
   assert.equal(await settleFdCount(baseline), baseline);
+});
+
+test(
+  'close closes the sockets even when the DTLS layer fails to close',
+  { skip: dtlsSkip },
+  async (t) => {
+    const baseline = openFdCount();
+    const tx = await RistTransport.listenEphemeralSingle({ address: '127.0.0.1' });
+    tx.enableDtlsClient({ address: '127.0.0.1', port: 9 }, { verifyPeer: false });
+    const injected = new Error('injected DTLS close failure');
+    const port = tx.mediaPort;
+    const close = Object.getOwnPropertyDescriptor(DtlsChannel.prototype, 'close')?.value as (
+      this: DtlsChannel,
+    ) => Promise<void>;
+    t.mock.method(DtlsChannel.prototype, 'close', async function (this: DtlsChannel) {
+      await close.call(this);
+      throw injected;
+    });
+    const pending = tx.readMedia();
+    const closing = tx.close();
+    assert.equal(tx.close(), closing, 'idempotent');
+    await assert.rejects(closing, (e: unknown) => e === injected);
+    await assert.rejects(pending, SocketClosedError);
+    assert.equal(tx.mediaSocket.closed, true);
+    // The port is free again and the fd gone.
+    const again = await UdpSocket.open({ type: 'udp4', address: '127.0.0.1', port });
+    await again.close();
+    assert.equal(await settleFdCount(baseline), baseline);
+  },
+);
+
+test('joinMulticast: a failed rollback does not hide the join error', async (t) => {
+  const rx = await RistTransport.listenEphemeral({ address: '127.0.0.1' });
+  t.after(() => rx.close());
+  const group = '239.255.0.1';
+  const joinError = new Error('injected join failure');
+  const dropError = new Error('injected drop failure');
+  t.mock.method(rx.mediaSocket, 'addMembership', () => []);
+  t.mock.method(rx.rtcpSocket, 'addMembership', () => {
+    throw joinError;
+  });
+  const drop = t.mock.method(rx.mediaSocket, 'dropMembership', () => {
+    throw dropError;
+  });
+  assert.throws(
+    () => rx.joinMulticast(group),
+    (e: unknown) => {
+      assert.ok(e instanceof AggregateError, String(e));
+      assert.deepEqual(e.errors, [joinError, dropError]);
+      assert.equal(e.cause, joinError);
+      return true;
+    },
+  );
+  assert.equal(drop.mock.callCount(), 1);
+  // A rollback that works leaves the join's own error as it was.
+  drop.mock.mockImplementation(() => undefined);
+  assert.throws(
+    () => rx.joinMulticast(group),
+    (e: unknown) => e === joinError,
+  );
+  assert.deepEqual(drop.mock.calls[1]?.arguments, [group, undefined]);
 });
