@@ -44,6 +44,7 @@ Options:
   --rtp               treat udp:// datagrams as RTP (implied by rtp://)
   --clock-rate HZ     RTP timestamp clock for jitter (default 90000)
   --out FILE|-        write the payload (RTP header stripped) to FILE or stdout
+  --out-buffer BYTES  most payload bytes queued for --out (default 8388608, 8 MiB); see below
   --count N           stop after N datagrams
   --duration S        stop after S seconds
   --interval S        statistics every S seconds (default 1)
@@ -54,6 +55,12 @@ Options:
 The summary (last JSON line) has packets, bytes, seconds, lost, duplicates, reordered,
 jitter_ms, kernel_drops and ts_cc_errors (null where not applicable). Ctrl-C ends cleanly.
 With --out -, statistics go to stderr.
+
+--out never slows the receiver down (a live stream cannot wait): while more than --out-buffer
+bytes are queued for a slow disk or reader, datagrams are not written, and counted in
+out_dropped (reception and statistics go on). If --out fails (EPIPE when the reader of
+"--out -" goes away, ENOSPC, EIO), recv prints one line naming the error, stops, prints the
+summary (with out_error) and exits 1.
 
 Examples:
   mediasock recv udp://@239.1.1.1:5004?iface=lo --duration 10
@@ -69,11 +76,18 @@ const OPTIONS = {
   rtp: { type: 'boolean' },
   'clock-rate': { type: 'string' },
   out: { type: 'string' },
+  'out-buffer': { type: 'string' },
   count: { type: 'string' },
   duration: { type: 'string' },
   interval: { type: 'string' },
   json: { type: 'boolean' },
 } as const;
+
+/** Default of `--out-buffer`: bytes queued for `--out` before datagrams are dropped from it. */
+const DEFAULT_OUT_BUFFER_BYTES = 8 << 20;
+
+/** What `--out` writes to: a file or stdout (both expose how much is queued). */
+type OutStream = NodeJS.WritableStream & { writableLength?: number; closed?: boolean };
 
 /** Runs `mediasock recv`. */
 export async function recvCommand(args: string[], io: CommandIo): Promise<number> {
@@ -93,13 +107,18 @@ export async function recvCommand(args: string[], io: CommandIo): Promise<number
   const ifaces = values.iface ?? [];
   const outPath = values.out;
   if (outPath === '') throw new UsageError('--out needs a file name or "-"');
+  const outBufferBytes =
+    positiveInteger('out-buffer', values['out-buffer']) ?? DEFAULT_OUT_BUFFER_BYTES;
+  if (values['out-buffer'] !== undefined && outPath === undefined) {
+    throw new UsageError('--out-buffer needs --out');
+  }
   // Check everything before opening anything.
   const { url } = parseReceiveUrl(text, ifaces);
   const rtp = url.scheme === 'rtp' || values.rtp === true;
 
   const receiver = await openReceiver(text, ifaces);
   const { socket } = receiver;
-  let out: WriteStream | NodeJS.WritableStream | undefined;
+  let out: OutStream | undefined;
   if (outPath === '-') out = io.stdout;
   else if (outPath !== undefined) {
     try {
@@ -119,13 +138,24 @@ export async function recvCommand(args: string[], io: CommandIo): Promise<number
   let packets = 0;
   let bytes = 0;
   let notRtp = 0;
+  let outDropped = 0;
+  let outError: Error | undefined;
   let stopped = false;
+  let endedAt: number | undefined;
   const stop = new AbortController();
   const onAbort = (): void => stop.abort();
   io.signal.addEventListener('abort', onAbort, { once: true });
+  // A failed --out (EPIPE, ENOSPC, EIO) ends the run: the summary still comes, then exit 1. The
+  // listener stays for the life of the command, so a late error (on the final flush) is caught too.
+  const onOutError = (err: Error): void => {
+    outError ??= err;
+    stop.abort();
+  };
+  out?.on('error', onOutError);
 
   socket.on('message', (data: Buffer) => {
-    if (stopped) return;
+    // Datagrams may arrive in a batch, several before the stop takes effect: --count is exact.
+    if (stopped || (count !== undefined && packets >= count)) return;
     packets++;
     bytes += data.length;
     let payload: Buffer = data;
@@ -142,12 +172,16 @@ export async function recvCommand(args: string[], io: CommandIo): Promise<number
     if (isTs || (payload.length % TS_PACKET_BYTES === 0 && payload[0] === 0x47)) {
       ts.update(payload);
     }
-    out?.write(payload);
+    if (out !== undefined && outError === undefined) {
+      // Never wait for --out: above the bound the datagram is counted and left out.
+      if ((out.writableLength ?? 0) >= outBufferBytes) outDropped++;
+      else out.write(payload);
+    }
     if (count !== undefined && packets >= count) stop.abort();
   });
 
   const summary = (): Record<string, unknown> => {
-    const seconds = (performance.now() - started) / 1000;
+    const seconds = ((endedAt ?? performance.now()) - started) / 1000;
     const r = rtpStats.snapshot();
     return {
       type: 'summary',
@@ -167,6 +201,8 @@ export async function recvCommand(args: string[], io: CommandIo): Promise<number
       ts_packets: ts.packets,
       ts_cc_errors: ts.packets > 0 ? ts.ccErrors : null,
       ts_sync_errors: ts.packets > 0 ? ts.syncErrors : null,
+      out_dropped: out !== undefined ? outDropped : null,
+      out_error: outError !== undefined ? outError.message : null,
     };
   };
   let last = { t: started, packets: 0, bytes: 0 };
@@ -185,6 +221,11 @@ export async function recvCommand(args: string[], io: CommandIo): Promise<number
     if (ts.packets > 0) {
       l.push(
         `  mpeg-ts  cc errors ${ts.ccErrors}   sync errors ${ts.syncErrors}   packets ${ts.packets}`,
+      );
+    }
+    if (out !== undefined && (outDropped > 0 || outError !== undefined)) {
+      l.push(
+        `  --out    dropped ${outDropped}${outError !== undefined ? `   failed: ${outError.message}` : ''}`,
       );
     }
     return l;
@@ -215,27 +256,46 @@ export async function recvCommand(args: string[], io: CommandIo): Promise<number
     if (!stop.signal.aborted) await once(stop.signal, 'abort');
   } finally {
     stopped = true;
+    endedAt = performance.now();
     clearInterval(timer);
     clearTimeout(limit);
     io.signal.removeEventListener('abort', onAbort);
   }
-  const s = summary();
+  // Before the socket closes: the kernel drop counter goes with it.
+  let s = summary();
   await socket.close();
   if (out !== undefined && out !== io.stdout) {
+    // Not events.once: it rejects on 'error', and an error on the final flush is reported below
+    // with the summary rather than thrown past it.
     const file = out as WriteStream;
-    file.end();
-    await once(file, 'close');
+    if (!file.closed) {
+      const closed = new Promise<void>((resolve) => file.once('close', () => resolve()));
+      file.end();
+      await closed;
+      // The final flush may have failed: report it with the rest.
+      s = { ...s, out_error: outError !== undefined ? outError.message : null };
+    }
   }
   const reason = io.signal.aborted
     ? 'interrupted'
-    : count !== undefined && packets >= count
-      ? `--count ${count} reached`
-      : '--duration reached';
+    : outError !== undefined
+      ? '--out failed'
+      : count !== undefined && packets >= count
+        ? `--count ${count} reached`
+        : '--duration reached';
   const rate = (s.packets as number) / (s.seconds as number);
   display.finish(
     [`summary (${reason}):`, ...lines(s, rate, (s.mbit_per_s as number) * 1e6).slice(1)],
     s,
   );
+  if (outError !== undefined) {
+    const code = (outError as { code?: unknown }).code;
+    const where = outPath === '-' ? 'stdout' : outPath;
+    io.stderr.write(
+      `mediasock recv: cannot write --out ${where}${typeof code === 'string' && !outError.message.includes(code) ? ` (${code})` : ''}: ${outError.message}\n`,
+    );
+    return ExitCode.FAILURE;
+  }
   return ExitCode.OK;
 }
 

@@ -38,9 +38,14 @@ Options:
   --count N           stop after N datagrams received
   --duration S        stop after S seconds
   --interval S        statistics every S seconds (default 1)
+  --max-in-flight N   sends pending per output before that output drops (default 1024)
   --json              JSON lines even on a terminal
   --debug             print stacks of errors
   -h, --help          this help
+
+An output that cannot keep up (its sends do not complete) never holds up the input or the other
+outputs and never makes memory grow: once --max-in-flight sends are pending on it, further
+datagrams for it are dropped and counted in its "dropped" counter until sends complete again.
 
 Examples:
   mediasock relay udp://@239.1.1.1:5004?iface=eth0 udp://10.0.0.2:5004 udp://10.0.0.3:5004
@@ -55,8 +60,15 @@ const OPTIONS = {
   count: { type: 'string' },
   duration: { type: 'string' },
   interval: { type: 'string' },
+  'max-in-flight': { type: 'string' },
   json: { type: 'boolean' },
 } as const;
+
+/** How long the end of a run waits for pending sends before closing the outputs anyway. */
+const SETTLE_MS = 2000;
+
+/** Default of `--max-in-flight`: pending sends per output before datagrams are dropped for it. */
+const DEFAULT_MAX_IN_FLIGHT = 1024;
 
 interface Output {
   sender: Sender;
@@ -64,6 +76,10 @@ interface Output {
   packets: number;
   bytes: number;
   errors: number;
+  /** Datagrams not sent because `maxInFlight` sends were pending on this output. */
+  dropped: number;
+  /** Sends not yet completed (at most `maxInFlight`). */
+  inFlight: Set<Promise<void>>;
   lastError: string | undefined;
   seq: number;
   ssrc: number;
@@ -83,6 +99,8 @@ export async function relayCommand(args: string[], io: CommandIo): Promise<numbe
   const count = positiveInteger('count', values.count);
   const duration = positiveNumber('duration', values.duration);
   const interval = positiveNumber('interval', values.interval) ?? 1;
+  const maxInFlight =
+    positiveInteger('max-in-flight', values['max-in-flight']) ?? DEFAULT_MAX_IN_FLIGHT;
   const { url: inUrl } = parseReceiveUrl(inText, ifaces);
   for (const t of outTexts) parseSendUrl(t);
 
@@ -99,6 +117,8 @@ export async function relayCommand(args: string[], io: CommandIo): Promise<numbe
         packets: 0,
         bytes: 0,
         errors: 0,
+        dropped: 0,
+        inFlight: new Set(),
         lastError: undefined,
         seq: randomInt(0, 0x10000),
         ssrc: randomInt(0, 0xffffffff),
@@ -118,8 +138,11 @@ export async function relayCommand(args: string[], io: CommandIo): Promise<numbe
   io.signal.addEventListener('abort', onAbort, { once: true });
   let stopped = false;
 
-  const inFlight = new Set<Promise<void>>();
   const forward = (o: Output, datagram: Buffer): void => {
+    if (o.inFlight.size >= maxInFlight) {
+      o.dropped++;
+      return;
+    }
     const p = o.sender.socket.send(datagram, o.sender.port, o.sender.address).then(
       () => {
         o.packets++;
@@ -130,11 +153,12 @@ export async function relayCommand(args: string[], io: CommandIo): Promise<numbe
         o.lastError = err instanceof Error ? err.message : String(err);
       },
     );
-    inFlight.add(p);
-    void p.finally(() => inFlight.delete(p));
+    o.inFlight.add(p);
+    void p.finally(() => o.inFlight.delete(p));
   };
   receiver.socket.on('message', (data: Buffer) => {
-    if (stopped) return;
+    // Datagrams may arrive in a batch, several before the stop takes effect: --count is exact.
+    if (stopped || (count !== undefined && packets >= count)) return;
     packets++;
     bytes += data.length;
     const arrival = performance.now();
@@ -173,6 +197,7 @@ export async function relayCommand(args: string[], io: CommandIo): Promise<numbe
         packets: o.packets,
         bytes: o.bytes,
         errors: o.errors,
+        dropped: o.dropped,
         last_error: o.lastError ?? null,
       })),
     };
@@ -184,7 +209,7 @@ export async function relayCommand(args: string[], io: CommandIo): Promise<numbe
       `  in   ${receiver.description}   packets ${packets}   ${formatMbit((bytes * 8) / Math.max(seconds, 1e-3))}`,
       ...outputs.map(
         (o) =>
-          `  out  ${o.sender.description}${o.mode === 'as-is' ? '' : ` [${o.mode} RTP]`}   packets ${o.packets}   bytes ${o.bytes}   errors ${o.errors}${o.lastError !== undefined ? ` (${o.lastError})` : ''}`,
+          `  out  ${o.sender.description}${o.mode === 'as-is' ? '' : ` [${o.mode} RTP]`}   packets ${o.packets}   bytes ${o.bytes}   errors ${o.errors}${o.dropped > 0 ? `   dropped ${o.dropped}` : ''}${o.lastError !== undefined ? ` (${o.lastError})` : ''}`,
       ),
     ];
   };
@@ -200,10 +225,26 @@ export async function relayCommand(args: string[], io: CommandIo): Promise<numbe
     clearTimeout(limit);
     io.signal.removeEventListener('abort', onAbort);
     await receiver.socket.close();
-    // Let the sends still in flight settle (they never reject: errors are counted above).
-    await Promise.all([...inFlight]);
+    // Let the sends still in flight settle (they never reject: errors are counted above), but
+    // not forever: a stalled output's sends end when its socket closes (counted as errors).
+    await settleWithin(
+      outputs.flatMap((o) => [...o.inFlight]),
+      SETTLE_MS,
+    );
     await Promise.all(outputs.map((o) => o.sender.socket.close()));
   }
   display.finish(['summary:', ...lines().slice(1)], record('summary'));
   return ExitCode.OK;
+}
+
+/** Resolves once every promise in `pending` has settled, or after `ms`, whichever comes first. */
+async function settleWithin(pending: Array<Promise<void>>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    Promise.allSettled(pending),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+    }),
+  ]);
+  clearTimeout(timer);
 }

@@ -29,7 +29,8 @@ import {
   SystemCallError,
   TimeoutError,
 } from '../errors.js';
-import { validateInteger, validatePort } from '../validate.js';
+import { formatHostPort, hostnameProblem } from '../address.js';
+import { validateAbortSignal, validateInteger, validatePort } from '../validate.js';
 import {
   applyTcpSocketOptions,
   checkTcpOptionsSupported,
@@ -236,6 +237,14 @@ function validateConnectOptions(options: ConnectTcpOptions): void {
   if (typeof host !== 'string' || host.length === 0) {
     throw new InvalidArgumentError('host', host, 'must be a non-empty host name or IP address');
   }
+  const nameProblem = isIP(host) === 0 ? hostnameProblem(host) : undefined;
+  if (nameProblem !== undefined) {
+    throw new InvalidArgumentError(
+      'host',
+      host,
+      `must be an IP address or a host name, and ${nameProblem}`,
+    );
+  }
   validatePort(port);
   if (port === 0) throw new InvalidArgumentError('port', port, 'must be in 1..65535 to connect');
   if (family !== undefined && family !== 0 && family !== 4 && family !== 6) {
@@ -252,9 +261,7 @@ function validateConnectOptions(options: ConnectTcpOptions): void {
   if (attemptTimeoutMs !== undefined) {
     validateInteger(attemptTimeoutMs, 'attemptTimeoutMs', 10, 0x7fffffff);
   }
-  if (signal !== undefined && !(signal instanceof AbortSignal)) {
-    throw new InvalidArgumentError('signal', signal, 'must be an AbortSignal');
-  }
+  validateAbortSignal(signal);
   const hostFamily = isIP(host);
   const localFamily = localAddress === undefined ? 0 : isIP(localAddress);
   if (hostFamily !== 0 && localFamily !== 0 && hostFamily !== localFamily) {
@@ -283,6 +290,7 @@ export async function connectTcp(options: ConnectTcpOptions): Promise<TcpConnect
   checkTcpOptionsSupported(options);
   const { host, port, localAddress, localPort, timeoutMs, signal } = options;
   if (signal?.aborted === true) throw new AbortError('connectTcp', signal.reason);
+  const where = formatHostPort({ host, port });
   // A local bind fixes the family: an IPv4 local address cannot reach an IPv6 peer.
   const localFamily = localAddress === undefined ? 0 : isIP(localAddress);
   const family =
@@ -316,7 +324,7 @@ export async function connectTcp(options: ConnectTcpOptions): Promise<TcpConnect
       fail(connectError(err, host, port));
     }
     function onAbort(): void {
-      fail(new AbortError(`connectTcp to ${formatEndpoint(host, port)}`, signal?.reason));
+      fail(new AbortError(`connectTcp to ${where}`, signal?.reason));
     }
     function onConnect(): void {
       cleanup();
@@ -334,7 +342,7 @@ export async function connectTcp(options: ConnectTcpOptions): Promise<TcpConnect
     signal?.addEventListener('abort', onAbort, { once: true });
     if (timeoutMs !== undefined) {
       timer = setTimeout(() => {
-        fail(new TimeoutError(`TCP connect to ${formatEndpoint(host, port)}`, timeoutMs));
+        fail(new TimeoutError(`TCP connect to ${where}`, timeoutMs));
       }, timeoutMs);
     }
   });
@@ -381,9 +389,4 @@ function connectError(err: Error, host: string, port: number): unknown {
   const e = err as { address?: unknown; hostname?: unknown };
   const address = typeof e.address === 'string' ? e.address : host;
   return SystemCallError.from(err, { address, port });
-}
-
-/** `host:port`, with IPv6 literals in brackets. */
-export function formatEndpoint(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }

@@ -30,7 +30,7 @@
 
 import { AbortError, InvalidArgumentError, InvalidStateError, TimeoutError } from '../errors.js';
 import { formatHostPort, parseHostPort } from '../address.js';
-import { validateInteger } from '../validate.js';
+import { validateAbortSignal, validateInteger } from '../validate.js';
 import { connectTcp, TcpConnection, type ConnectTcpOptions } from './connect.js';
 
 /** An endpoint as an object. Strings `host:port` and `[v6]:port` are accepted too. */
@@ -169,9 +169,7 @@ export class TcpConnectionPool {
     const { key, host, port } = parseEndpoint(endpoint);
     const { timeoutMs, signal } = options;
     if (timeoutMs !== undefined) validateInteger(timeoutMs, 'timeoutMs', 1, 0x7fffffff);
-    if (signal !== undefined && !(signal instanceof AbortSignal)) {
-      throw new InvalidArgumentError('signal', signal, 'must be an AbortSignal');
-    }
+    validateAbortSignal(signal);
     if (signal?.aborted === true) throw new AbortError(`acquire of ${key}`, signal.reason);
     const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
     const state = this.#state(key, host, port);

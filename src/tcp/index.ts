@@ -4,10 +4,9 @@
  *
  * @module
  */
-export { connectTcp, TcpConnection, formatEndpoint, type ConnectTcpOptions } from './connect.js';
+export { connectTcp, TcpConnection, type ConnectTcpOptions } from './connect.js';
 export {
   listenTcp,
-  nodeSupportsReusePort,
   TcpListener,
   type ListenTcpOptions,
   type TcpListenerAddress,
@@ -34,9 +33,4 @@ export {
   type InterleavedMediaChannels,
   type RtspMessage,
 } from './interleaved.js';
-export {
-  socketFd,
-  type TcpKeepAliveOptions,
-  type TcpKeepAliveState,
-  type TcpSocketOptions,
-} from './tcp-options.js';
+export type { TcpKeepAliveOptions, TcpKeepAliveState, TcpSocketOptions } from './tcp-options.js';

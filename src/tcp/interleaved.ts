@@ -463,10 +463,24 @@ export function writeInterleaved(
   const ok = stream.write(payload);
   stream.uncork();
   if (ok) return Promise.resolve();
-  return new Promise<void>((resolve, reject) => {
+  return drained(stream);
+}
+
+/**
+ * One `'drain'` waiter per stream, shared by every write that found the buffer full: a burst of
+ * writes adds two listeners in all, not two per write (which tripped `MaxListenersExceededWarning`
+ * past ten pending writes). Removed from the map as soon as it settles.
+ */
+const drainWaiters = new WeakMap<Writable, Promise<void>>();
+
+function drained(stream: Writable): Promise<void> {
+  const pending = drainWaiters.get(stream);
+  if (pending !== undefined) return pending;
+  const waiter = new Promise<void>((resolve, reject) => {
     const done = (): void => {
       stream.off('drain', onDrain);
       stream.off('close', onClose);
+      drainWaiters.delete(stream);
     };
     const onDrain = (): void => {
       done();
@@ -479,4 +493,6 @@ export function writeInterleaved(
     stream.on('drain', onDrain);
     stream.on('close', onClose);
   });
+  drainWaiters.set(stream, waiter);
+  return waiter;
 }

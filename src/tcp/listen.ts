@@ -10,7 +10,9 @@
  * Who gets an accepted connection: the active async iterator if there is one, otherwise the
  * `'connection'` listeners, otherwise it waits in a queue (at most `backlog` entries) for the next
  * iterator. A connection that arrives when that queue is full is reset and counted in
- * {@link TcpListener.droppedConnections}; none is dropped silently.
+ * {@link TcpListener.droppedConnections}; none is dropped silently. A queued connection that fails
+ * before anyone takes it (the peer resets it) is destroyed, leaves the queue and is counted in
+ * {@link TcpListener.queuedConnectionErrors}: it cannot raise an unhandled `'error'`.
  *
  * What this module does not do: TLS, per-connection timeouts, or limits on concurrent connections
  * (use `server.maxConnections`).
@@ -19,10 +21,11 @@
  */
 
 import { EventEmitter } from 'node:events';
+import { closeSync, fstatSync } from 'node:fs';
 import { createServer, isIP, type Server, type Socket } from 'node:net';
 
 import { InvalidArgumentError, InvalidStateError, SystemCallError } from '../errors.js';
-import { validateInteger, validatePort } from '../validate.js';
+import { validateBoolean, validateInteger, validatePort } from '../validate.js';
 import { TcpConnection } from './connect.js';
 import { createReusePortListenFd } from './reuse-port.js';
 import {
@@ -80,7 +83,7 @@ const DEFAULT_BACKLOG = 511;
  * Node supports `reusePort` in `server.listen` from 23.1.0 and 22.12.0 (nodejs/node#55408). It
  * silently ignores unknown listen options, so this is decided by version, not by trying.
  */
-export function nodeSupportsReusePort(version: string = process.versions.node): boolean {
+function nodeSupportsReusePort(version: string = process.versions.node): boolean {
   const [major = 0, minor = 0] = version.split('.').map(Number);
   return major >= 24 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
 }
@@ -92,11 +95,14 @@ export class TcpListener extends EventEmitter<TcpListenerEvents> {
   readonly #options: TcpSocketOptions | undefined;
   readonly #maxQueued: number;
   readonly #queue: TcpConnection[] = [];
+  /** The `'error'` handler of each queued connection, removed when it is handed out. */
+  readonly #queuedErrorHandlers = new Map<TcpConnection, (err: Error) => void>();
   readonly #live = new Set<TcpConnection>();
   #waiter: ((conn: TcpConnection | undefined) => void) | undefined;
   #iterating = false;
   #closed = false;
   #dropped = 0;
+  #queuedErrors = 0;
   #address: TcpListenerAddress;
 
   /** @internal Use {@link listenTcp}. */
@@ -139,6 +145,14 @@ export class TcpListener extends EventEmitter<TcpListenerEvents> {
   }
 
   /**
+   * Queued connections (accepted, not yet handed out) that failed while waiting, typically reset
+   * by the peer (`ECONNRESET`). Each was destroyed and removed from the queue.
+   */
+  get queuedConnectionErrors(): number {
+    return this.#queuedErrors;
+  }
+
+  /**
    * Stops listening and resolves once the listening socket is closed and its port can be bound
    * again. Connections still queued (never handed out) are destroyed; handed-out connections are
    * left open unless `destroyConnections` is true. A pending async iteration ends. Idempotent.
@@ -149,7 +163,7 @@ export class TcpListener extends EventEmitter<TcpListenerEvents> {
       // Node closes the listening fd synchronously (uv_close on a stream closes the fd at once);
       // the server's own 'close' event waits for every connection, which is not what we promise.
       this.server.close();
-      for (const conn of this.#queue.splice(0)) conn.destroy();
+      for (const conn of this.#queue.splice(0)) this.#unqueue(conn).destroy();
       if (options.destroyConnections === true) for (const conn of this.#live) conn.destroy();
       const waiter = this.#waiter;
       this.#waiter = undefined;
@@ -175,7 +189,7 @@ export class TcpListener extends EventEmitter<TcpListenerEvents> {
       for (;;) {
         const queued = this.#queue.shift();
         if (queued !== undefined) {
-          yield queued;
+          yield this.#unqueue(queued);
           continue;
         }
         if (this.#closed) return;
@@ -211,15 +225,33 @@ export class TcpListener extends EventEmitter<TcpListenerEvents> {
     } else if (!this.#iterating && this.listenerCount('connection') > 0) {
       this.emit('connection', conn);
     } else if (this.#queue.length < this.#maxQueued) {
+      // Nobody owns the socket while it waits, so its errors are ours to take (and count); the
+      // handler goes when the connection is handed out and the new owner's listeners take over.
+      const onError = (): void => {
+        this.#queuedErrors++;
+      };
+      socket.on('error', onError);
+      this.#queuedErrorHandlers.set(conn, onError);
       this.#queue.push(conn);
       socket.once('close', () => {
         const i = this.#queue.indexOf(conn);
         if (i >= 0) this.#queue.splice(i, 1);
+        this.#unqueue(conn);
       });
     } else {
       this.#dropped++;
       socket.resetAndDestroy();
     }
+  }
+
+  /** Removes the queued-connection `'error'` handler of `conn` (if any) and returns `conn`. */
+  #unqueue(conn: TcpConnection): TcpConnection {
+    const onError = this.#queuedErrorHandlers.get(conn);
+    if (onError !== undefined) {
+      this.#queuedErrorHandlers.delete(conn);
+      conn.socket.off('error', onError);
+    }
+    return conn;
   }
 }
 
@@ -234,15 +266,9 @@ function validateListenOptions(options: ListenTcpOptions): void {
   if (port !== undefined) validatePort(port);
   // Node turns a backlog of 0 into 511, so 0 is refused rather than silently changed.
   if (backlog !== undefined) validateInteger(backlog, 'backlog', 1, 65535);
-  for (const [name, value] of [
-    ['reusePort', reusePort],
-    ['ipv6Only', ipv6Only],
-    ['exclusive', exclusive],
-  ] as const) {
-    if (value !== undefined && typeof value !== 'boolean') {
-      throw new InvalidArgumentError(name, value, 'must be a boolean');
-    }
-  }
+  if (reusePort !== undefined) validateBoolean(reusePort, 'reusePort');
+  if (ipv6Only !== undefined) validateBoolean(ipv6Only, 'ipv6Only');
+  if (exclusive !== undefined) validateBoolean(exclusive, 'exclusive');
   if (ipv6Only === true && host !== undefined && isIP(host) === 4) {
     throw new InvalidArgumentError('ipv6Only', ipv6Only, `cannot apply to the IPv4 host ${host}`);
   }
@@ -270,6 +296,7 @@ export async function listenTcp(options: ListenTcpOptions = {}): Promise<TcpList
   const port = options.port ?? 0;
   const server = createServer();
   let listenOptions: Parameters<Server['listen']>[0];
+  let ownFd: OwnedFd | undefined;
   if (options.reusePort === true && !nodeSupportsReusePort()) {
     const host = options.host ?? '::';
     const fd = createReusePortListenFd({
@@ -278,6 +305,7 @@ export async function listenTcp(options: ListenTcpOptions = {}): Promise<TcpList
       backlog,
       ipv6Only: options.ipv6Only ?? false,
     });
+    ownFd = ownFdOf(fd);
     listenOptions = { fd, backlog, exclusive: options.exclusive ?? false };
   } else {
     listenOptions = {
@@ -289,23 +317,57 @@ export async function listenTcp(options: ListenTcpOptions = {}): Promise<TcpList
       ...(options.reusePort === true ? { reusePort: true } : {}),
     };
   }
-  await new Promise<void>((resolve, reject) => {
-    const onError = (err: Error): void => {
-      server.off('listening', onListening);
-      reject(
-        SystemCallError.from(err, {
-          ...(options.host !== undefined ? { address: options.host } : {}),
-          port,
-        }),
-      );
-    };
-    const onListening = (): void => {
-      server.off('error', onError);
-      resolve();
-    };
-    server.once('error', onError);
-    server.once('listening', onListening);
-    server.listen(listenOptions);
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: Error): void => {
+        server.off('listening', onListening);
+        reject(
+          SystemCallError.from(err, {
+            ...(options.host !== undefined ? { address: options.host } : {}),
+            port,
+          }),
+        );
+      };
+      const onListening = (): void => {
+        server.off('error', onError);
+        resolve();
+      };
+      server.once('error', onError);
+      server.once('listening', onListening);
+      server.listen(listenOptions);
+    });
+  } catch (err) {
+    // Node did not adopt the addon's fd (or adopted and closed it): close it if it is still ours.
+    if (ownFd !== undefined) closeIfStillOwned(ownFd);
+    throw err;
+  }
   return new TcpListener(server, backlog, options.connectionOptions);
+}
+
+/** A descriptor we created, identified by its inode so it is never confused with a reused number. */
+interface OwnedFd {
+  fd: number;
+  dev: number;
+  ino: number;
+}
+
+function ownFdOf(fd: number): OwnedFd {
+  const { dev, ino } = fstatSync(fd);
+  return { fd, dev, ino };
+}
+
+/**
+ * Closes `owned.fd` unless Node already closed it. When Node adopts the fd and then fails (its
+ * `listen` on the handle), it closes the handle itself, and the number may already belong to a
+ * new descriptor; the inode tells ours from that one, so nobody else's fd is ever closed.
+ */
+function closeIfStillOwned(owned: OwnedFd): void {
+  let same = false;
+  try {
+    const st = fstatSync(owned.fd);
+    same = st.ino === owned.ino && st.dev === owned.dev;
+  } catch {
+    // EBADF: already closed by Node; there is nothing of ours to close.
+  }
+  if (same) closeSync(owned.fd);
 }

@@ -24,7 +24,7 @@ import { Socket } from 'node:net';
 import { InvalidArgumentError, InvalidStateError, NotSupportedError } from '../errors.js';
 import { nativeStatus } from '../native/index.js';
 import { getSocketOption, setSocketOption } from '../options.js';
-import { validateInteger } from '../validate.js';
+import { validateBoolean, validateInteger } from '../validate.js';
 
 /**
  * TCP keepalive settings. Each field left `undefined` keeps the value Node / the OS would use
@@ -89,7 +89,11 @@ interface HandleWithFd {
 }
 
 /**
- * The file descriptor of a connected `net.Socket` (its libuv handle's `fd`).
+ * The file descriptor of a connected `net.Socket` (its libuv handle's `fd`). It reaches into
+ * Node's private `_handle`, so it stays internal to `src/tcp`; callers use
+ * `TcpConnection.fd`.
+ *
+ * @internal
  *
  * @throws InvalidStateError `MEDIASOCK_ERR_INVALID_STATE` when the socket has no descriptor (not
  *   yet connected, destroyed, or not a TCP socket).
@@ -111,9 +115,7 @@ export function socketFd(socket: Socket): number {
  */
 export function validateTcpSocketOptions(options: TcpSocketOptions, prefix = ''): void {
   const { noDelay, keepAlive, userTimeoutMs, tos } = options;
-  if (noDelay !== undefined && typeof noDelay !== 'boolean') {
-    throw new InvalidArgumentError(`${prefix}noDelay`, noDelay, 'must be a boolean');
-  }
+  if (noDelay !== undefined) validateBoolean(noDelay, `${prefix}noDelay`);
   if (keepAlive !== undefined && typeof keepAlive !== 'boolean') {
     if (typeof keepAlive !== 'object' || keepAlive === null) {
       throw new InvalidArgumentError(

@@ -23,16 +23,25 @@ export interface CliRun {
   child: ChildProcess;
   /** Resolves when the child has exited (killed with SIGKILL after the timeout). */
   done: Promise<CliResult>;
-  /** Resolves with the first stdout line that parses as JSON with `type === type`. */
-  firstRecord(type: string): Promise<Record<string, unknown>>;
+  /** Resolves with the first line of `from` (default stdout) that is JSON with `type === type`. */
+  firstRecord(type: string, from?: 'stdout' | 'stderr'): Promise<Record<string, unknown>>;
+  /** Starts reading stdout (with `holdStdout`, nothing is read until this is called). */
+  readStdout(): void;
+  /** Bytes of stdout read so far. */
+  stdoutBytes(): number;
   kill(): void;
 }
 
+export interface StartCliOptions {
+  timeoutMs?: number;
+  input?: Buffer | string;
+  env?: NodeJS.ProcessEnv;
+  /** Leave the child's stdout unread (the pipe fills, its writes back up) until `readStdout()`. */
+  holdStdout?: boolean;
+}
+
 /** Starts `mediasock ...args`; killed after `timeoutMs`. */
-export function startCli(
-  args: string[],
-  options: { timeoutMs?: number; input?: Buffer | string; env?: NodeJS.ProcessEnv } = {},
-): CliRun {
+export function startCli(args: string[], options: StartCliOptions = {}): CliRun {
   const child = spawn(process.execPath, [...CLI, ...args], {
     cwd: REPO,
     stdio: ['pipe', 'pipe', 'pipe'],
@@ -42,11 +51,20 @@ export function startCli(
   let stderr = '';
   let timedOut = false;
   const waiters: Array<() => void> = [];
-  child.stdout.on('data', (d: Buffer) => {
-    stdout += d.toString('latin1');
+  let reading = false;
+  const readStdout = (): void => {
+    if (reading) return;
+    reading = true;
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString('latin1');
+      for (const w of waiters.splice(0)) w();
+    });
+  };
+  if (options.holdStdout !== true) readStdout();
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
     for (const w of waiters.splice(0)) w();
   });
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   child.stdin.on('error', () => undefined);
   if (options.input !== undefined) child.stdin.end(options.input);
   else child.stdin.end();
@@ -67,9 +85,15 @@ export function startCli(
     child,
     done,
     kill: () => child.kill('SIGKILL'),
-    async firstRecord(type: string) {
-      for (;;) {
-        for (const line of stdout.split('\n')) {
+    readStdout,
+    stdoutBytes: () => stdout.length,
+    async firstRecord(type: string, from: 'stdout' | 'stderr' = 'stdout') {
+      // Bounded in time by the child's hard timeout (each wait ends on new output or on exit),
+      // and in count by the number of output chunks.
+      for (let i = 0; i < 1_000_000; i++) {
+        const text = from === 'stdout' ? stdout : stderr;
+        // Only complete lines: the last piece may be a JSON line still arriving.
+        for (const line of text.split('\n').slice(0, -1)) {
           if (!line.startsWith('{')) continue;
           const r = JSON.parse(line) as Record<string, unknown>;
           if (r.type === type) return r;
@@ -77,15 +101,13 @@ export function startCli(
         if (exited) throw new Error(`mediasock exited without a "${type}" record: ${stderr}`);
         await new Promise<void>((resolve) => waiters.push(resolve));
       }
+      throw new Error(`no "${type}" record after a million chunks of output`);
     },
   };
 }
 
 /** Runs `mediasock ...args` to completion. */
-export function runCli(
-  args: string[],
-  options: { timeoutMs?: number; input?: Buffer | string; env?: NodeJS.ProcessEnv } = {},
-): Promise<CliResult> {
+export function runCli(args: string[], options: StartCliOptions = {}): Promise<CliResult> {
   return startCli(args, options).done;
 }
 
@@ -115,16 +137,26 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
+/** An external program started by {@link startTool}. */
+export interface ToolRun {
+  done: Promise<CliResult>;
+  /** Process id (for /proc lookups: which sockets it holds). */
+  pid: number;
+  /** Whether it has exited. */
+  exited(): boolean;
+  /** Its stderr so far. */
+  stderr(): string;
+  kill(): void;
+  interrupt(): void;
+}
+
 /** Starts an external program with a hard timeout. */
-export function startTool(
-  cmd: string,
-  args: string[],
-  timeoutMs: number,
-): { done: Promise<CliResult>; kill(): void; interrupt(): void } {
+export function startTool(cmd: string, args: string[], timeoutMs: number): ToolRun {
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   let timedOut = false;
+  let exited = false;
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const timer = setTimeout(() => {
@@ -133,10 +165,19 @@ export function startTool(
   }, timeoutMs);
   const done = new Promise<CliResult>((resolve, reject) => {
     child.once('error', reject);
+    child.once('exit', () => (exited = true));
     child.once('close', (code, signal) => {
+      exited = true;
       clearTimeout(timer);
       resolve({ code, signal, stdout, stderr, timedOut });
     });
   });
-  return { done, kill: () => child.kill('SIGKILL'), interrupt: () => child.kill('SIGINT') };
+  return {
+    done,
+    pid: child.pid ?? -1,
+    exited: () => exited,
+    stderr: () => stderr,
+    kill: () => child.kill('SIGKILL'),
+    interrupt: () => child.kill('SIGINT'),
+  };
 }

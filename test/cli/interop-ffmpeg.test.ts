@@ -11,8 +11,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+import { setTimeout as sleep } from 'node:timers/promises';
+
 import { commandSkipReason } from '../helpers/capabilities.js';
-import { freePort, runCli, startCli, startTool, summary } from './cli-process.js';
+import { waitForUdpDrained, withBoundPeer } from '../helpers/udp-port.js';
+import { freePort, runCli, startCli, startTool, summary, type ToolRun } from './cli-process.js';
 
 const skip =
   commandSkipReason('ffmpeg', 'FFmpeg is the interop peer; .ci/run installs ffmpeg') ??
@@ -57,25 +60,42 @@ test.after(() => {
   if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
 });
 
+/**
+ * Starts an ffmpeg that listens on a free UDP port (and, for RTP, the RTCP port above it), and
+ * resolves once ffmpeg itself holds them, retrying once with a new port if another process took
+ * one between the probe and ffmpeg's bind.
+ */
+function ffmpegListening(
+  args: (port: number) => string[],
+  rtp: boolean,
+): Promise<{ peer: ToolRun; port: number }> {
+  return withBoundPeer(freePort, (port) => startTool('ffmpeg', args(port), 30_000), {
+    ports: (port) => (rtp ? [port, port + 1] : [port]),
+    describe: (peer) => peer.stderr().trim().split('\n').slice(-2).join(' | '),
+  });
+}
+
+/** Total of ffmpeg's "RTP: missed N packets" lines in `stderr`. */
+function missedPackets(stderr: string): number {
+  return [...stderr.matchAll(/RTP: missed (\d+) packets/g)].reduce((n, m) => n + Number(m[1]), 0);
+}
+
 test('ffmpeg receives every frame of a file that mediasock sends over UDP', { skip }, async () => {
   const file = testFile();
-  const port = await freePort();
-  const ff = startTool(
-    'ffmpeg',
-    [
+  const { peer: ff, port } = await ffmpegListening(
+    (p) => [
       '-hide_banner',
       '-nostats',
       '-i',
-      `udp://127.0.0.1:${port}?timeout=2000000`,
+      `udp://127.0.0.1:${p}?timeout=2000000`,
       '-c',
       'copy',
       '-f',
       'null',
       '-',
     ],
-    30_000,
+    false,
   );
-  await new Promise((resolve) => setTimeout(resolve, 1500));
   const send = await runCli(['send', `udp://127.0.0.1:${port}`, file, '--pps', '100', '--json']);
   assert.equal(send.code, 0, send.stderr);
   const r = await ff.done;
@@ -86,13 +106,20 @@ test('ffmpeg receives every frame of a file that mediasock sends over UDP', { sk
 
 test('ffmpeg sees exactly the RTP sequence gaps that send --gap makes', { skip }, async () => {
   const file = testFile();
-  const port = await freePort();
-  const ff = startTool(
-    'ffmpeg',
-    ['-hide_banner', '-nostats', '-i', `rtp://127.0.0.1:${port}`, '-c', 'copy', '-f', 'null', '-'],
-    30_000,
+  const { peer: ff, port } = await ffmpegListening(
+    (p) => [
+      '-hide_banner',
+      '-nostats',
+      '-i',
+      `rtp://127.0.0.1:${p}`,
+      '-c',
+      'copy',
+      '-f',
+      'null',
+      '-',
+    ],
+    true,
   );
-  await new Promise((resolve) => setTimeout(resolve, 1500));
   const send = await runCli([
     'send',
     `rtp://127.0.0.1:${port}`,
@@ -106,13 +133,17 @@ test('ffmpeg sees exactly the RTP sequence gaps that send --gap makes', { skip }
   assert.equal(send.code, 0, send.stderr);
   const skipped = summary(send.stdout).skipped_sequence_numbers as number;
   assert.ok(skipped > 0);
-  await new Promise((resolve) => setTimeout(resolve, 1500));
+  // ffmpeg has read everything once its RTP socket's queue is empty; its reorder buffer reports
+  // a gap only when it gives up waiting for the packet (max_delay), so wait for the reports
+  // themselves, bounded, rather than for a fixed time.
+  assert.ok(await waitForUdpDrained(port), 'ffmpeg read every datagram');
+  const deadline = Date.now() + 10_000;
+  for (let i = 0; i < 1000 && missedPackets(ff.stderr()) < skipped && Date.now() < deadline; i++) {
+    await sleep(10);
+  }
   ff.interrupt();
   const r = await ff.done;
-  const missed = [...r.stderr.matchAll(/RTP: missed (\d+) packets/g)].reduce(
-    (n, m) => n + Number(m[1]),
-    0,
-  );
+  const missed = missedPackets(r.stderr);
   assert.equal(missed, skipped, r.stderr.slice(-800));
   assert.match(r.stderr, /frame= *[1-9]/, 'ffmpeg decoded the RTP/MP2T stream');
 });
@@ -147,7 +178,9 @@ test(
       30_000,
     ).done;
     assert.equal(ff.code, 0, ff.stderr);
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    // ffmpeg has exited, so on loopback everything it sent is in recv's socket queue already:
+    // interrupt recv once it has read the queue empty.
+    assert.ok(await waitForUdpDrained(port), 'recv read every datagram');
     recv.child.kill('SIGINT');
     const r = await recv.done;
     assert.equal(r.code, 0, r.stderr);
@@ -190,7 +223,9 @@ test(
       30_000,
     ).done;
     assert.equal(ff.code, 0, ff.stderr);
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    // ffmpeg has exited, so on loopback everything it sent is in recv's socket queue already:
+    // interrupt recv once it has read the queue empty.
+    assert.ok(await waitForUdpDrained(port), 'recv read every datagram');
     recv.child.kill('SIGINT');
     const r = await recv.done;
     assert.equal(r.code, 0, r.stderr);

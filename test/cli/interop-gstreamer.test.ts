@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { commandSkipReason } from '../helpers/capabilities.js';
+import { withBoundPeer } from '../helpers/udp-port.js';
 import { freePort, runCli, startCli, startTool, summary } from './cli-process.js';
 
 const skip = commandSkipReason(
@@ -21,22 +22,27 @@ test('gst udpsrc receives every datagram mediasock send makes', { skip }, async 
   const dir = mkdtempSync(join(tmpdir(), 'mediasock-gst-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const out = join(dir, 'received.ts');
-  const port = await freePort();
-  const gst = startTool(
-    'gst-launch-1.0',
-    [
-      '-q',
-      'udpsrc',
-      `port=${port}`,
-      'address=127.0.0.1',
-      'num-buffers=150',
-      '!',
-      'filesink',
-      `location=${out}`,
-    ],
-    30_000,
+  // udpsrc binds a port picked a moment before; retried once if another process took it.
+  const { peer: gst, port } = await withBoundPeer(
+    freePort,
+    (p) =>
+      startTool(
+        'gst-launch-1.0',
+        [
+          '-q',
+          'udpsrc',
+          `port=${p}`,
+          'address=127.0.0.1',
+          'num-buffers=150',
+          '!',
+          'filesink',
+          `location=${out}`,
+        ],
+        30_000,
+      ),
+    { describe: (peer) => peer.stderr().trim().split('\n').slice(-2).join(' | ') },
   );
-  await new Promise((resolve) => setTimeout(resolve, 1000));
+  t.after(() => gst.kill());
   const send = await runCli([
     'send',
     `udp://127.0.0.1:${port}`,

@@ -6,8 +6,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
+import { setTimeout as sleep } from 'node:timers/promises';
+
 import { CLI, REPO, freePort, startTool } from './cli-process.js';
 import { commandSkipReason } from '../helpers/capabilities.js';
+import { udpPortBound } from '../helpers/udp-port.js';
 
 const skip = commandSkipReason('script', 'util-linux script runs the CLI in a pseudo-terminal');
 
@@ -48,7 +51,9 @@ test('recv redraws its statistics in place on a terminal', { skip }, async () =>
     ['-qfec', `cd ${shellQuote(REPO)} && ${recvCmd}`, '/dev/null'],
     30_000,
   );
-  await new Promise((resolve) => setTimeout(resolve, 1000));
+  // recv runs under `script`, so its pid is not ours to match: wait for the port to be bound.
+  for (let i = 0; i < 1000 && !udpPortBound(port) && !pty.exited(); i++) await sleep(10);
+  assert.ok(udpPortBound(port), `recv never bound port ${port}: ${pty.stderr()}`);
   const send = startTool('sh', ['-c', `cd ${shellQuote(REPO)} && ${sendCmd}`], 30_000);
   const [r, s] = await Promise.all([pty.done, send.done]);
   assert.equal(s.code, 0, s.stderr);

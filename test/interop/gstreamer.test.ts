@@ -9,11 +9,11 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 
 import { UdpSocket } from '../../src/udp/udp-socket.js';
 import type { Datagram } from '../../src/udp/udp-socket.js';
 import { commandSkipReason } from '../helpers/capabilities.js';
+import { withBoundPeer } from '../helpers/udp-port.js';
 
 const skip = commandSkipReason(
   'gst-launch-1.0',
@@ -30,33 +30,38 @@ function pattern(i: number): Buffer {
 }
 
 interface Gst {
-  exited: Promise<{ code: number | null; stderr: string }>;
+  /** Resolves when gst-launch has exited. */
+  done: Promise<{ code: number | null; stderr: string }>;
+  /** Process id, to tell its sockets from other processes' in /proc. */
+  pid: number;
+  /** Whether it has exited (a bind failure ends it at once). */
+  exited(): boolean;
+  stderr(): string;
   kill(): void;
 }
 
 function gst(args: string[], timeoutMs: number): Gst {
   const child = spawn('gst-launch-1.0', ['-q', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
+  let gone = false;
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   child.stdout.resume();
   const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  const exited = new Promise<{ code: number | null; stderr: string }>((resolve) =>
+  child.once('exit', () => (gone = true));
+  const done = new Promise<{ code: number | null; stderr: string }>((resolve) =>
     child.on('close', (code) => {
+      gone = true;
       clearTimeout(timer);
       resolve({ code, stderr });
     }),
   );
-  return { exited, kill: () => child.kill('SIGKILL') };
-}
-
-/** Whether some socket is bound to UDP `port` (from /proc/net/udp and udp6). */
-function udpPortBound(port: number): boolean {
-  const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
-  return ['/proc/net/udp', '/proc/net/udp6'].some((f) =>
-    readFileSync(f, 'utf8')
-      .split('\n')
-      .some((l) => l.trim().split(/\s+/)[1]?.endsWith(hex)),
-  );
+  return {
+    done,
+    pid: child.pid ?? -1,
+    exited: () => gone,
+    stderr: () => stderr,
+    kill: () => child.kill('SIGKILL'),
+  };
 }
 
 async function freePort(): Promise<number> {
@@ -102,7 +107,7 @@ test(
       ],
       20_000,
     );
-    const { code, stderr } = await sender.exited;
+    const { code, stderr } = await sender.done;
     assert.equal(code, 0, stderr);
     const got = await all;
     assert.equal(got.length, kCount);
@@ -146,7 +151,7 @@ test(
       ],
       20_000,
     );
-    const { code, stderr } = await sender.exited;
+    const { code, stderr } = await sender.done;
     assert.equal(code, 0, stderr);
     const got = await all;
     assert.equal(got.length, count);
@@ -158,28 +163,32 @@ test('GStreamer udpsrc counts exactly what mediasock sends', { skip: skip ?? fal
   const dir = mkdtempSync(join(tmpdir(), 'mediasock-gst-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const out = join(dir, 'out.bin');
-  const port = await freePort();
-  const receiver = gst(
-    [
-      'udpsrc',
-      'address=127.0.0.1',
-      `port=${port}`,
-      `num-buffers=${kCount}`,
-      'buffer-size=4194304',
-      '!',
-      'filesink',
-      `location=${out}`,
-    ],
-    30_000,
+  // udpsrc binds a port probed free a moment before; if another process took it in between,
+  // udpsrc exits with a bind error and the step is retried once on a new port.
+  const { peer: receiver, port } = await withBoundPeer(
+    freePort,
+    (p) =>
+      gst(
+        [
+          'udpsrc',
+          'address=127.0.0.1',
+          `port=${p}`,
+          `num-buffers=${kCount}`,
+          'buffer-size=4194304',
+          '!',
+          'filesink',
+          `location=${out}`,
+        ],
+        30_000,
+      ),
+    { describe: (g) => g.stderr().trim().split('\n').slice(-2).join(' | ') },
   );
   t.after(() => receiver.kill());
-  for (let i = 0; i < 500 && !udpPortBound(port); i++) await sleep(10);
-  assert.ok(udpPortBound(port), 'udpsrc bound its port');
 
   const tx = await UdpSocket.open({ type: 'udp4', address: '127.0.0.1' });
   t.after(() => tx.close());
   for (let i = 0; i < kCount; i++) await tx.send(pattern(i), port, '127.0.0.1');
-  const { code, stderr } = await receiver.exited;
+  const { code, stderr } = await receiver.done;
   assert.equal(code, 0, stderr);
   const written = readFileSync(out);
   assert.equal(written.length, kCount * kSize, 'udpsrc got exactly the datagrams sent');

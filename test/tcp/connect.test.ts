@@ -116,6 +116,7 @@ test('a connect that gets no answer rejects with TimeoutError and leaks no fd', 
   assert.ok(err instanceof TimeoutError, String(err));
   assert.equal(err.code, 'MEDIASOCK_ERR_TIMEOUT');
   assert.equal(err.timeoutMs, 200);
+  assert.match(err.message, new RegExp(`127\\.0\\.0\\.1:${stalled.port}`));
   assert.equal(await settleFdCount(baseline), baseline);
 });
 
@@ -149,6 +150,8 @@ test('abort during a hanging connect rejects with AbortError and leaks no fd', a
 test('malformed options are rejected with InvalidArgumentError before any connect', async () => {
   const cases: Array<[Record<string, unknown>, string]> = [
     [{ host: '', port: 80 }, 'host'],
+    [{ host: 'no spaces.example', port: 80 }, 'host'],
+    [{ host: 'a..b', port: 80 }, 'host'],
     [{ host: '127.0.0.1', port: 0 }, 'port'],
     [{ host: '127.0.0.1', port: 70000 }, 'port'],
     [{ host: '127.0.0.1', port: 80, family: 5 }, 'family'],
@@ -160,6 +163,7 @@ test('malformed options are rejected with InvalidArgumentError before any connec
     [{ host: '127.0.0.1', port: 80, tos: 256 }, 'tos'],
     [{ host: '127.0.0.1', port: 80, noDelay: 'yes' }, 'noDelay'],
     [{ host: '127.0.0.1', port: 80, signal: {} }, 'signal'],
+    [{ host: '127.0.0.1', port: 80, signal: null }, 'signal'],
   ];
   for (const [options, argument] of cases) {
     const err = await connectTcp(options as never).then(

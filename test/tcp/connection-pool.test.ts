@@ -205,6 +205,10 @@ test('misuse raises typed errors', async (t) => {
   assert.throws(() => new TcpConnectionPool({ maxPerKey: 2, maxIdle: 3 }), InvalidArgumentError);
   await assert.rejects(pool.acquire('no-port'), InvalidArgumentError);
   await assert.rejects(pool.acquire({ host: '127.0.0.1', port: 0 }), InvalidArgumentError);
+  await assert.rejects(
+    pool.acquire('127.0.0.1:9', { signal: 'stop' as never }),
+    (e: unknown) => e instanceof InvalidArgumentError && e.argument === 'signal',
+  );
 
   const held = await pool.acquire(srv.endpoint);
   const other = new TcpConnectionPool({ maxPerKey: 1 });

@@ -299,3 +299,69 @@ test('writeInterleaved frames payloads over a socket, waits for drain, and rejec
 
   await assert.rejects(writeInterleaved(client, 0, Buffer.from('late')), SocketClosedError);
 });
+
+test('many writes pending on one drain share one listener: no MaxListenersExceededWarning', async (t) => {
+  let peer: Socket | undefined;
+  const server = createServer((s) => {
+    peer = s;
+    s.pause(); // the writer meets backpressure and stays there until the reader resumes
+  });
+  server.listen({ host: '127.0.0.1', port: 0 });
+  await once(server, 'listening');
+  const addr = server.address();
+  assert.ok(addr !== null && typeof addr === 'object');
+  const client = connect({ host: '127.0.0.1', port: addr.port });
+  await once(client, 'connect');
+  const warnings: Error[] = [];
+  const onWarning = (w: Error): void => {
+    warnings.push(w);
+  };
+  process.on('warning', onWarning);
+  t.after(() => {
+    process.off('warning', onWarning);
+    client.destroy();
+    peer?.destroy();
+    server.close();
+  });
+  for (let i = 0; i < 500 && peer === undefined; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.ok(peer, 'the server did not accept');
+
+  const drainBefore = client.listenerCount('drain');
+  const closeBefore = client.listenerCount('close');
+  const payload = Buffer.alloc(60000, 0x5a);
+  const count = 64;
+  const writes: Array<Promise<void>> = [];
+  let pendingWrites = 0;
+  for (let i = 0; i < count; i++) {
+    writes.push(writeInterleaved(client, i % 2, payload));
+    if (client.writableNeedDrain) pendingWrites++;
+  }
+  assert.ok(pendingWrites > 10, `only ${pendingWrites} writes met backpressure`);
+  assert.equal(client.listenerCount('drain'), drainBefore + 1, 'one shared drain waiter');
+  assert.equal(client.listenerCount('close'), closeBefore + 1, 'one shared close waiter');
+  // Let the 'warning' (emitted on the next tick) arrive if it is going to.
+  await new Promise((r) => setImmediate(r));
+  peer.resume();
+  await Promise.all(writes);
+  assert.equal(client.listenerCount('drain'), drainBefore, 'the waiter is gone after drain');
+  assert.equal(client.listenerCount('close'), closeBefore);
+  assert.deepEqual(
+    warnings.filter((w) => w.name === 'MaxListenersExceededWarning').map((w) => w.message),
+    [],
+  );
+
+  // Writes pending when the socket closes all reject with SocketClosedError, and clean up.
+  peer.pause();
+  const stalled: Array<Promise<void>> = [];
+  for (let i = 0; i < 500 && !client.writableNeedDrain; i++) {
+    stalled.push(writeInterleaved(client, 0, payload));
+  }
+  assert.ok(client.writableNeedDrain, 'backpressure again');
+  stalled.push(writeInterleaved(client, 1, payload), writeInterleaved(client, 1, payload));
+  client.destroy();
+  const settled = await Promise.allSettled(stalled);
+  const rejected = settled.filter((r) => r.status === 'rejected');
+  assert.ok(rejected.length >= 2, `${rejected.length} writes rejected`);
+  for (const r of rejected) assert.ok(r.reason instanceof SocketClosedError, String(r.reason));
+  assert.equal(client.listenerCount('drain'), drainBefore);
+});

@@ -1,13 +1,22 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, connect } from 'node:net';
+import { createServer, connect, Server } from 'node:net';
 import { once } from 'node:events';
 
 import { InvalidArgumentError, NotSupportedError, SystemCallError } from '../../src/errors.js';
 import { nativeStatus } from '../../src/native/index.js';
 import { connectTcp, type TcpConnection } from '../../src/tcp/connect.js';
-import { listenTcp, nodeSupportsReusePort } from '../../src/tcp/listen.js';
+import { listenTcp } from '../../src/tcp/listen.js';
 import { openFdCount, settleFdCount } from '../helpers/fds.js';
+
+/**
+ * Node's own `listen({ reusePort })` (22.12+, 23.1+): decided here independently of listen.ts, so
+ * the test checks which path listenTcp took rather than trusting it.
+ */
+function nodeHasReusePort(): boolean {
+  const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
+  return major >= 24 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
+}
 
 /** Why a dual-stack [::] listener cannot be tested here, or '' (probed by binding ::). */
 async function dualStackUnavailable(): Promise<string> {
@@ -103,7 +112,7 @@ test('a second listener on a used port fails with EADDRINUSE; with reusePort bot
   assert.equal(err.code, 'EADDRINUSE');
   assert.equal(err.port, port);
 
-  const canReusePort = nodeSupportsReusePort() || nativeStatus().loaded;
+  const canReusePort = nodeHasReusePort() || nativeStatus().loaded;
   if (!canReusePort) {
     await assert.rejects(listenTcp({ host: '127.0.0.1', reusePort: true }), NotSupportedError);
     return;
@@ -157,12 +166,91 @@ test('connections nobody takes are queued up to backlog, then reset and counted'
   await listener.close({ destroyConnections: true });
 });
 
+test('a queued connection reset by its peer is counted, not an uncaught exception', async (t) => {
+  const listener = await listenTcp({ host: '127.0.0.1', backlog: 8 });
+  t.after(() => listener.close({ destroyConnections: true }));
+  const { port } = listener.address();
+  // Nobody iterates and nobody listens for 'connection': both connections wait in the queue.
+  const doomed = await connectTcp({ host: '127.0.0.1', port });
+  const kept = await connectTcp({ host: '127.0.0.1', port });
+  for (let i = 0; i < 300 && listener.connections < 2; i++) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  assert.equal(listener.connections, 2);
+  // RST from the peer: the queued server-side socket reads ECONNRESET. Without a handler on it
+  // that 'error' is an uncaught exception and this test process dies.
+  doomed.resetAndDestroy();
+  for (let i = 0; i < 300 && listener.queuedConnectionErrors < 1; i++) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  assert.equal(listener.queuedConnectionErrors, 1);
+  for (let i = 0; i < 300 && listener.connections > 1; i++) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  assert.equal(listener.connections, 1, 'the reset connection left the queue');
+  // The survivor is handed out without the queue's error handler: its errors are the new owner's.
+  const it = listener[Symbol.asyncIterator]();
+  const next = await it.next();
+  assert.equal(next.done, false);
+  const conn = next.value;
+  assert.ok(conn !== undefined);
+  assert.equal(conn.remotePort, kept.localPort);
+  assert.equal(conn.socket.listenerCount('error'), 0);
+  await it.return();
+  kept.destroy();
+});
+
+test('when Node cannot adopt the SO_REUSEPORT fd, listenTcp closes it', async (t) => {
+  if (nodeHasReusePort()) {
+    t.skip(`Node ${process.version} sets SO_REUSEPORT itself; no addon fd is created`);
+    return;
+  }
+  if (!nativeStatus().loaded) {
+    t.skip('the native addon is not loaded (MEDIASOCK_NO_NATIVE=1 or not built): no addon fd');
+    return;
+  }
+  // A real fd from the addon; only its adoption by Node is made to fail, as createServerHandle
+  // does for an fd it cannot listen on (the error is emitted on the next tick, the fd untouched).
+  const warm = await listenTcp({ host: '127.0.0.1', reusePort: true });
+  await warm.close();
+  const baseline = await settleFdCount(openFdCount());
+  t.mock.method(Server.prototype, 'listen', function (this: Server) {
+    process.nextTick(() =>
+      this.emit(
+        'error',
+        Object.assign(new Error('listen EINVAL: invalid argument'), {
+          code: 'EINVAL',
+          errno: -22,
+          syscall: 'listen',
+        }),
+      ),
+    );
+    return this;
+  });
+  for (let i = 0; i < 20; i++) {
+    const err = await listenTcp({ host: '127.0.0.1', reusePort: true }).then(
+      () => assert.fail('listen succeeded'),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof SystemCallError, String(err));
+    assert.equal(err.code, 'EINVAL');
+  }
+  t.mock.restoreAll();
+  const after = await settleFdCount(baseline);
+  assert.ok(after <= baseline, `fd count ${after} > baseline ${baseline}: the addon fd leaked`);
+  // And the success path still works after the mock is gone.
+  const ok = await listenTcp({ host: '127.0.0.1', reusePort: true });
+  await ok.close();
+});
+
 test('malformed listen options are refused with InvalidArgumentError', async () => {
   const cases: Array<[Record<string, unknown>, string]> = [
     [{ host: 'localhost' }, 'host'],
     [{ port: -1 }, 'port'],
     [{ backlog: 0 }, 'backlog'],
     [{ reusePort: 1 }, 'reusePort'],
+    [{ ipv6Only: 'no' }, 'ipv6Only'],
+    [{ exclusive: null }, 'exclusive'],
     [{ host: '127.0.0.1', ipv6Only: true }, 'ipv6Only'],
     [{ connectionOptions: { tos: 999 } }, 'connectionOptions.tos'],
   ];
