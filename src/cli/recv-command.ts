@@ -19,7 +19,6 @@ import {
 } from './arguments.js';
 import type { CommandIo } from './command-io.js';
 import { ExitCode } from './command-io.js';
-import { KernelDrops } from './kernel-drops.js';
 import { LiveDisplay, formatMbit, roundTo } from './live-display.js';
 import { RTP_PAYLOAD_TYPE_MP2T, parseRtpHeader } from '../index.js';
 import { RtpStats } from './rtp-stats.js';
@@ -131,7 +130,6 @@ export async function recvCommand(args: string[], io: CommandIo): Promise<number
   }
 
   const display = new LiveDisplay(outPath === '-' ? io.stderr : io.stdout, values.json === true);
-  const drops = new KernelDrops(socket.address().port);
   const rtpStats = new RtpStats(clockRate);
   const ts = new TsContinuity();
   const started = performance.now();
@@ -197,7 +195,7 @@ export async function recvCommand(args: string[], io: CommandIo): Promise<number
       jitter_ms: rtp ? roundTo(r.jitterMs, 3) : null,
       ssrc: rtp && r.ssrc !== undefined ? hex(r.ssrc) : null,
       not_rtp: rtp ? notRtp : null,
-      kernel_drops: drops.read() ?? null,
+      kernel_drops: socket.stats.kernelDrops ?? null,
       ts_packets: ts.packets,
       ts_cc_errors: ts.packets > 0 ? ts.ccErrors : null,
       ts_sync_errors: ts.packets > 0 ? ts.syncErrors : null,

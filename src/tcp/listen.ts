@@ -34,6 +34,7 @@ import {
   validateTcpSocketOptions,
   type TcpSocketOptions,
 } from './tcp-options.js';
+import { nodeHasReusePort } from '../node-features.js';
 
 /** Options of {@link listenTcp}. */
 export interface ListenTcpOptions {
@@ -78,15 +79,6 @@ export interface TcpListenerEvents {
 }
 
 const DEFAULT_BACKLOG = 511;
-
-/**
- * Node supports `reusePort` in `server.listen` from 23.1.0 and 22.12.0 (nodejs/node#55408). It
- * silently ignores unknown listen options, so this is decided by version, not by trying.
- */
-function nodeSupportsReusePort(version: string = process.versions.node): boolean {
-  const [major = 0, minor = 0] = version.split('.').map(Number);
-  return major >= 24 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
-}
 
 /** Listens for TCP connections; see {@link listenTcp}. */
 export class TcpListener extends EventEmitter<TcpListenerEvents> {
@@ -297,7 +289,7 @@ export async function listenTcp(options: ListenTcpOptions = {}): Promise<TcpList
   const server = createServer();
   let listenOptions: Parameters<Server['listen']>[0];
   let ownFd: OwnedFd | undefined;
-  if (options.reusePort === true && !nodeSupportsReusePort()) {
+  if (options.reusePort === true && !nodeHasReusePort()) {
     const host = options.host ?? '::';
     const fd = createReusePortListenFd({
       host,

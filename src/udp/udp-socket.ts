@@ -41,6 +41,7 @@ import { getSocketOption, ifNameToIndex, setSocketOption } from '../options.js';
 import { hasBatchEngine, SingleBatch } from './batch-engine.js';
 import type { BatchCapabilities, DatagramBatch } from './batch-engine.js';
 import { BatchSocket } from './batch-socket.js';
+import { KernelDrops } from './kernel-drops.js';
 import type { BatchSendResult } from './batch-socket.js';
 
 export type { BatchCapabilities, DatagramBatch } from './batch-engine.js';
@@ -55,6 +56,7 @@ import {
   validateString,
   validateTtl,
 } from '../validate.js';
+import { nodeHasReusePort } from '../node-features.js';
 
 /** `'udp4'` for IPv4, `'udp6'` for IPv6 (dual-stack unless `ipv6Only`), as in `node:dgram`. */
 export type UdpSocketType = 'udp4' | 'udp6';
@@ -226,10 +228,11 @@ export interface UdpSocketStats {
   /** Datagrams dropped because async readers did not keep up (see `readerQueueLength`). */
   readerDrops: number;
   /**
-   * Datagrams the kernel dropped on this socket because its receive buffer was full (`SO_RXQ_OVFL`).
-   * Platforms: Linux, batch engine; 0 on the node engine.
+   * Datagrams the kernel dropped on this socket because its receive buffer was full: `SO_RXQ_OVFL`
+   * on the batch engine, the `drops` column of `/proc/net/udp` on the node engine (read on each
+   * access of `stats`). Platforms: Linux; `undefined` where the count cannot be had.
    */
-  kernelDrops: number;
+  kernelDrops: number | undefined;
   /** Datagrams cut because they did not fit a batch slot (batch engine; flagged `truncated`). */
   truncated: number;
 }
@@ -356,7 +359,7 @@ export class UdpSocket extends EventEmitter {
     const port = o.port ?? 0;
     const recvBytes = bufferRequest(o.recvBufferBytes, 'rmem_max');
     const sendBytes = bufferRequest(o.sendBufferBytes, 'wmem_max');
-    const nodeHasReusePort = nodeSupportsReusePort();
+    const nodeReusePort = nodeHasReusePort();
     const engine = o.engine ?? 'auto';
     const useBatch = engine === 'batch' || (engine === 'auto' && hasBatchEngine(binding));
     if (useBatch && !hasBatchEngine(binding)) {
@@ -445,7 +448,7 @@ export class UdpSocket extends EventEmitter {
           `${reason}; bind the group address instead`,
         );
       }
-      if (o.reusePort === true && !nodeHasReusePort) {
+      if (o.reusePort === true && !nodeReusePort) {
         throw new NotSupportedError(
           'SO_REUSEPORT (reusePort)',
           `${reason}, and Node ${process.version} has no dgram reusePort (added in 22.12)`,
@@ -496,11 +499,16 @@ export class UdpSocket extends EventEmitter {
     return this.#closed;
   }
 
+  #kernelDrops: KernelDrops | undefined;
+
   /** Counters; a snapshot. */
   get stats(): Readonly<UdpSocketStats> {
     if (this.#batch && !this.#batch.engine.closed) {
       this.#stats.kernelDrops = this.#batch.engine.kernelDrops;
       this.#stats.truncated = this.#batch.engine.truncated;
+    } else if (!this.#batch && !this.#closed) {
+      this.#kernelDrops ??= new KernelDrops(this.#address.port, this.#native?.fd);
+      this.#stats.kernelDrops = this.#kernelDrops.read();
     }
     return { ...this.#stats };
   }
@@ -942,6 +950,7 @@ export class UdpSocket extends EventEmitter {
    */
   close(): Promise<void> {
     if (this.#closing) return this.#closing;
+    void this.stats; // the last kernel drop count, read while the socket still exists
     this.#closed = true;
     const leaveErrors = this.#memberships.dropAll();
     const closedError = new SocketClosedError('receive');
@@ -1519,16 +1528,6 @@ function defaultUnicastTtl(family: 4 | 6): number {
       : '/proc/sys/net/ipv6/conf/default/hop_limit';
   if (process.platform !== 'linux') return 64;
   return Number.parseInt(readFileSync(path, 'utf8'), 10);
-}
-
-let reusePortProbe: boolean | undefined;
-
-/** Whether this Node's dgram takes `reusePort` (22.12+, 23.1+). */
-function nodeSupportsReusePort(): boolean {
-  if (reusePortProbe !== undefined) return reusePortProbe;
-  const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
-  reusePortProbe = major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
-  return reusePortProbe;
 }
 
 function bindSocket(

@@ -8,15 +8,12 @@ import { nativeStatus } from '../../src/native/index.js';
 import { connectTcp, type TcpConnection } from '../../src/tcp/connect.js';
 import { listenTcp } from '../../src/tcp/listen.js';
 import { openFdCount, settleFdCount } from '../helpers/fds.js';
+import { nodeHasReusePort } from '../../src/node-features.js';
 
 /**
  * Node's own `listen({ reusePort })` (22.12+, 23.1+): decided here independently of listen.ts, so
  * the test checks which path listenTcp took rather than trusting it.
  */
-function nodeHasReusePort(): boolean {
-  const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
-  return major >= 24 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
-}
 
 /** Why a dual-stack [::] listener cannot be tested here, or '' (probed by binding ::). */
 async function dualStackUnavailable(): Promise<string> {

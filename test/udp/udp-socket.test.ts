@@ -15,6 +15,7 @@ import {
 import { nativeStatus } from '../../src/native/index.js';
 import { openFdCount, settleFdCount } from '../helpers/fds.js';
 import { ipv6LoopbackSkipReason } from '../helpers/capabilities.js';
+import { nodeHasReusePort } from '../../src/node-features.js';
 
 const v6Skip = ipv6LoopbackSkipReason();
 
@@ -175,10 +176,7 @@ test('reuseAddr shares a port; exclusive (the probing mode) fails with EADDRINUS
 });
 
 test('reusePort: supported through the addon or Node, else NotSupportedError', async (t) => {
-  const nodeHas = (() => {
-    const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
-    return major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
-  })();
+  const nodeHas = nodeHasReusePort();
   if (!nativeStatus().loaded && !nodeHas) {
     await assert.rejects(UdpSocket.open({ type: 'udp4', address: '127.0.0.1', reusePort: true }), {
       code: 'MEDIASOCK_ERR_NOT_SUPPORTED',
@@ -366,3 +364,31 @@ test('sends made while a per-send TTL is in flight keep their order and the sock
   assert.deepEqual(got, ['a', 'b', 'c', 'd']);
   assert.equal(tx.getTTL(), 40);
 });
+
+test(
+  'node engine: kernel drops are counted from /proc/net/udp',
+  { skip: process.platform === 'linux' ? false : 'reads /proc/net/udp (Linux)' },
+  async (t) => {
+    const rx = await open(t, {
+      type: 'udp4',
+      address: '127.0.0.1',
+      engine: 'node',
+      recvBufferBytes: 4096,
+    });
+    const tx = await open(t, { type: 'udp4', address: '127.0.0.1', engine: 'node' });
+    assert.equal(rx.stats.kernelDrops, 0);
+    let received = 0;
+    rx.on('message', () => received++);
+    // Sends leave at once (libuv writes when its queue is empty) while this loop keeps the receiver
+    // from reading, so its small buffer overflows.
+    const sends: Promise<number>[] = [];
+    for (let i = 0; i < 500; i++)
+      sends.push(tx.send(Buffer.alloc(200), rx.address().port, '127.0.0.1'));
+    await Promise.all(sends);
+    for (let i = 0; i < 200 && received + (rx.stats.kernelDrops ?? 0) < 500; i++)
+      await new Promise((r) => setTimeout(r, 5));
+    const drops = rx.stats.kernelDrops ?? 0;
+    assert.ok(drops > 0, 'the kernel dropped some');
+    assert.equal(received + drops, 500, 'every datagram is received or counted');
+  },
+);

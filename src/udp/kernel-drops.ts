@@ -1,30 +1,34 @@
 /**
- * Kernel receive drops of our own UDP sockets, read from the `drops` column of `/proc/net/udp`
- * and `/proc/net/udp6` (datagrams the kernel discarded because the receive buffer was full). The
- * socket is found by its inode among this process's file descriptors, so sockets of other
- * processes sharing the port are not counted.
+ * Kernel receive drops of a UDP socket read from the `drops` column of `/proc/net/udp` and
+ * `/proc/net/udp6` (datagrams the kernel discarded because the receive buffer was full): how the
+ * node engine reports `stats.kernelDrops` (the batch engine counts `SO_RXQ_OVFL` instead).
  *
- * Platforms: Linux. Elsewhere (or without `/proc`) the count is `undefined`.
+ * The socket is found by its inode: the inode of its fd when the fd is known (the addon created
+ * it), else every socket of this process bound to the port (two sockets of this process sharing the
+ * port then report their sum).
  *
- * What it does not do: `SO_RXQ_OVFL` per datagram (that needs the native addon's cmsg path).
+ * Platforms: Linux. Elsewhere, or without `/proc`, the count is `undefined`.
  *
  * @module
  */
 import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 
-/** Reads the kernel drop counter of the process's UDP sockets bound to `port`. */
+/** Reads the kernel drop counter of one UDP socket of this process. */
 export class KernelDrops {
   readonly #port: number;
+  readonly #fd: number | undefined;
   #inodes: Set<string> | undefined;
 
-  constructor(port: number) {
+  /** @param port - the socket's local port. @param fd - its descriptor, when known. */
+  constructor(port: number, fd?: number) {
     this.#port = port;
+    this.#fd = fd;
   }
 
   /** Drops counted by the kernel since the socket was created; `undefined` when unknown. */
   read(): number | undefined {
     if (process.platform !== 'linux') return undefined;
-    this.#inodes ??= ownSocketInodes();
+    this.#inodes ??= this.#fd === undefined ? ownSocketInodes() : socketInode(this.#fd);
     if (this.#inodes === undefined) return undefined;
     let total: number | undefined;
     for (const file of ['/proc/net/udp', '/proc/net/udp6']) {
@@ -73,4 +77,16 @@ function ownSocketInodes(): Set<string> | undefined {
     if (m?.[1] !== undefined) inodes.add(m[1]);
   }
   return inodes;
+}
+
+function socketInode(fd: number): Set<string> | undefined {
+  let target: string;
+  try {
+    target = readlinkSync(`/proc/self/fd/${fd}`);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  const m = /^socket:\[(\d+)\]$/.exec(target);
+  return m?.[1] === undefined ? undefined : new Set([m[1]]);
 }
