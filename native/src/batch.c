@@ -1107,6 +1107,8 @@ static napi_value msock_batch_send(napi_env env, napi_callback_info cbinfo) {
     int seg_i = (int)skip; /* next datagram within row_i */
     double sent = 0;
     int err = 0;
+    /* Cleared for the rest of this call when a GSO segment does not fit the route's MTU. */
+    int gso_fits = 1;
 
     while (row_i < end) {
       int k = 0, n, j;
@@ -1130,7 +1132,7 @@ static napi_value msock_batch_send(napi_env env, napi_callback_info cbinfo) {
           h->msg_namelen = namelen;
         }
         start = split ? si * seg : 0;
-        if (split && e->gso && total - si > 1) {
+        if (split && e->gso && gso_fits && total - si > 1) {
           /* One GSO super-packet for the rest of the row. */
           struct cmsghdr* c;
           uint16_t size = (uint16_t)seg;
@@ -1190,6 +1192,16 @@ static napi_value msock_batch_send(napi_env env, napi_callback_info cbinfo) {
           e->gso = 0;
           e->control[CTRL_CAP_GSO] = 0;
           e->control[CTRL_GSO_MAX_SEGMENTS] = 1;
+          err = 0;
+          continue;
+        }
+        if (e->tx_gso[0] && err == EMSGSIZE && gso_fits) {
+          /* A segment plus headers exceeds the route's MTU: recent kernels answer EMSGSIZE there
+           * (older ones EINVAL, handled above). GSO itself works, so it stays on; for the rest of
+           * this call the datagrams go one per message, which the IP layer fragments as it does for
+           * the node engine's sends (or refuses with EMSGSIZE under IP_PMTUDISC_DO, reported as
+           * usual). */
+          gso_fits = 0;
           err = 0;
           continue;
         }

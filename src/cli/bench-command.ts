@@ -1,22 +1,32 @@
 /**
  * `mediasock bench`: the datagram engines side by side on loopback, as a table. Each row runs
- * for `--seconds` and reports datagrams per second and CPU microseconds per datagram of this
- * process (user + system, `process.cpuUsage()`).
+ * for `--seconds` and reports datagrams per second, Mbit/s, CPU microseconds per datagram of this
+ * process (user + system, `process.cpuUsage()`) and loss.
  *
- * Receive rows are fed by a separate process that sends as fast as it can with raw `node:dgram`,
- * so the CPU measured is the receiver's (plus, on loopback, part of the kernel's delivery work).
- * Send rows send to a socket in that process that does not read. For now the engines are
- * mediasock's node engine (`UdpSocket`) and raw `node:dgram`; the batch engine joins later.
+ * One peer process runs next to this one for the whole run (this module again, started with
+ * `node -e`): it feeds the receive rows, sending as fast as it can (the batch engine with UDP GSO
+ * when the addon is loaded, else raw `node:dgram`), and it is the receiver the send rows send to
+ * (the batch engine when available, else `node:dgram`). So the CPU measured is this process's own
+ * (on loopback plus part of the kernel's delivery work), and loss is exact: sent by one side,
+ * counted by the other.
+ *
+ * Rows: receive with raw `node:dgram`, the node engine (`'message'`) and the batch engine
+ * (`'batch'`, each datagram's length read from the batch, nothing allocated per datagram); send
+ * with raw `node:dgram`, the node engine's `send()`, and the batch engine's `sendBatch` as one
+ * train cut by `segmentSize` (UDP GSO) and as an array of datagrams (one `sendmmsg` message each,
+ * no GSO). Without the batch engine (addon not loaded, not Linux) its rows say why instead.
  *
  * What it does not do: compare across machines or runs; read the ratios within one run.
  *
  * @module
  */
 import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import * as dgram from 'node:dgram';
 import { once } from 'node:events';
+import { createInterface } from 'node:readline';
 
-import { UdpSocket, nativeStatus } from '../index.js';
+import { NotSupportedError, UdpSocket, nativeStatus } from '../index.js';
 import {
   COMMON_OPTIONS,
   UsageError,
@@ -30,11 +40,20 @@ import { roundTo } from './live-display.js';
 
 export const BENCH_HELP = `Usage: mediasock bench [options]
 
-Runs each datagram engine on loopback (127.0.0.1) and prints a table of datagrams per
-second and CPU microseconds per datagram (this process, user + system). Receive rows are fed
-by a separate sender process; send rows send to a socket that does not read.
+Runs each datagram engine on loopback (127.0.0.1) and prints a table: datagrams per second,
+Mbit/s, CPU microseconds per datagram (this process, user + system) and loss. A peer process
+feeds the receive rows as fast as it can (batch engine with UDP GSO when the addon is loaded,
+else node:dgram) and counts what the send rows send (batch engine, else node:dgram).
 
-Engines: "node" (mediasock UdpSocket), "dgram" (raw node:dgram, the baseline).
+Rows:
+  recv  dgram   raw node:dgram, 'message' event (the baseline)
+  recv  node    mediasock UdpSocket, engine 'node', 'message' event
+  recv  batch   engine 'batch', 'batch' event, length(i) per datagram (no allocation)
+  send  dgram   raw node:dgram send() with a callback, 16 in flight
+  send  node    UdpSocket engine 'node', send(), 16 in flight
+  send  batch   engine 'batch', sendBatch({ buffer, segmentSize }): UDP GSO
+  send  batch   engine 'batch', sendBatch([datagrams]): sendmmsg, no GSO
+The batch rows need the native addon on Linux; without it they read "n/a: <reason>".
 
 Options:
   --seconds S      duration of each row (default 1)
@@ -46,6 +65,7 @@ Options:
 Examples:
   mediasock bench
   mediasock bench --seconds 2 --size 188 --json
+  MEDIASOCK_NO_NATIVE=1 mediasock bench
 
 Exit codes: 0 ok, 1 runtime failure, 2 usage error.
 `;
@@ -57,33 +77,50 @@ const OPTIONS = {
   json: { type: 'boolean' },
 } as const;
 
-interface Row {
-  engine: string;
-  direction: 'recv' | 'send';
-  datagrams: number;
-  seconds: number;
-  pps: number;
-  cpu_us_per_datagram: number;
+const HOST = '127.0.0.1';
+/** Sends the node and dgram send rows keep in flight. */
+const IN_FLIGHT = 16;
+/** Datagrams per `sendBatch` call (fewer for large datagrams: at most 4 MiB per call). */
+const BATCH_DATAGRAMS = 1024;
+
+type Engine = 'dgram' | 'node' | 'batch';
+type Direction = 'recv' | 'send';
+
+/** One row of the table (`null` numbers on a row that could not run, `na` then says why). */
+export interface BenchRow {
+  engine: Engine;
+  direction: Direction;
+  /** How the datagrams are moved: the event or call used. */
+  method: string;
+  /** Datagrams moved within the measured window. */
+  datagrams: number | null;
+  /** The measured window. */
+  seconds: number | null;
+  pps: number | null;
+  mbit_per_s: number | null;
+  cpu_us_per_datagram: number | null;
+  /** Datagrams sent by the sending side over the whole row (receive rows: the peer). */
+  sent: number | null;
+  /** Datagrams counted by the receiving side over the whole row (send rows: the peer). */
+  received: number | null;
+  /** `100 * (1 - received / sent)`, at least 0. */
+  loss_pct: number | null;
+  /** `"n/a: <reason>"` when the row could not run, else `null`. */
+  na: string | null;
 }
 
-/** The blaster/sink child: `send PORT SIZE` blasts datagrams; `sink` prints a port and discards. */
-const CHILD = `
-const dgram = require('node:dgram');
-const [mode, port, size] = process.argv.slice(1);
-const s = dgram.createSocket('udp4');
-if (mode === 'sink') {
-  s.bind(0, '127.0.0.1', () => { process.stdout.write(s.address().port + '\\n'); s.setRecvBufferSize(4096); });
-  s.on('message', () => {});
-} else {
-  const buf = Buffer.alloc(Number(size));
-  s.bind(0, '127.0.0.1', () => {
-    let inflight = 0;
-    const pump = () => { while (inflight < 64) { inflight++; s.send(buf, Number(port), '127.0.0.1', () => { inflight--; setImmediate(pump); }); } };
-    pump();
-  });
+/** What a `'batch'` event carries, as far as these rows read it. */
+interface BatchView {
+  readonly count: number;
+  length(i: number): number;
 }
-process.stdin.on('end', () => process.exit(0)); process.stdin.resume();
-`;
+
+interface Measured {
+  datagrams: number;
+  bytes: number;
+  seconds: number;
+  cpuMicros: number;
+}
 
 /** Runs `mediasock bench`. */
 export async function benchCommand(args: string[], io: CommandIo): Promise<number> {
@@ -99,188 +136,579 @@ export async function benchCommand(args: string[], io: CommandIo): Promise<numbe
   const size = positiveInteger('size', values.size) ?? 1316;
   if (size > 65507) throw new UsageError('--size must be at most 65507');
 
-  const rows: Row[] = [];
-  for (const engine of ['node', 'dgram'] as const) {
-    if (io.signal.aborted) break;
-    rows.push(await benchReceive(engine, size, seconds, io.signal));
-  }
-  for (const engine of ['node', 'dgram'] as const) {
-    if (io.signal.aborted) break;
-    rows.push(await benchSend(engine, size, seconds, io.signal));
-  }
   const native = nativeStatus();
+  const batchNa = await batchUnavailable();
+  const peer = await Peer.start();
+  const rows: BenchRow[] = [];
+  try {
+    const recv: Array<[Engine, string]> = [
+      ['dgram', "'message' event"],
+      ['node', "'message' event"],
+      ['batch', "'batch' event, length(i)"],
+    ];
+    for (const [engine, method] of recv) {
+      if (io.signal.aborted) break;
+      if (engine === 'batch' && batchNa !== undefined) {
+        rows.push(naRow(engine, 'recv', method, batchNa));
+        continue;
+      }
+      rows.push(await benchReceive(engine, method, peer, size, seconds, io.signal));
+    }
+    const send: Array<[Engine, SendMode, string]> = [
+      ['dgram', 'one', 'send()'],
+      ['node', 'one', 'send()'],
+      ['batch', 'gso', 'sendBatch, GSO'],
+      ['batch', 'mmsg', 'sendBatch, sendmmsg (no GSO)'],
+    ];
+    for (const [engine, mode, method] of send) {
+      if (io.signal.aborted) break;
+      if (engine === 'batch' && batchNa !== undefined) {
+        rows.push(naRow(engine, 'send', method, batchNa));
+        continue;
+      }
+      rows.push(await benchSend(engine, mode, method, peer, size, seconds, io.signal));
+    }
+  } finally {
+    await peer.stop();
+  }
+
   if (values.json === true) {
-    io.stdout.write(`${JSON.stringify({ size, seconds, native: native.loaded, rows })}\n`);
+    io.stdout.write(
+      `${JSON.stringify({
+        size,
+        seconds,
+        host: HOST,
+        native: native.loaded,
+        native_error: native.loadError?.message ?? null,
+        feeder: peer.feeder,
+        sink: peer.sink,
+        rows,
+      })}\n`,
+    );
     return ExitCode.OK;
   }
-  const head = ['ENGINE', 'DIRECTION', 'DATAGRAMS/S', 'CPU µs/DATAGRAM', 'VS DGRAM'];
-  const table = rows.map((r) => {
-    const base = rows.find((b) => b.engine === 'dgram' && b.direction === r.direction);
-    const ratio =
-      base !== undefined && base.cpu_us_per_datagram > 0
-        ? r.cpu_us_per_datagram / base.cpu_us_per_datagram
-        : NaN;
-    return [
-      r.engine,
-      r.direction,
-      String(Math.round(r.pps)),
-      r.cpu_us_per_datagram.toFixed(2),
-      Number.isFinite(ratio) ? `${ratio.toFixed(2)}x CPU` : '-',
-    ];
-  });
-  const widths = head.map((h, i) => Math.max(h.length, ...table.map((r) => (r[i] ?? '').length)));
-  const fmt = (r: string[]): string =>
-    r.map((c, i) => (i < 2 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ');
   io.stdout.write(
-    `mediasock bench: ${size}-byte datagrams on 127.0.0.1, ${seconds} s per row; native addon ${native.loaded ? 'loaded' : 'not loaded'}\n` +
-      `${[fmt(head), ...table.map(fmt)].join('\n')}\n`,
+    `mediasock bench: ${size}-byte datagrams on ${HOST}, ${seconds} s per row; native addon ${
+      native.loaded ? 'loaded' : `not loaded (${native.loadError?.message ?? 'unknown reason'})`
+    }\n` +
+      `receive rows fed by a ${peer.feeder} sender process; send rows into a ${peer.sink} receiver process\n\n` +
+      `${formatTable(rows)}\n`,
   );
   return ExitCode.OK;
 }
 
-function startChild(args: string[]): { child: ReturnType<typeof spawn>; stdout: Promise<string> } {
-  const child = spawn(process.execPath, ['-e', CHILD, ...args], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
-  const stdout = new Promise<string>((resolve, reject) => {
-    let text = '';
-    child.stdout?.on('data', (d: Buffer) => {
-      text += d.toString();
-      if (text.includes('\n')) resolve(text.trim());
-    });
-    child.once('error', reject);
-    child.once('exit', (code) =>
-      reject(new Error(`bench helper exited with code ${String(code)}`)),
-    );
-  });
-  // Marked handled here: the receive rows never read the port line; the send rows await it.
-  stdout.catch(() => undefined);
-  return { child, stdout };
+/** Why the batch engine cannot run here, or `undefined` when it can. */
+async function batchUnavailable(): Promise<string | undefined> {
+  const status = nativeStatus();
+  if (!status.loaded)
+    return `n/a: ${status.loadError?.message ?? 'the native addon is not loaded'}`;
+  try {
+    const s = await UdpSocket.open({ type: 'udp4', address: HOST, engine: 'batch' });
+    await s.close();
+    return undefined;
+  } catch (err) {
+    if (err instanceof NotSupportedError) return `n/a: ${err.message}`;
+    throw err;
+  }
 }
 
-async function stopChild(child: ReturnType<typeof spawn>): Promise<void> {
-  if (child.exitCode !== null) return;
-  const exited = once(child, 'exit');
-  child.stdin?.end();
-  const timer = setTimeout(() => child.kill('SIGKILL'), 2000);
-  await exited;
-  clearTimeout(timer);
+function naRow(engine: Engine, direction: Direction, method: string, na: string): BenchRow {
+  return {
+    engine,
+    direction,
+    method,
+    datagrams: null,
+    seconds: null,
+    pps: null,
+    mbit_per_s: null,
+    cpu_us_per_datagram: null,
+    sent: null,
+    received: null,
+    loss_pct: null,
+    na,
+  };
 }
+
+function row(
+  engine: Engine,
+  direction: Direction,
+  method: string,
+  m: Measured,
+  sent: number,
+  received: number,
+): BenchRow {
+  const pps = m.seconds > 0 ? m.datagrams / m.seconds : 0;
+  return {
+    engine,
+    direction,
+    method,
+    datagrams: m.datagrams,
+    seconds: roundTo(m.seconds, 3),
+    pps: roundTo(pps, 0),
+    mbit_per_s: roundTo(m.seconds > 0 ? (m.bytes * 8) / m.seconds / 1e6 : 0, 1),
+    cpu_us_per_datagram: m.datagrams > 0 ? roundTo(m.cpuMicros / m.datagrams, 3) : null,
+    sent,
+    received,
+    loss_pct: sent > 0 ? roundTo(Math.max(0, 100 * (1 - received / sent)), 2) : null,
+    na: null,
+  };
+}
+
+function formatTable(rows: BenchRow[]): string {
+  const head = [
+    'DIR',
+    'ENGINE',
+    'METHOD',
+    'DATAGRAMS/S',
+    'Mbit/s',
+    'CPU µs/DGRAM',
+    'CPU vs DGRAM',
+    'LOSS %',
+  ];
+  const body = rows.map((r): string[] => {
+    if (r.na !== null) return [r.direction, r.engine, r.method, r.na];
+    const base = rows.find((b) => b.engine === 'dgram' && b.direction === r.direction);
+    const ratio =
+      base?.cpu_us_per_datagram != null &&
+      base.cpu_us_per_datagram > 0 &&
+      r.cpu_us_per_datagram !== null
+        ? r.cpu_us_per_datagram / base.cpu_us_per_datagram
+        : NaN;
+    return [
+      r.direction,
+      r.engine,
+      r.method,
+      String(r.pps ?? '-'),
+      r.mbit_per_s?.toFixed(1) ?? '-',
+      r.cpu_us_per_datagram?.toFixed(3) ?? '-',
+      Number.isFinite(ratio) ? `${ratio.toFixed(2)}x` : '-',
+      r.loss_pct?.toFixed(1) ?? '-',
+    ];
+  });
+  // An n/a row's reason spans the numeric columns, so it widens only the first three.
+  const widths = head.map((h, i) =>
+    Math.max(
+      h.length,
+      ...body.filter((b) => i < 3 || b.length === head.length).map((b) => b[i]!.length),
+    ),
+  );
+  const fmt = (cells: string[]): string =>
+    cells
+      .map((c, i) => {
+        if (i === cells.length - 1 && cells.length < head.length) return c;
+        return i < 3 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0);
+      })
+      .join('  ')
+      .trimEnd();
+  return [fmt(head), ...body.map(fmt)].join('\n');
+}
+
+// ---------------------------------------------------------------------------------------------
+// The rows, in this process.
 
 async function benchReceive(
-  engine: 'node' | 'dgram',
+  engine: Engine,
+  method: string,
+  peer: Peer,
   size: number,
   seconds: number,
   signal: AbortSignal,
-): Promise<Row> {
+): Promise<BenchRow> {
   let count = 0;
+  let bytes = 0;
   let port: number;
   let close: () => Promise<void>;
-  if (engine === 'node') {
-    const s = await UdpSocket.open({
-      type: 'udp4',
-      address: '127.0.0.1',
-      recvBufferBytes: 1 << 22,
-    });
-    s.on('message', () => count++);
-    port = s.address().port;
-    close = () => s.close();
-  } else {
+  if (engine === 'dgram') {
     const s = dgram.createSocket({ type: 'udp4', recvBufferSize: 1 << 22 });
-    s.bind(0, '127.0.0.1');
+    s.bind(0, HOST);
     await once(s, 'listening');
-    s.on('message', () => count++);
+    s.on('message', (data: Buffer) => {
+      count++;
+      bytes += data.length;
+    });
     port = s.address().port;
     close = () => new Promise((resolve) => s.close(() => resolve()));
+  } else {
+    const s = await UdpSocket.open({
+      type: 'udp4',
+      address: HOST,
+      engine,
+      recvBufferBytes: 1 << 22,
+      ...(engine === 'batch' ? { batch: { slotBytes: size } } : {}),
+    });
+    if (engine === 'batch') {
+      s.on('batch', (b: BatchView) => {
+        const n = b.count;
+        for (let i = 0; i < n; i++) bytes += b.length(i);
+        count += n;
+      });
+    } else {
+      s.on('message', (data: Buffer) => {
+        count++;
+        bytes += data.length;
+      });
+    }
+    port = s.address().port;
+    close = () => s.close();
   }
-  const { child } = startChild(['send', String(port), String(size)]);
   try {
-    // Warm up until datagrams flow (bounded), then measure.
-    for (let i = 0; i < 100 && count === 0 && !signal.aborted; i++) await sleep(20);
-    if (count === 0)
-      throw new Error('bench: no datagrams arrived from the sender process within 2 s');
-    return await measure(engine, 'recv', seconds, () => count, signal);
+    const fed = peer.request({ cmd: 'feed', port, size, seconds });
+    // The window opens at the first datagram (bounded wait) and closes at the last one.
+    for (let i = 0; i < 600 && count === 0 && !signal.aborted; i++) await sleep(5);
+    if (count === 0 && !signal.aborted)
+      throw new Error('bench: no datagrams arrived from the sender process within 3 s');
+    const c0 = count;
+    const b0 = bytes;
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    let settled = false;
+    const reply = fed.finally(() => (settled = true));
+    let last = { t: t0, count: c0, bytes: b0 };
+    let idle = 0;
+    // Until the peer has sent everything and nothing arrived for 3 polls (bounded: 5 s past the end).
+    const limit = t0 + (seconds + 5) * 1000;
+    while (!signal.aborted && performance.now() < limit) {
+      await sleep(10);
+      if (count !== last.count) {
+        last = { t: performance.now(), count, bytes };
+        idle = 0;
+      } else if (settled && ++idle >= 3) {
+        break;
+      }
+    }
+    const cpu = process.cpuUsage(cpu0);
+    const { sent } = await reply;
+    return row(
+      engine,
+      'recv',
+      method,
+      {
+        datagrams: last.count - c0,
+        bytes: last.bytes - b0,
+        seconds: (last.t - t0) / 1000,
+        cpuMicros: cpu.user + cpu.system,
+      },
+      numberOf(sent),
+      count,
+    );
   } finally {
-    await stopChild(child);
     await close();
   }
 }
 
+type SendMode = 'one' | 'gso' | 'mmsg';
+
 async function benchSend(
-  engine: 'node' | 'dgram',
+  engine: Engine,
+  mode: SendMode,
+  method: string,
+  peer: Peer,
   size: number,
   seconds: number,
   signal: AbortSignal,
-): Promise<Row> {
-  const { child, stdout } = startChild(['sink']);
-  try {
-    const port = Number(await stdout);
+): Promise<BenchRow> {
+  const port = numberOf((await peer.request({ cmd: 'sink', size })).port);
+  let count = 0;
+  let running = true;
+  let loops: Array<Promise<void>>;
+  let close: () => Promise<void>;
+  if (engine === 'dgram') {
     const buf = Buffer.alloc(size);
-    let count = 0;
-    let running = true;
-    let send: () => Promise<unknown>;
-    let close: () => Promise<void>;
-    if (engine === 'node') {
-      const s = await UdpSocket.open({ type: 'udp4', address: '127.0.0.1' });
-      send = () => s.send(buf, port, '127.0.0.1');
-      close = () => s.close();
-    } else {
-      const s = dgram.createSocket('udp4');
-      s.bind(0, '127.0.0.1');
-      await once(s, 'listening');
-      send = () =>
-        new Promise<void>((resolve, reject) =>
-          s.send(buf, port, '127.0.0.1', (err) => (err ? reject(err) : resolve())),
-        );
-      close = () => new Promise((resolve) => s.close(() => resolve()));
-    }
-    // 16 sends in flight, each engine the same way. A send that completes at once settles in
-    // a microtask, so each loop yields to the event loop now and then to let timers run.
-    const loops = Array.from({ length: 16 }, async () => {
-      for (let i = 1; running; i++) {
-        await send();
-        count++;
-        if (i % 64 === 0) await new Promise((resolve) => setImmediate(resolve));
-      }
-    });
-    try {
-      return await measure(engine, 'send', seconds, () => count, signal);
-    } finally {
-      running = false;
-      await Promise.all(loops);
-      await close();
-    }
-  } finally {
-    await stopChild(child);
+    const s = dgram.createSocket('udp4');
+    s.bind(0, HOST);
+    await once(s, 'listening');
+    const send = (): Promise<void> =>
+      new Promise<void>((resolve, reject) =>
+        s.send(buf, port, HOST, (err) => (err ? reject(err) : resolve())),
+      );
+    loops = inFlightLoops(
+      send,
+      () => running,
+      () => count++,
+    );
+    close = () => new Promise((resolve) => s.close(() => resolve()));
+  } else if (engine === 'node') {
+    const buf = Buffer.alloc(size);
+    const s = await UdpSocket.open({ type: 'udp4', address: HOST, engine: 'node' });
+    loops = inFlightLoops(
+      () => s.send(buf, port, HOST),
+      () => running,
+      () => count++,
+    );
+    close = () => s.close();
+  } else {
+    const s = await UdpSocket.open({ type: 'udp4', address: HOST, engine: 'batch' });
+    close = () => s.close();
+    if (mode === 'gso' && !s.capabilities.gso) method += ' (kernel has no GSO: sendmmsg)';
+    const n = Math.max(1, Math.min(BATCH_DATAGRAMS, Math.floor((4 << 20) / size)));
+    const buffer = new Uint8Array(size * n);
+    // GSO: one train cut by segmentSize. sendmmsg: views of the same buffer, one message each.
+    const views = Array.from({ length: n }, (_, i) => buffer.subarray(i * size, (i + 1) * size));
+    const train = { buffer, segmentSize: size, address: HOST, port };
+    const sendOnce = (): Promise<{ sent: number }> =>
+      mode === 'gso' ? s.sendBatch(train) : s.sendBatch(views, port, HOST);
+    loops = [
+      (async () => {
+        while (running) {
+          const r = await sendOnce();
+          count += r.sent;
+          // A batch the kernel took at once settles in a microtask: let timers run.
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+      })(),
+    ];
   }
+  let m: Measured;
+  try {
+    const c0 = count;
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    const deadline = t0 + seconds * 1000;
+    while (performance.now() < deadline && !signal.aborted)
+      await sleep(Math.min(50, deadline - performance.now()));
+    const cpu = process.cpuUsage(cpu0);
+    const n = count - c0;
+    m = {
+      datagrams: n,
+      bytes: n * size,
+      seconds: (performance.now() - t0) / 1000,
+      cpuMicros: cpu.user + cpu.system,
+    };
+  } finally {
+    running = false;
+    await Promise.allSettled(loops);
+    await close();
+  }
+  // Every loop ends without an error, or the row fails with the first one.
+  for (const r of await Promise.allSettled(loops)) if (r.status === 'rejected') throw r.reason;
+  const { received } = await peer.request({ cmd: 'report' });
+  return row(engine, 'send', method, m, count, numberOf(received));
 }
 
-async function measure(
-  engine: string,
-  direction: 'recv' | 'send',
-  seconds: number,
-  counter: () => number,
-  signal: AbortSignal,
-): Promise<Row> {
-  const c0 = counter();
-  const cpu0 = process.cpuUsage();
-  const t0 = performance.now();
-  const deadline = t0 + seconds * 1000;
-  while (performance.now() < deadline && !signal.aborted)
-    await sleep(Math.min(50, deadline - performance.now()));
-  const elapsed = (performance.now() - t0) / 1000;
-  const cpu = process.cpuUsage(cpu0);
-  const n = counter() - c0;
-  return {
-    engine,
-    direction,
-    datagrams: n,
-    seconds: roundTo(elapsed, 3),
-    pps: roundTo(n / elapsed, 0),
-    cpu_us_per_datagram: n > 0 ? roundTo((cpu.user + cpu.system) / n, 3) : 0,
-  };
+/** `IN_FLIGHT` loops of `send()`, each yielding to the event loop every 64 sends. */
+function inFlightLoops(
+  send: () => Promise<unknown>,
+  running: () => boolean,
+  sent: () => void,
+): Array<Promise<void>> {
+  return Array.from({ length: IN_FLIGHT }, async () => {
+    for (let i = 1; running(); i++) {
+      await send();
+      sent();
+      // A send that completes at once settles in a microtask: let timers run now and then.
+      if (i % 64 === 0) await new Promise((resolve) => setImmediate(resolve));
+    }
+  });
+}
+
+function numberOf(v: unknown): number {
+  if (typeof v !== 'number' || !Number.isFinite(v))
+    throw new Error(`bench: the peer process answered ${JSON.stringify(v)} for a number`);
+  return v;
 }
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The peer process: this module again, driven by JSON lines on stdin, answering on stdout.
+
+type Reply = Record<string, unknown>;
+
+class Peer {
+  readonly #child: ChildProcess;
+  readonly #replies: Reply[] = [];
+  #wake: (() => void) | undefined;
+  #exited = false;
+  #chain: Promise<unknown> = Promise.resolve();
+  feeder = '';
+  sink = '';
+
+  private constructor(child: ChildProcess) {
+    this.#child = child;
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      if (!line.startsWith('{')) return;
+      this.#replies.push(JSON.parse(line) as Reply);
+      this.#wake?.();
+    });
+    child.once('exit', () => {
+      this.#exited = true;
+      this.#wake?.();
+    });
+  }
+
+  static async start(): Promise<Peer> {
+    // The same loader flags (`--import tsx` when run from source), minus debugger and test flags.
+    const flags = process.execArgv.filter((a) => !/^--(inspect|test|eval|print)/.test(a));
+    const code = `const m = await import(${JSON.stringify(import.meta.url)}); await m.runBenchPeer();`;
+    const child = spawn(process.execPath, [...flags, '--input-type=module', '-e', code], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
+    child.stdin?.on('error', () => undefined);
+    const peer = new Peer(child);
+    const hello = await peer.#next();
+    peer.feeder = String(hello.feeder);
+    peer.sink = String(hello.sink);
+    return peer;
+  }
+
+  /** Sends one command; resolves with its reply (commands are answered in order). */
+  request(command: Reply): Promise<Reply> {
+    const p = this.#chain.then(() => {
+      this.#child.stdin?.write(`${JSON.stringify(command)}\n`);
+      return this.#next();
+    });
+    this.#chain = p.catch(() => undefined);
+    return p;
+  }
+
+  async #next(): Promise<Reply> {
+    for (;;) {
+      const r = this.#replies.shift();
+      if (r !== undefined) {
+        if (typeof r.error === 'string') throw new Error(`bench peer: ${r.error}`);
+        return r;
+      }
+      if (this.#exited)
+        throw new Error(
+          `bench: the peer process exited (code ${String(this.#child.exitCode)}) before answering`,
+        );
+      await new Promise<void>((resolve) => (this.#wake = resolve));
+      this.#wake = undefined;
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.#exited) return;
+    const exited = once(this.#child, 'exit');
+    this.#child.stdin?.end();
+    const timer = setTimeout(() => this.#child.kill('SIGKILL'), 3000);
+    await exited;
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * The peer's side, run in the child process: a feeder (`feed`: send to a port as fast as it can
+ * for some seconds, answer how many went) and a sink (`sink`: open a counting receiver, answer its
+ * port; `report`: wait until nothing arrives for 30 ms, close it, answer how many arrived).
+ *
+ * @internal
+ */
+export async function runBenchPeer(): Promise<void> {
+  const out = (r: Reply): void => void process.stdout.write(`${JSON.stringify(r)}\n`);
+  // Ctrl-C reaches the whole process group: the parent stops the run and then closes our stdin.
+  process.on('SIGINT', () => undefined);
+  process.on('SIGTERM', () => undefined);
+  const batch = (await batchUnavailable()) === undefined;
+  out({
+    ready: true,
+    feeder: batch ? 'batch-engine UDP GSO' : 'node:dgram',
+    sink: batch ? 'batch-engine' : 'node:dgram',
+  });
+  let sink: Awaited<ReturnType<typeof openSink>> | undefined;
+  const lines = createInterface({ input: process.stdin });
+  for await (const line of lines) {
+    if (line.trim() === '') continue;
+    try {
+      const c = JSON.parse(line) as Reply;
+      if (c.cmd === 'feed') {
+        out({ sent: await feed(batch, numberOf(c.port), numberOf(c.size), numberOf(c.seconds)) });
+      } else if (c.cmd === 'sink') {
+        await sink?.close();
+        sink = await openSink(batch, numberOf(c.size));
+        out({ port: sink.port });
+      } else if (c.cmd === 'report') {
+        if (sink === undefined) throw new Error('report without a sink');
+        let seen = -1;
+        for (let i = 0; i < 500 && sink.count() !== seen; i++) {
+          seen = sink.count();
+          await sleep(30);
+        }
+        const received = sink.count();
+        await sink.close();
+        sink = undefined;
+        out({ received });
+      } else {
+        throw new Error(`unknown command ${JSON.stringify(c.cmd)}`);
+      }
+    } catch (err) {
+      out({ error: err instanceof Error ? err.message : String(err) });
+    }
+  }
+  await sink?.close();
+}
+
+async function openSink(
+  batch: boolean,
+  size: number,
+): Promise<{ port: number; count: () => number; close: () => Promise<void> }> {
+  let count = 0;
+  if (batch) {
+    const s = await UdpSocket.open({
+      type: 'udp4',
+      address: HOST,
+      engine: 'batch',
+      recvBufferBytes: 1 << 22,
+      batch: { slotBytes: size },
+    });
+    s.on('batch', (b: BatchView) => (count += b.count));
+    return { port: s.address().port, count: () => count, close: () => s.close() };
+  }
+  const s = dgram.createSocket({ type: 'udp4', recvBufferSize: 1 << 22 });
+  s.bind(0, HOST);
+  await once(s, 'listening');
+  s.on('message', () => count++);
+  return {
+    port: s.address().port,
+    count: () => count,
+    close: () => new Promise<void>((resolve) => s.close(() => resolve())),
+  };
+}
+
+async function feed(batch: boolean, port: number, size: number, seconds: number): Promise<number> {
+  const until = performance.now() + seconds * 1000;
+  let sent = 0;
+  if (batch) {
+    const s = await UdpSocket.open({ type: 'udp4', address: HOST, engine: 'batch' });
+    try {
+      const n = Math.max(1, Math.min(BATCH_DATAGRAMS, Math.floor((4 << 20) / size)));
+      const train = { buffer: new Uint8Array(size * n), segmentSize: size, address: HOST, port };
+      while (performance.now() < until) {
+        sent += (await s.sendBatch(train)).sent;
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    } finally {
+      await s.close();
+    }
+    return sent;
+  }
+  const s = dgram.createSocket('udp4');
+  s.bind(0, HOST);
+  await once(s, 'listening');
+  const buf = Buffer.alloc(size);
+  await new Promise<void>((resolve, reject) => {
+    let inflight = 0;
+    let failed = false;
+    const pump = (): void => {
+      while (inflight < 64 && !failed && performance.now() < until) {
+        inflight++;
+        s.send(buf, port, HOST, (err) => {
+          inflight--;
+          if (err && !failed) {
+            failed = true;
+            reject(err);
+            return;
+          }
+          if (!err) sent++;
+          if (inflight === 0 && performance.now() >= until) resolve();
+          else setImmediate(pump);
+        });
+      }
+    };
+    pump();
+  });
+  await new Promise<void>((resolve) => s.close(() => resolve()));
+  return sent;
 }

@@ -33,4 +33,9 @@ export {
   type InterleavedMediaChannels,
   type RtspMessage,
 } from './interleaved.js';
-export type { TcpKeepAliveOptions, TcpKeepAliveState, TcpSocketOptions } from './tcp-options.js';
+export type {
+  TcpKeepAliveOptions,
+  TcpKeepAliveState,
+  TcpPreConnectOptions,
+  TcpSocketOptions,
+} from './tcp-options.js';

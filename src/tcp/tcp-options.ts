@@ -9,6 +9,13 @@
  * the addon. {@link checkTcpOptionsSupported} tells *before* a connection is made whether the
  * options asked for can be honoured, so a request is never silently ignored.
  *
+ * Some options only do their job when they are on the socket before the SYN leaves
+ * ({@link TcpPreConnectOptions}, plus `tos` for outgoing connections): the receive buffer bounds
+ * the window scale negotiated in the SYN, the TOS byte should mark the handshake too, and a device
+ * binding must route the SYN. Node cannot set any of them before it connects, so `connectTcp`
+ * creates such sockets through the addon; {@link checkTcpConnectOptionsSupported} refuses them up
+ * front when the addon is not loaded.
+ *
  * What this module does not do: create sockets or connect (see `connect.ts`), or set options on
  * listening sockets.
  *
@@ -24,7 +31,7 @@ import { Socket } from 'node:net';
 import { InvalidArgumentError, InvalidStateError, NotSupportedError } from '../errors.js';
 import { nativeStatus } from '../native/index.js';
 import { getSocketOption, setSocketOption } from '../options.js';
-import { validateBoolean, validateInteger } from '../validate.js';
+import { validateBoolean, validateInteger, validateString } from '../validate.js';
 
 /**
  * TCP keepalive settings. Each field left `undefined` keeps the value Node / the OS would use
@@ -63,6 +70,36 @@ export interface TcpSocketOptions {
    * six bits. Uses Node's `setTypeOfService` where it exists (Node >= 24.15), otherwise the addon.
    */
   tos?: number | undefined;
+}
+
+/**
+ * Options of an outgoing connection that must be in place before the SYN is sent, so
+ * `connectTcp` creates the socket through the native addon (`msock_tcp_socket`) when any of them
+ * (or `tos`) is given. Without the addon they are refused with `NotSupportedError` before any
+ * connection is attempted; they are never applied after the handshake instead.
+ */
+export interface TcpPreConnectOptions {
+  /**
+   * `SO_RCVBUF` in bytes, 1..2147483647. TCP negotiates its window scale in the SYN from the
+   * receive buffer at that moment, so a buffer raised after connecting cannot open the window past
+   * 64 KiB × the scale already chosen. The addon tries `SO_RCVBUFFORCE` first (with
+   * `CAP_NET_ADMIN` it goes past `net.core.rmem_max`), else `SO_RCVBUF`, which the kernel clamps to
+   * `rmem_max` instead of failing; Linux reads back twice the effective size. Setting it turns off
+   * the kernel's receive-buffer autotuning for the connection. Needs the addon.
+   * Default: the OS default (autotuned, `net.ipv4.tcp_rmem`).
+   */
+  recvBufferBytes?: number | undefined;
+  /**
+   * `SO_SNDBUF` in bytes, 1..2147483647 (`SO_SNDBUFFORCE` first, as `recvBufferBytes`). Turns off
+   * send-buffer autotuning. Needs the addon. Default: the OS default (`net.ipv4.tcp_wmem`).
+   */
+  sendBufferBytes?: number | undefined;
+  /**
+   * `SO_BINDTODEVICE`: send and receive only through this interface (by name, at most 15 bytes),
+   * the SYN included. An unknown name fails with `SystemCallError` `ENODEV`. Needs the addon
+   * (and `CAP_NET_RAW` before Linux 5.7). Platforms: Linux.
+   */
+  bindToDevice?: string | undefined;
 }
 
 /** Keepalive settings read back from the kernel. */
@@ -136,6 +173,48 @@ export function validateTcpSocketOptions(options: TcpSocketOptions, prefix = '')
   if (tos !== undefined) validateInteger(tos, `${prefix}tos`, 0, 255);
 }
 
+/**
+ * Validates the {@link TcpPreConnectOptions} of `options` and throws {@link InvalidArgumentError}
+ * for a malformed value. Runs before any system call.
+ */
+export function validateTcpPreConnectOptions(options: TcpPreConnectOptions, prefix = ''): void {
+  const { recvBufferBytes, sendBufferBytes, bindToDevice } = options;
+  if (recvBufferBytes !== undefined) {
+    validateInteger(recvBufferBytes, `${prefix}recvBufferBytes`, 1, 0x7fffffff);
+  }
+  if (sendBufferBytes !== undefined) {
+    validateInteger(sendBufferBytes, `${prefix}sendBufferBytes`, 1, 0x7fffffff);
+  }
+  if (bindToDevice !== undefined) {
+    validateString(bindToDevice, `${prefix}bindToDevice`, { nonEmpty: true });
+    if (Buffer.byteLength(bindToDevice) > 15 || bindToDevice.includes('\0')) {
+      throw new InvalidArgumentError(
+        `${prefix}bindToDevice`,
+        bindToDevice,
+        'must be an interface name of at most 15 bytes (IFNAMSIZ) without NUL',
+      );
+    }
+  }
+}
+
+/**
+ * The C names of the options among `options` that must be set before the SYN: `SO_RCVBUF`,
+ * `SO_SNDBUF`, `SO_BINDTODEVICE` and `IP_TOS` (`IPV6_TCLASS` on IPv6). Empty when none is asked
+ * for, in which case `connectTcp` lets Node create the socket.
+ *
+ * @internal
+ */
+export function tcpPreConnectOptionNames(
+  options: TcpPreConnectOptions & TcpSocketOptions,
+): string[] {
+  const names: string[] = [];
+  if (options.recvBufferBytes !== undefined) names.push('SO_RCVBUF');
+  if (options.sendBufferBytes !== undefined) names.push('SO_SNDBUF');
+  if (options.bindToDevice !== undefined) names.push('SO_BINDTODEVICE');
+  if (options.tos !== undefined) names.push('IP_TOS');
+  return names;
+}
+
 function validateSeconds(value: number | undefined, argument: string): void {
   if (value === undefined) return;
   if (
@@ -186,6 +265,43 @@ export function checkTcpOptionsSupported(options: TcpSocketOptions): void {
   throw new NotSupportedError(
     needed.join(', '),
     `Node ${process.version} cannot set ${needed.length > 1 ? 'them' : 'it'} and the native addon is not loaded (${describeLoadError(status.loadError)})`,
+    { cause: status.loadError },
+  );
+}
+
+/**
+ * Like {@link checkTcpOptionsSupported}, for an outgoing connection: also refuses the options that
+ * must be set before the SYN ({@link tcpPreConnectOptionNames}, `tos` included even where Node has
+ * `setTypeOfService`, which only acts once the handshake is done) when the addon is not loaded,
+ * and `bindToDevice` on systems without `SO_BINDTODEVICE`. One error names every option refused.
+ *
+ * @throws NotSupportedError `MEDIASOCK_ERR_NOT_SUPPORTED`, before any connection is attempted.
+ */
+export function checkTcpConnectOptionsSupported(
+  options: TcpPreConnectOptions & TcpSocketOptions,
+): void {
+  if (
+    options.bindToDevice !== undefined &&
+    process.platform !== 'linux' &&
+    process.platform !== 'android'
+  ) {
+    throw new NotSupportedError('SO_BINDTODEVICE', 'it exists on Linux only');
+  }
+  const before = tcpPreConnectOptionNames(options);
+  const after = optionsNeedingAddon({ ...options, tos: undefined });
+  if (before.length + after.length === 0) return;
+  const status = nativeStatus();
+  if (status.loaded) return;
+  const reasons: string[] = [];
+  if (before.length > 0) {
+    reasons.push(
+      `${before.join(', ')} must be set before the SYN, which Node cannot do (it would only set ${before.length > 1 ? 'them' : 'it'} after the handshake)`,
+    );
+  }
+  if (after.length > 0) reasons.push(`Node ${process.version} cannot set ${after.join(', ')}`);
+  throw new NotSupportedError(
+    [...before, ...after].join(', '),
+    `${reasons.join('; ')}, and the native addon is not loaded (${describeLoadError(status.loadError)})`,
     { cause: status.loadError },
   );
 }

@@ -145,17 +145,3 @@ test('a runtime failure (port in use without reuse) exits 1 with one line', asyn
     await new Promise<void>((resolve) => holder.close(() => resolve()));
   }
 });
-
-test('bench: a short run gives a row per engine and direction', async () => {
-  const r = await runCli(['bench', '--seconds', '0.3', '--json'], { timeoutMs: 60_000 });
-  assert.equal(r.code, 0, r.stderr);
-  const [obj] = records(r.stdout) as Array<{
-    rows: Array<{ engine: string; direction: string; datagrams: number }>;
-  }>;
-  assert.deepEqual(
-    obj?.rows.map((row) => `${row.engine}/${row.direction}`),
-    ['node/recv', 'dgram/recv', 'node/send', 'dgram/send'],
-  );
-  for (const row of obj?.rows ?? [])
-    assert.ok(row.datagrams > 0, `${row.engine}/${row.direction} moved datagrams`);
-});

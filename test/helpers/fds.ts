@@ -30,3 +30,16 @@ export async function settleFdCount(
   }
   return count;
 }
+
+/**
+ * Asserts that no file descriptor leaked: after settling, the count is at most `baseline`. (It may
+ * be lower: Node itself closes fds it opened lazily before the baseline was taken, as Node 24's
+ * test runner does.)
+ */
+export async function assertFdsBackToBaseline(
+  baseline: number,
+  message = 'fd count back to baseline',
+): Promise<void> {
+  const count = await settleFdCount(baseline);
+  if (count > baseline) throw new Error(`${message}: ${count} fds open, baseline ${baseline}`);
+}

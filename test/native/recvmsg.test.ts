@@ -11,7 +11,7 @@ import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { nativeStatus, requireNative } from '../../src/native/index.js';
 import type { NativeBinding, NativeDatagram } from '../../src/native/index.js';
-import { openFdCount, settleFdCount } from '../helpers/fds.js';
+import { openFdCount, assertFdsBackToBaseline } from '../helpers/fds.js';
 
 const status = nativeStatus();
 const skipNoNative = status.loaded
@@ -185,5 +185,5 @@ test('msock_recvmsg returns null when nothing is queued and keeps fds balanced',
     code: 'EBADF',
     syscall: 'recvmsg',
   });
-  assert.equal(await settleFdCount(baseline), baseline);
+  await assertFdsBackToBaseline(baseline);
 });

@@ -21,7 +21,7 @@ import { DtlsError, MessageTooLargeError } from '../../src/errors.js';
 import { RistTransport } from '../../src/rist/rist-transport.js';
 import { UdpSocket } from '../../src/udp/udp-socket.js';
 import { ipv6LoopbackSkipReason } from '../helpers/capabilities.js';
-import { openFdCount, settleFdCount } from '../helpers/fds.js';
+import { openFdCount, assertFdsBackToBaseline } from '../helpers/fds.js';
 import { dtlsSkipReason, fingerprint256, lossyRelay, makePki } from './fixtures/dtls-pki.js';
 import type { Pki } from './fixtures/dtls-pki.js';
 
@@ -147,7 +147,7 @@ test('certificates: CA-verified handshake, data both ways, info, cleanup', { ski
     await rx.close();
   }
   assert.deepEqual(live(), liveBase);
-  assert.equal(await settleFdCount(fdBase), fdBase);
+  await assertFdsBackToBaseline(fdBase);
 });
 
 test('PSK: handshake with identity + key, data both ways', { skip }, async (t) => {
@@ -350,7 +350,7 @@ test(
     await assert.rejects(tx.readMedia(), SocketClosedError);
     assert.deepEqual(live(), liveBase);
     await silent.close();
-    assert.equal(await settleFdCount(fdBase), fdBase);
+    await assertFdsBackToBaseline(fdBase);
   },
 );
 

@@ -24,7 +24,7 @@ import { buildSenderRtcp, parseRtcpCompound, RtcpPacketType } from '../../src/ri
 import { openRtpPortPair } from '../../src/rtp/port-pair.js';
 import { UdpSocket } from '../../src/udp/udp-socket.js';
 import { commandSkipReason } from '../helpers/capabilities.js';
-import { openFdCount, settleFdCount } from '../helpers/fds.js';
+import { openFdCount, assertFdsBackToBaseline } from '../helpers/fds.js';
 
 const senderSkip = commandSkipReason('ristsender', 'Debian package rist-tools') ?? false;
 const receiverSkip = commandSkipReason('ristreceiver', 'Debian package rist-tools') ?? false;
@@ -117,7 +117,7 @@ test(
       await stop(sender.child);
       await Promise.all([rx.close(), feeder.close()]);
     }
-    assert.equal(await settleFdCount(baseline), baseline);
+    await assertFdsBackToBaseline(baseline);
   },
 );
 
@@ -230,6 +230,6 @@ test(
       await stop(receiver.child);
       await Promise.all([tx.close(), output.close()]);
     }
-    assert.equal(await settleFdCount(baseline), baseline);
+    await assertFdsBackToBaseline(baseline);
   },
 );

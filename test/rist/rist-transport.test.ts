@@ -17,7 +17,7 @@ import {
   SocketClosedError,
   SystemCallError,
 } from '../../src/errors.js';
-import { openFdCount, settleFdCount } from '../helpers/fds.js';
+import { openFdCount, assertFdsBackToBaseline } from '../helpers/fds.js';
 import { ipv6LoopbackSkipReason } from '../helpers/capabilities.js';
 import { nativeStatus } from '../../src/native/index.js';
 import { DtlsChannel } from '../../src/rist/dtls.js';
@@ -82,7 +82,7 @@ test('listen: media on even P, RTCP on P+1; a sender reaches both; learned addre
     },
   );
   await Promise.all([rx.close(), tx.close()]);
-  assert.equal(await settleFdCount(baseline), baseline);
+  await assertFdsBackToBaseline(baseline);
 });
 
 test('learning rejects a second media source and RTCP from another host (127.0.0.2 / .3)', async (t) => {
@@ -169,7 +169,7 @@ test('Main profile: one socket, media and rtcp alias it, closed once', async (t)
   const again = await RistTransport.listenSingle('127.0.0.1', port);
   assert.equal(again.mediaPort, port);
   await again.close();
-  assert.equal(await settleFdCount(baseline), baseline);
+  await assertFdsBackToBaseline(baseline);
 });
 
 test('close is idempotent and wakes pending readers with SocketClosedError', async () => {
@@ -266,7 +266,7 @@ test('a busy RTCP port fails listen with EADDRINUSE and closes the media socket 
   const media = await UdpSocket.open({ type: 'udp4', address: '127.0.0.1', port: rtpPort });
   await media.close();
   await squat.close();
-  assert.equal(await settleFdCount(baseline), baseline);
+  await assertFdsBackToBaseline(baseline);
 });
 
 test(
@@ -294,7 +294,7 @@ test(
     // The port is free again and the fd gone.
     const again = await UdpSocket.open({ type: 'udp4', address: '127.0.0.1', port });
     await again.close();
-    assert.equal(await settleFdCount(baseline), baseline);
+    await assertFdsBackToBaseline(baseline);
   },
 );
 

@@ -16,7 +16,7 @@ import {
   PortRangeExhaustedError,
   SystemCallError,
 } from '../../src/errors.js';
-import { openFdCount, settleFdCount } from '../helpers/fds.js';
+import { openFdCount, assertFdsBackToBaseline } from '../helpers/fds.js';
 
 /** A random even base below the kernel's ephemeral range, so the kernel never hands these out. */
 function randomBase(span: number): number {
@@ -133,7 +133,7 @@ test('a range pair whose port another socket holds is skipped; maxAttempts bound
     }),
     (err: unknown) => err instanceof PortRangeExhaustedError && err.attempts === 1,
   );
-  assert.equal(await settleFdCount(baseline), baseline, 'the failed probe closed its socket');
+  await assertFdsBackToBaseline(baseline, 'the failed probe closed its socket');
 });
 
 test('many concurrent allocations never return the same port twice', async (t) => {
@@ -158,7 +158,7 @@ test('many concurrent allocations never return the same port twice', async (t) =
   assert.equal(reservedPortCount(), reservedBefore + ports.length);
   await closeAll(pairs);
   assert.equal(reservedPortCount(), reservedBefore);
-  assert.equal(await settleFdCount(baseline), baseline, 'parked and paired sockets all closed');
+  await assertFdsBackToBaseline(baseline, 'parked and paired sockets all closed');
 });
 
 test('ephemeral allocation, repeated: fd count back to baseline (parked sockets closed)', async () => {
@@ -170,7 +170,7 @@ test('ephemeral allocation, repeated: fd count back to baseline (parked sockets 
     assert.equal(pair.rtpPort % 2, 0);
     await pair.close();
   }
-  assert.equal(await settleFdCount(baseline), baseline);
+  await assertFdsBackToBaseline(baseline);
 });
 
 test('an aborted signal rejects with AbortError and leaves nothing open', async () => {
@@ -181,7 +181,7 @@ test('an aborted signal rejects with AbortError and leaves nothing open', async 
     openRtpPortPair({ type: 'udp4', address: '127.0.0.1', signal: controller.signal }),
     AbortError,
   );
-  assert.equal(await settleFdCount(baseline), baseline);
+  await assertFdsBackToBaseline(baseline);
 });
 
 test('bad input: odd/even bounds, zero, out of range, too small, reuse, maxAttempts', async () => {
@@ -241,5 +241,5 @@ test('an address this host does not have fails with the bind error, not exhausti
     openRtpPortPair({ type: 'udp4', address: '192.0.2.1' }),
     (err: unknown) => err instanceof SystemCallError && err.code === 'EADDRNOTAVAIL',
   );
-  assert.equal(await settleFdCount(baseline), baseline);
+  await assertFdsBackToBaseline(baseline);
 });

@@ -14,7 +14,7 @@ import {
   InvalidStateError,
   PortRangeExhaustedError,
 } from '../../src/errors.js';
-import { openFdCount, settleFdCount } from '../helpers/fds.js';
+import { openFdCount, assertFdsBackToBaseline } from '../helpers/fds.js';
 
 /** A random even base below the kernel's ephemeral range, so the kernel never hands these out. */
 function randomBase(span: number): number {
@@ -46,7 +46,7 @@ test('1000 pairs leased and released: fd count and reservations back to baseline
   assert.equal(stats.leasesTotal, 1001);
   assert.equal(stats.free, 32);
   assert.equal(stats.capacity, 32);
-  assert.equal(await settleFdCount(baseline), baseline);
+  await assertFdsBackToBaseline(baseline);
   assert.equal(reservedPortCount(), reserved);
   await p.close();
 });
@@ -132,7 +132,7 @@ test('close() releases every lease, refuses new ones, and is idempotent', async 
   }
   await assert.rejects(p.lease(), InvalidStateError);
   assert.equal(p.stats.leased, 0);
-  assert.equal(await settleFdCount(baseline), baseline);
+  await assertFdsBackToBaseline(baseline);
 });
 
 test('bad ranges are rejected when the pool is made', () => {

@@ -187,7 +187,8 @@ test('keepalive, user timeout, no-delay and TOS are applied and read back from t
     tos: 0xb8,
   };
   if (!native) {
-    // Without the addon, interval/count/user timeout/TOS cannot be set on Node 20: refused up front.
+    // Without the addon, interval/count/user timeout cannot be set on Node 20, nor TOS before the
+    // SYN on any Node: refused up front. (With the addon, `tos` takes the pre-connect path.)
     const before = s.sockets.length;
     const err = await connectTcp(options).then(
       () => assert.fail('options needing the addon were accepted without it'),

@@ -11,7 +11,7 @@ import { UdpSocket } from '../../src/udp/udp-socket.js';
 import type { DatagramBatch, UdpEngine, UdpSocketOptions } from '../../src/udp/udp-socket.js';
 import { InvalidArgumentError, NotSupportedError, SocketClosedError } from '../../src/errors.js';
 import { loadNative, nativeStatus } from '../../src/native/index.js';
-import { openFdCount, settleFdCount } from '../helpers/fds.js';
+import { openFdCount, assertFdsBackToBaseline } from '../helpers/fds.js';
 import { ipv6LoopbackSkipReason } from '../helpers/capabilities.js';
 
 const binding = loadNative();
@@ -417,7 +417,7 @@ test(
     await assert.rejects(rx.receive(), SocketClosedError);
     await assert.rejects(rx.sendBatch([new Uint8Array(1)], 9, '127.0.0.1'), SocketClosedError);
     await tx.close();
-    assert.equal(await settleFdCount(before), before, 'fds back to baseline');
+    await assertFdsBackToBaseline(before, 'fds back to baseline');
   },
 );
 
@@ -445,7 +445,7 @@ test(
       const s = await UdpSocket.open({ type: i % 2 ? 'udp4' : 'udp6', engine: 'batch' });
       await s.close();
     }
-    assert.equal(await settleFdCount(before), before);
+    await assertFdsBackToBaseline(before);
   },
 );
 

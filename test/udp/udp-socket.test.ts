@@ -13,7 +13,7 @@ import {
   SystemCallError,
 } from '../../src/errors.js';
 import { nativeStatus } from '../../src/native/index.js';
-import { openFdCount, settleFdCount } from '../helpers/fds.js';
+import { openFdCount, assertFdsBackToBaseline } from '../helpers/fds.js';
 import { ipv6LoopbackSkipReason } from '../helpers/capabilities.js';
 import { nodeHasReusePort } from '../../src/node-features.js';
 
@@ -242,7 +242,7 @@ test('AbortSignal on open and on receive', async (t) => {
       return true;
     },
   );
-  assert.equal(await settleFdCount(before), before);
+  await assertFdsBackToBaseline(before);
   const s = await open(t, { type: 'udp4', address: '127.0.0.1' });
   const ac = new AbortController();
   const p = s.receive({ signal: ac.signal });
@@ -273,7 +273,7 @@ test('fd count returns to baseline after 1000 open/close cycles, failing binds i
     }
   }
   await holder.close();
-  assert.equal(await settleFdCount(baseline), baseline);
+  await assertFdsBackToBaseline(baseline);
 });
 
 test('bad input gives InvalidArgumentError naming the value', async (t) => {
