@@ -41,22 +41,6 @@ void msock_throw_napi(napi_env env) {
                                                                 : "N-API call failed");
 }
 
-#define NAPI_CALL(env, call)          \
-  do {                                \
-    if ((call) != napi_ok) {          \
-      msock_throw_napi(env);          \
-      return NULL;                    \
-    }                                 \
-  } while (0)
-
-#define NAPI_CALL_INT(env, call)      \
-  do {                                \
-    if ((call) != napi_ok) {          \
-      msock_throw_napi(env);          \
-      return -1;                      \
-    }                                 \
-  } while (0)
-
 int msock_set_str(napi_env env, napi_value obj, const char* key, const char* value) {
   napi_value v;
   NAPI_CALL_INT(env, napi_create_string_utf8(env, value, NAPI_AUTO_LENGTH, &v));
@@ -79,7 +63,7 @@ static int msock__set_bool(napi_env env, napi_value obj, const char* key, bool v
 }
 
 /* Throws Error { errno: -err, syscall, option?, address?, port? }; err is a positive errno. */
-static void msock__throw_errno(napi_env env,
+void msock_throw_errno(napi_env env,
                                int err,
                                const char* syscall,
                                const char* option,
@@ -370,7 +354,7 @@ static napi_value msock__socket(napi_env env, napi_callback_info cbinfo, int typ
 
   err = msock__socket_create(&o, &r, &failure);
   if (err != 0) {
-    msock__throw_errno(env, -err, failure.syscall, failure.option, address, port);
+    msock_throw_errno(env, -err, failure.syscall, failure.option, address, port);
     return NULL;
   }
 
@@ -409,7 +393,7 @@ static napi_value msock_close(napi_env env, napi_callback_info cbinfo) {
   }
   if (msock__get_fd(env, argv[0], &fd) != 0) return NULL;
   err = msock__close(fd);
-  if (err != 0) msock__throw_errno(env, -err, "close", NULL, NULL, -1);
+  if (err != 0) msock_throw_errno(env, -err, "close", NULL, NULL, -1);
   return NULL;
 }
 
@@ -541,7 +525,7 @@ static napi_value msock_setsockopt(napi_env env, napi_callback_info cbinfo) {
       {
         struct in_addr in;
         if (ifindex != 0) {
-          msock__throw_errno(env, EOPNOTSUPP, "setsockopt", option_name, NULL, -1);
+          msock_throw_errno(env, EOPNOTSUPP, "setsockopt", option_name, NULL, -1);
           return NULL;
         }
         if (inet_pton(AF_INET, address, &in) != 1) {
@@ -559,7 +543,7 @@ static napi_value msock_setsockopt(napi_env env, napi_callback_info cbinfo) {
     default:
       rc = -EINVAL;
   }
-  if (rc != 0) msock__throw_errno(env, -rc, "setsockopt", option_name, NULL, -1);
+  if (rc != 0) msock_throw_errno(env, -rc, "setsockopt", option_name, NULL, -1);
   return NULL;
 }
 
@@ -647,7 +631,7 @@ static napi_value msock_getsockopt(napi_env env, napi_callback_info cbinfo) {
       rc = -EINVAL;
   }
   if (rc != 0) {
-    msock__throw_errno(env, -rc, "getsockopt", option_name, NULL, -1);
+    msock_throw_errno(env, -rc, "getsockopt", option_name, NULL, -1);
     return NULL;
   }
   return result;
@@ -669,7 +653,7 @@ static napi_value msock_if_nametoindex(napi_env env, napi_callback_info cbinfo) 
   errno = 0;
   index = if_nametoindex(name);
   if (index == 0) {
-    msock__throw_errno(env, errno != 0 ? errno : ENODEV, "if_nametoindex", NULL, name, -1);
+    msock_throw_errno(env, errno != 0 ? errno : ENODEV, "if_nametoindex", NULL, name, -1);
     return NULL;
   }
   NAPI_CALL(env, napi_create_uint32(env, index, &result));
@@ -689,7 +673,7 @@ static napi_value msock_if_indextoname(napi_env env, napi_callback_info cbinfo) 
   if (msock__to_int(env, argv[0], "index", 1, 0x7fffffff, &index) != 0) return NULL;
   errno = 0;
   if (if_indextoname((unsigned int)index, name) == NULL) {
-    msock__throw_errno(env, errno != 0 ? errno : ENXIO, "if_indextoname", NULL, NULL, -1);
+    msock_throw_errno(env, errno != 0 ? errno : ENXIO, "if_indextoname", NULL, NULL, -1);
     return NULL;
   }
   NAPI_CALL(env, napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &result));
@@ -765,11 +749,11 @@ static napi_value msock_mcast_membership(napi_env env, napi_callback_info cbinfo
       rc = setsockopt(fd, level, name, &req, sizeof(req));
     while (rc == -1 && errno == EINTR);
   }
-  if (rc == -1) msock__throw_errno(env, errno, "setsockopt", option, group, -1);
+  if (rc == -1) msock_throw_errno(env, errno, "setsockopt", option, group, -1);
   return NULL;
 #else
   (void)cbinfo;
-  msock__throw_errno(env, ENOPROTOOPT, "setsockopt", "MCAST_JOIN_GROUP", NULL, -1);
+  msock_throw_errno(env, ENOPROTOOPT, "setsockopt", "MCAST_JOIN_GROUP", NULL, -1);
   return NULL;
 #endif
 }
@@ -832,7 +816,7 @@ static napi_value msock_recvmsg(napi_env env, napi_callback_info cbinfo) {
       NAPI_CALL(env, napi_get_null(env, &result));
       return result;
     }
-    msock__throw_errno(env, errno, "recvmsg", NULL, NULL, -1);
+    msock_throw_errno(env, errno, "recvmsg", NULL, NULL, -1);
     return NULL;
   }
 

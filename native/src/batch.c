@@ -122,72 +122,6 @@ enum {
 
 /* ---- N-API helpers ------------------------------------------------------------------------ */
 
-static void msock__batch_throw_napi(napi_env env) {
-  bool pending = false;
-  const napi_extended_error_info* info = NULL;
-  if (napi_is_exception_pending(env, &pending) == napi_ok && pending) return;
-  napi_get_last_error_info(env, &info);
-  napi_throw_error(env, NULL,
-                   info != NULL && info->error_message != NULL ? info->error_message
-                                                                : "N-API call failed");
-}
-
-#define NAPI_CALL(env, call)          \
-  do {                                \
-    if ((call) != napi_ok) {          \
-      msock__batch_throw_napi(env);   \
-      return NULL;                    \
-    }                                 \
-  } while (0)
-
-#define NAPI_CALL_INT(env, call)      \
-  do {                                \
-    if ((call) != napi_ok) {          \
-      msock__batch_throw_napi(env);   \
-      return -1;                      \
-    }                                 \
-  } while (0)
-
-/* Throws Error { errno: -err, syscall } as addon.c does (the TS loader makes it SystemCallError). */
-static void msock__batch_throw_errno(napi_env env, int err, const char* syscall) {
-  char message[160];
-  napi_value msg, error, v;
-  if (err < 0) err = -err;
-  snprintf(message, sizeof(message), "%s %s", syscall, strerror(err));
-  if (napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &msg) != napi_ok ||
-      napi_create_error(env, NULL, msg, &error) != napi_ok ||
-      napi_create_int32(env, -err, &v) != napi_ok ||
-      napi_set_named_property(env, error, "errno", v) != napi_ok ||
-      napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &v) != napi_ok ||
-      napi_set_named_property(env, error, "syscall", v) != napi_ok) {
-    msock__batch_throw_napi(env);
-    return;
-  }
-  napi_throw(env, error);
-}
-
-/* Throws TypeError { argument, expected, value } for input the TS layer should have rejected. */
-static void msock__batch_throw_invalid(napi_env env,
-                                       const char* argument,
-                                       napi_value value,
-                                       const char* expected) {
-  char message[200];
-  napi_value msg, error, v;
-  snprintf(message, sizeof(message), "%s %s", argument, expected);
-  if (napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &msg) != napi_ok ||
-      napi_create_type_error(env, NULL, msg, &error) != napi_ok ||
-      napi_create_string_utf8(env, argument, NAPI_AUTO_LENGTH, &v) != napi_ok ||
-      napi_set_named_property(env, error, "argument", v) != napi_ok ||
-      napi_create_string_utf8(env, expected, NAPI_AUTO_LENGTH, &v) != napi_ok ||
-      napi_set_named_property(env, error, "expected", v) != napi_ok) {
-    msock__batch_throw_napi(env);
-    return;
-  }
-  if (value == NULL && napi_get_undefined(env, &value) != napi_ok) return;
-  if (napi_set_named_property(env, error, "value", value) != napi_ok) return;
-  napi_throw(env, error);
-}
-
 static int msock__batch_int(napi_env env,
                             napi_value v,
                             const char* key,
@@ -207,7 +141,7 @@ static int msock__batch_int(napi_env env,
   }
   snprintf(expected, sizeof(expected), "must be an integer in %lld..%lld", (long long)min,
            (long long)max);
-  msock__batch_throw_invalid(env, key, v, expected);
+  msock_throw_invalid(env, key, v, expected);
   return -1;
 }
 
@@ -233,7 +167,7 @@ static int msock__batch_prop_bool(napi_env env, napi_value obj, const char* key,
     return 0;
   }
   if (t != napi_boolean) {
-    msock__batch_throw_invalid(env, key, v, "must be a boolean");
+    msock_throw_invalid(env, key, v, "must be a boolean");
     return -1;
   }
   NAPI_CALL_INT(env, napi_get_value_bool(env, v, &b));
@@ -258,7 +192,7 @@ static int msock__batch_int32s(napi_env env,
       return 0;
     }
   }
-  msock__batch_throw_invalid(env, key, v, "must be an Int32Array");
+  msock_throw_invalid(env, key, v, "must be an Int32Array");
   return -1;
 }
 
@@ -279,7 +213,7 @@ static int msock__batch_bytes(napi_env env,
       return 0;
     }
   }
-  msock__batch_throw_invalid(env, key, v, "must be a Uint8Array or Buffer");
+  msock_throw_invalid(env, key, v, "must be a Uint8Array or Buffer");
   return -1;
 }
 
@@ -673,19 +607,19 @@ static msock_batch_t* msock__batch_get(napi_env env, napi_value v, int allow_clo
   napi_valuetype t;
   msock_batch_box_t* box = NULL;
   if (napi_typeof(env, v, &t) != napi_ok) {
-    msock__batch_throw_napi(env);
+    msock_throw_napi(env);
     return NULL;
   }
   if (t != napi_external) {
-    msock__batch_throw_invalid(env, "handle", v, "must be a handle from msock_batch_open");
+    msock_throw_invalid(env, "handle", v, "must be a handle from msock_batch_open");
     return NULL;
   }
   if (napi_get_value_external(env, v, (void**)&box) != napi_ok) {
-    msock__batch_throw_napi(env);
+    msock_throw_napi(env);
     return NULL;
   }
   if (box == NULL || box->engine == NULL || (!allow_closing && box->engine->closing)) {
-    msock__batch_throw_errno(env, EBADF, "msock_batch");
+    msock_throw_errno(env, EBADF, "msock_batch", NULL, NULL, -1);
     return NULL;
   }
   return box->engine;
@@ -712,18 +646,18 @@ static napi_value msock_batch_open(napi_env env, napi_callback_info cbinfo) {
 
   NAPI_CALL(env, napi_get_cb_info(env, cbinfo, &argc, argv, NULL, NULL));
   if (argc < 6) {
-    msock__batch_throw_invalid(env, "arguments", NULL,
+    msock_throw_invalid(env, "arguments", NULL,
                                "must be (fd, arena, meta, control, callback, options)");
     return NULL;
   }
 #ifndef MSOCK__BATCH_LINUX
-  msock__batch_throw_errno(env, ENOSYS, "recvmmsg");
+  msock_throw_errno(env, ENOSYS, "recvmmsg", NULL, NULL, -1);
   return NULL;
 #else
   if (msock__batch_int(env, argv[0], "fd", 0, 0x7fffffff, &fd) != 0) return NULL;
   NAPI_CALL(env, napi_is_arraybuffer(env, argv[1], &is_ab));
   if (!is_ab) {
-    msock__batch_throw_invalid(env, "arena", argv[1], "must be an ArrayBuffer");
+    msock_throw_invalid(env, "arena", argv[1], "must be an ArrayBuffer");
     return NULL;
   }
   NAPI_CALL(env, napi_get_arraybuffer_info(env, argv[1], &arena, &arena_bytes));
@@ -731,12 +665,12 @@ static napi_value msock_batch_open(napi_env env, napi_callback_info cbinfo) {
   if (msock__batch_int32s(env, argv[3], "control", &control, &control_len) != 0) return NULL;
   NAPI_CALL(env, napi_typeof(env, argv[4], &t));
   if (t != napi_function) {
-    msock__batch_throw_invalid(env, "callback", argv[4], "must be a function");
+    msock_throw_invalid(env, "callback", argv[4], "must be a function");
     return NULL;
   }
   NAPI_CALL(env, napi_typeof(env, argv[5], &t));
   if (t != napi_object) {
-    msock__batch_throw_invalid(env, "options", argv[5], "must be an object");
+    msock_throw_invalid(env, "options", argv[5], "must be an object");
     return NULL;
   }
   if (msock__batch_prop_int(env, argv[5], "slots", 1, 1024, &slots) != 0 ||
@@ -745,16 +679,16 @@ static napi_value msock_batch_open(napi_env env, napi_callback_info cbinfo) {
       msock__batch_prop_bool(env, argv[5], "gro", &gro) != 0)
     return NULL;
   if ((size_t)slots * (size_t)slot_bytes > arena_bytes) {
-    msock__batch_throw_invalid(env, "arena", argv[1], "must hold slots x slotBytes bytes");
+    msock_throw_invalid(env, "arena", argv[1], "must hold slots x slotBytes bytes");
     return NULL;
   }
   if (meta_len < (size_t)slots * (gro ? MSOCK__GRO_MAX_SEGMENTS : 1) * RX_STRIDE) {
-    msock__batch_throw_invalid(env, "meta", argv[2],
+    msock_throw_invalid(env, "meta", argv[2],
                                "must hold slots (x 128 with gro) rows of the receive stride");
     return NULL;
   }
   if (control_len < CTRL_LENGTH) {
-    msock__batch_throw_invalid(env, "control", argv[3], "must hold 16 words");
+    msock_throw_invalid(env, "control", argv[3], "must hold 16 words");
     return NULL;
   }
   NAPI_CALL(env, napi_get_uv_event_loop(env, &loop));
@@ -807,7 +741,7 @@ static napi_value msock_batch_open(napi_env env, napi_callback_info cbinfo) {
     msock__batch_release(e);
     msock__batch_free(e);
     free(box);
-    msock__batch_throw_errno(env, rc, "uv_poll_init");
+    msock_throw_errno(env, rc, "uv_poll_init", NULL, NULL, -1);
     return NULL;
   }
   e->poll.data = e;
@@ -820,14 +754,14 @@ static napi_value msock_batch_open(napi_env env, napi_callback_info cbinfo) {
     msock__batch_release(e);
     e->teardown = 1; /* no 'closed' event for an engine JS never got */
     msock__batch_begin_close(e);
-    msock__batch_throw_errno(env, rc, "uv_poll_start");
+    msock_throw_errno(env, rc, "uv_poll_start", NULL, NULL, -1);
     return NULL;
   }
   if (napi_add_async_cleanup_hook(env, msock__batch_on_teardown, e, &e->cleanup) != napi_ok) {
     e->cleanup = NULL;
     e->fd = -1;
     free(box);
-    msock__batch_throw_napi(env);
+    msock_throw_napi(env);
     msock__batch_release(e);
     e->teardown = 1;
     msock__batch_begin_close(e);
@@ -840,7 +774,7 @@ static napi_value msock_batch_open(napi_env env, napi_callback_info cbinfo) {
     e->box = NULL;
     e->fd = -1;
     free(box);
-    msock__batch_throw_napi(env);
+    msock_throw_napi(env);
     msock__batch_release(e);
     e->teardown = 1;
     msock__batch_begin_close(e);
@@ -851,10 +785,10 @@ static napi_value msock_batch_open(napi_env env, napi_callback_info cbinfo) {
 nomem:
   if (e != NULL) msock__batch_free(e);
   free(box);
-  msock__batch_throw_errno(env, ENOMEM, "malloc");
+  msock_throw_errno(env, ENOMEM, "malloc", NULL, NULL, -1);
   return NULL;
 napi_fail:
-  msock__batch_throw_napi(env);
+  msock_throw_napi(env);
   msock__batch_release(e);
   msock__batch_free(e);
   free(box);
@@ -873,7 +807,7 @@ static napi_value msock_batch_close(napi_env env, napi_callback_info cbinfo) {
   int rc = 0;
   NAPI_CALL(env, napi_get_cb_info(env, cbinfo, &argc, argv, NULL, NULL));
   if (argc < 1) {
-    msock__batch_throw_invalid(env, "handle", NULL, "is required");
+    msock_throw_invalid(env, "handle", NULL, "is required");
     return NULL;
   }
   e = msock__batch_get(env, argv[0], 1);
@@ -896,13 +830,13 @@ static napi_value msock_batch_ref(napi_env env, napi_callback_info cbinfo) {
   msock_batch_t* e;
   NAPI_CALL(env, napi_get_cb_info(env, cbinfo, &argc, argv, NULL, NULL));
   if (argc < 2) {
-    msock__batch_throw_invalid(env, "arguments", NULL, "must be (handle, on)");
+    msock_throw_invalid(env, "arguments", NULL, "must be (handle, on)");
     return NULL;
   }
   e = msock__batch_get(env, argv[0], 0);
   if (e == NULL) return NULL;
   if (napi_get_value_bool(env, argv[1], &on) != napi_ok) {
-    msock__batch_throw_invalid(env, "on", argv[1], "must be a boolean");
+    msock_throw_invalid(env, "on", argv[1], "must be a boolean");
     return NULL;
   }
   if (on)
@@ -921,7 +855,7 @@ static napi_value msock_batch_poll_writable(napi_env env, napi_callback_info cbi
   int rc;
   NAPI_CALL(env, napi_get_cb_info(env, cbinfo, &argc, argv, NULL, NULL));
   if (argc < 1) {
-    msock__batch_throw_invalid(env, "handle", NULL, "is required");
+    msock_throw_invalid(env, "handle", NULL, "is required");
     return NULL;
   }
   e = msock__batch_get(env, argv[0], 0);
@@ -931,7 +865,7 @@ static napi_value msock_batch_poll_writable(napi_env env, napi_callback_info cbi
     rc = uv_poll_start(&e->poll, e->events, msock__batch_on_poll);
     if (rc != 0) {
       e->events &= ~UV_WRITABLE;
-      msock__batch_throw_errno(env, rc, "uv_poll_start");
+      msock_throw_errno(env, rc, "uv_poll_start", NULL, NULL, -1);
       return NULL;
     }
   }
@@ -949,13 +883,13 @@ static napi_value msock_batch_read(napi_env env, napi_callback_info cbinfo) {
   int rc, events;
   NAPI_CALL(env, napi_get_cb_info(env, cbinfo, &argc, argv, NULL, NULL));
   if (argc < 2) {
-    msock__batch_throw_invalid(env, "arguments", NULL, "must be (handle, on)");
+    msock_throw_invalid(env, "arguments", NULL, "must be (handle, on)");
     return NULL;
   }
   e = msock__batch_get(env, argv[0], 0);
   if (e == NULL) return NULL;
   if (napi_get_value_bool(env, argv[1], &on) != napi_ok) {
-    msock__batch_throw_invalid(env, "on", argv[1], "must be a boolean");
+    msock_throw_invalid(env, "on", argv[1], "must be a boolean");
     return NULL;
   }
   events = on ? (e->events | UV_READABLE) : (e->events & ~UV_READABLE);
@@ -963,7 +897,7 @@ static napi_value msock_batch_read(napi_env env, napi_callback_info cbinfo) {
     e->events = events;
     rc = events != 0 ? uv_poll_start(&e->poll, events, msock__batch_on_poll) : uv_poll_stop(&e->poll);
     if (rc != 0) {
-      msock__batch_throw_errno(env, rc, "uv_poll_start");
+      msock_throw_errno(env, rc, "uv_poll_start", NULL, NULL, -1);
       return NULL;
     }
   }
@@ -1013,7 +947,7 @@ static napi_value msock_batch_connect(napi_env env, napi_callback_info cbinfo) {
   int rc;
   NAPI_CALL(env, napi_get_cb_info(env, cbinfo, &argc, argv, NULL, NULL));
   if (argc < 2) {
-    msock__batch_throw_invalid(env, "arguments", NULL, "must be (handle, row)");
+    msock_throw_invalid(env, "arguments", NULL, "must be (handle, row)");
     return NULL;
   }
   e = msock__batch_get(env, argv[0], 0);
@@ -1021,7 +955,7 @@ static napi_value msock_batch_connect(napi_env env, napi_callback_info cbinfo) {
   if (msock__batch_int32s(env, argv[1], "row", &row, &len) != 0) return NULL;
   if (len < TX_STRIDE || (row[TX_FAMILY] != 0 && row[TX_FAMILY] != 4 && row[TX_FAMILY] != 6) ||
       row[TX_PORT] < 0 || row[TX_PORT] > 65535) {
-    msock__batch_throw_invalid(env, "row", argv[1], "must be one send row (family 0, 4 or 6)");
+    msock_throw_invalid(env, "row", argv[1], "must be one send row (family 0, 4 or 6)");
     return NULL;
   }
   if (!msock__batch_sockaddr(row, TX_FAMILY, TX_ADDR, TX_PORT, TX_SCOPE, &ss, &sslen)) {
@@ -1033,7 +967,7 @@ static napi_value msock_batch_connect(napi_env env, napi_callback_info cbinfo) {
   while (rc == -1 && errno == EINTR);
   /* Dissolving an association may report EAFNOSUPPORT on some kernels; it still dissolves. */
   if (rc == -1 && !(ss.ss_family == AF_UNSPEC && errno == EAFNOSUPPORT)) {
-    msock__batch_throw_errno(env, errno, "connect");
+    msock_throw_errno(env, errno, "connect", NULL, NULL, -1);
     return NULL;
   }
   NAPI_CALL(env, napi_get_undefined(env, &result));
@@ -1067,7 +1001,7 @@ static napi_value msock_batch_send(napi_env env, napi_callback_info cbinfo) {
   int64_t r;
   NAPI_CALL(env, napi_get_cb_info(env, cbinfo, &argc, argv, NULL, NULL));
   if (argc < 6) {
-    msock__batch_throw_invalid(env, "arguments", NULL,
+    msock_throw_invalid(env, "arguments", NULL,
                                "must be (handle, payload, rows, first, count, skip)");
     return NULL;
   }
@@ -1080,7 +1014,7 @@ static napi_value msock_batch_send(napi_env env, napi_callback_info cbinfo) {
       msock__batch_int(env, argv[5], "skip", 0, 0xffff, &skip) != 0)
     return NULL;
   if ((size_t)(first + count) * TX_STRIDE > rows_len) {
-    msock__batch_throw_invalid(env, "rows", argv[2], "must hold first + count send rows");
+    msock_throw_invalid(env, "rows", argv[2], "must hold first + count send rows");
     return NULL;
   }
   for (r = first; r < first + count; r++) {
@@ -1089,13 +1023,13 @@ static napi_value msock_batch_send(napi_env env, napi_callback_info cbinfo) {
         (size_t)row[TX_OFFSET] + (size_t)row[TX_LENGTH] > payload_len || row[TX_SEGMENT] < 0 ||
         (row[TX_FAMILY] != 0 && row[TX_FAMILY] != 4 && row[TX_FAMILY] != 6) ||
         row[TX_PORT] < 0 || row[TX_PORT] > 65535) {
-      msock__batch_throw_invalid(env, "rows", argv[2],
+      msock_throw_invalid(env, "rows", argv[2],
                                  "must describe datagrams inside the payload buffer");
       return NULL;
     }
   }
   if (count > 0 && skip >= msock__batch_row_datagrams(&rows[first * TX_STRIDE], 0)) {
-    msock__batch_throw_invalid(env, "skip", argv[5], "must be below the first row's datagrams");
+    msock_throw_invalid(env, "skip", argv[5], "must be below the first row's datagrams");
     return NULL;
   }
   e->control[CTRL_SEND_ERRNO] = 0;
@@ -1224,7 +1158,7 @@ static napi_value msock_batch_send(napi_env env, napi_callback_info cbinfo) {
       if (msock__batch_would_block(err)) {
         e->control[CTRL_SEND_BLOCKED] = 1;
       } else if (sent == 0) {
-        msock__batch_throw_errno(env, err, e->use_sendmmsg ? "sendmmsg" : "sendmsg");
+        msock_throw_errno(env, err, e->use_sendmmsg ? "sendmmsg" : "sendmsg", NULL, NULL, -1);
         return NULL;
       } else {
         e->control[CTRL_SEND_ERRNO] = err;
@@ -1235,7 +1169,7 @@ static napi_value msock_batch_send(napi_env env, napi_callback_info cbinfo) {
   }
 #else
   (void)payload;
-  msock__batch_throw_errno(env, ENOSYS, "sendmmsg");
+  msock_throw_errno(env, ENOSYS, "sendmmsg", NULL, NULL, -1);
   return NULL;
 #endif
 }

@@ -124,5 +124,30 @@ void msock_throw_invalid(struct napi_env__* env,
                          const char* argument,
                          struct napi_value__* value,
                          const char* expected);
+/* Throws Error { errno: -err, syscall, option?, address?, port? } (the TS loader turns it into a
+ * SystemCallError); err is an errno, either sign; option/address may be NULL, port -1. */
+void msock_throw_errno(struct napi_env__* env,
+                       int err,
+                       const char* syscall,
+                       const char* option,
+                       const char* address,
+                       int port);
+
+/* Checks an N-API call; on failure throws the N-API error and returns NULL (or -1). */
+#define NAPI_CALL(env, call)     \
+  do {                           \
+    if ((call) != napi_ok) {     \
+      msock_throw_napi(env);     \
+      return NULL;               \
+    }                            \
+  } while (0)
+
+#define NAPI_CALL_INT(env, call) \
+  do {                           \
+    if ((call) != napi_ok) {     \
+      msock_throw_napi(env);     \
+      return -1;                 \
+    }                            \
+  } while (0)
 
 #endif /* MSOCK_H_ */
