@@ -1045,7 +1045,7 @@ static napi_value msock_batch_send(napi_env env, napi_callback_info cbinfo) {
     int gso_fits = 1;
 
     while (row_i < end) {
-      int k = 0, n, j;
+      int k = 0, n = -1, j;
       int64_t ri = row_i;
       int si = seg_i;
 
