@@ -21,7 +21,7 @@ import {
 import { nativeStatus } from '../../src/native/index.js';
 import { getSocketOption } from '../../src/options.js';
 import { connectTcp, type ConnectTcpOptions } from '../../src/tcp/connect.js';
-import { openFdCount, settleFdCount } from '../helpers/fds.js';
+import { openFdCount, assertFdsBackToBaseline } from '../helpers/fds.js';
 import { startStalledListener } from './fixtures/stalled-listener.js';
 
 const native = nativeStatus().loaded;
@@ -237,7 +237,7 @@ test(
       assert.equal(err.address, '127.0.0.1');
       assert.equal(err.port, port);
     }
-    assert.equal(await settleFdCount(baseline), baseline);
+    await assertFdsBackToBaseline(baseline);
   },
 );
 
@@ -261,7 +261,7 @@ test(
     assert.equal(conn.remoteAddress, '127.0.0.1');
     assert.equal(getSocketOption(conn.fd, 'SO_RCVBUF'), linux ? 200_000 : 100_000);
     conn.destroy();
-    assert.equal(await settleFdCount(baseline), baseline);
+    await assertFdsBackToBaseline(baseline);
   },
 );
 
@@ -307,7 +307,7 @@ test(
     assert.equal(conn.remoteAddress, '127.0.0.1');
     assert.equal(getSocketOption(conn.fd, 'SO_SNDBUF'), linux ? 180_000 : 90_000);
     conn.destroy();
-    assert.equal(await settleFdCount(baseline), baseline);
+    await assertFdsBackToBaseline(baseline);
   },
 );
 
@@ -343,7 +343,7 @@ test(
     assert.equal(getSocketOption(conn.fd, 'IP_TOS'), 0x10);
     assert.ok(elapsed >= 90 && elapsed < 4000, `connected after ${elapsed} ms`);
     conn.destroy();
-    assert.equal(await settleFdCount(baseline), baseline);
+    await assertFdsBackToBaseline(baseline);
   },
 );
 
@@ -371,7 +371,7 @@ test(
       err.cause.errors.map((e: SystemCallError) => e.address),
       ['127.0.0.3', '127.0.0.4'],
     );
-    assert.equal(await settleFdCount(baseline), baseline);
+    await assertFdsBackToBaseline(baseline);
   },
 );
 
@@ -412,7 +412,7 @@ test(
       assert.equal(err.option, 'SO_BINDTODEVICE');
       assert.equal(err.syscall, 'setsockopt');
     }
-    assert.equal(await settleFdCount(baseline), baseline);
+    await assertFdsBackToBaseline(baseline);
     assert.equal(s.sockets.length, 1, 'no connection may be made with a failed device binding');
   },
 );
@@ -433,7 +433,7 @@ test(
     assert.ok(err instanceof TimeoutError, String(err));
     assert.equal(err.timeoutMs, 200);
     assert.ok(Date.now() - started < 5000);
-    assert.equal(await settleFdCount(baseline), baseline);
+    await assertFdsBackToBaseline(baseline);
   },
 );
 
@@ -458,7 +458,7 @@ test(
     const err = await rejection(pending);
     assert.ok(err instanceof AbortError, String(err));
     assert.equal(err.cause, reason);
-    assert.equal(await settleFdCount(baseline), baseline);
+    await assertFdsBackToBaseline(baseline);
   },
 );
 

@@ -13,7 +13,7 @@ import {
 } from '../../src/errors.js';
 import { nativeStatus } from '../../src/native/index.js';
 import { connectTcp } from '../../src/tcp/connect.js';
-import { openFdCount, settleFdCount } from '../helpers/fds.js';
+import { openFdCount, assertFdsBackToBaseline } from '../helpers/fds.js';
 import { startStalledListener } from './fixtures/stalled-listener.js';
 
 const native = nativeStatus().loaded;
@@ -117,7 +117,7 @@ test('a connect that gets no answer rejects with TimeoutError and leaks no fd', 
   assert.equal(err.code, 'MEDIASOCK_ERR_TIMEOUT');
   assert.equal(err.timeoutMs, 200);
   assert.match(err.message, new RegExp(`127\\.0\\.0\\.1:${stalled.port}`));
-  assert.equal(await settleFdCount(baseline), baseline);
+  await assertFdsBackToBaseline(baseline);
 });
 
 test('abort before connect rejects at once with AbortError carrying the reason', async () => {
@@ -144,7 +144,7 @@ test('abort during a hanging connect rejects with AbortError and leaks no fd', a
     (e: unknown) => e,
   );
   assert.ok(err instanceof AbortError, String(err));
-  assert.equal(await settleFdCount(baseline), baseline);
+  await assertFdsBackToBaseline(baseline);
 });
 
 test('malformed options are rejected with InvalidArgumentError before any connect', async () => {
