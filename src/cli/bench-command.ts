@@ -563,7 +563,9 @@ class Peer {
     return p;
   }
 
-  async #next(): Promise<Reply> {
+  /** The next reply; a peer silent for `timeoutMs` is killed and the bench fails, never hangs. */
+  async #next(timeoutMs = 60_000): Promise<Reply> {
+    const deadline = performance.now() + timeoutMs;
     for (;;) {
       const r = this.#replies.shift();
       if (r !== undefined) {
@@ -574,7 +576,18 @@ class Peer {
         throw new Error(
           `bench: the peer process exited (code ${String(this.#child.exitCode)}) before answering`,
         );
-      await new Promise<void>((resolve) => (this.#wake = resolve));
+      const left = deadline - performance.now();
+      if (left <= 0) {
+        this.#child.kill('SIGKILL');
+        throw new Error(`bench: the peer process did not answer within ${timeoutMs / 1000} s`);
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.#wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
       this.#wake = undefined;
     }
   }
@@ -668,10 +681,11 @@ async function openSink(
 }
 
 async function feed(batch: boolean, port: number, size: number, seconds: number): Promise<number> {
-  const until = performance.now() + seconds * 1000;
   let sent = 0;
   if (batch) {
     const s = await UdpSocket.open({ type: 'udp4', address: HOST, engine: 'batch' });
+    // The window starts once the socket is ready, so a slow open cannot eat it.
+    const until = performance.now() + seconds * 1000;
     try {
       const n = Math.max(1, Math.min(BATCH_DATAGRAMS, Math.floor((4 << 20) / size)));
       const train = { buffer: new Uint8Array(size * n), segmentSize: size, address: HOST, port };
@@ -687,11 +701,17 @@ async function feed(batch: boolean, port: number, size: number, seconds: number)
   const s = dgram.createSocket('udp4');
   s.bind(0, HOST);
   await once(s, 'listening');
+  const until = performance.now() + seconds * 1000;
   const buf = Buffer.alloc(size);
   await new Promise<void>((resolve, reject) => {
     let inflight = 0;
     let failed = false;
     const pump = (): void => {
+      // Nothing in flight and the window over (even before the first send): done.
+      if (inflight === 0 && performance.now() >= until) {
+        resolve();
+        return;
+      }
       while (inflight < 64 && !failed && performance.now() < until) {
         inflight++;
         s.send(buf, port, HOST, (err) => {
