@@ -76,26 +76,28 @@ test("'connection' events, and an iteration that ends when the listener closes",
   client.destroy();
 });
 
-test('a dual-stack [::] listener accepts IPv4 and IPv6 clients', async (t) => {
-  const reason = await dualStackUnavailable();
-  if (reason) {
-    t.skip(reason);
-    return;
-  }
-  const listener = await listenTcp({ host: '::', port: 0 });
-  t.after(() => listener.close({ destroyConnections: true }));
-  const { port } = listener.address();
-  const v4 = await connectTcp({ host: '127.0.0.1', port });
-  const v6 = await connectTcp({ host: '::1', port });
-  const seen: string[] = [];
-  for await (const c of listener) {
-    seen.push(c.remoteAddress ?? '');
-    if (seen.length === 2) break;
-  }
-  assert.deepEqual(seen.sort(), ['::1', '::ffff:127.0.0.1']);
-  v4.destroy();
-  v6.destroy();
-});
+// Probed once, before the tests are declared, so the skip is an option of the test.
+const noDualStack = await dualStackUnavailable();
+
+test(
+  'a dual-stack [::] listener accepts IPv4 and IPv6 clients',
+  { skip: noDualStack || false },
+  async (t) => {
+    const listener = await listenTcp({ host: '::', port: 0 });
+    t.after(() => listener.close({ destroyConnections: true }));
+    const { port } = listener.address();
+    const v4 = await connectTcp({ host: '127.0.0.1', port });
+    const v6 = await connectTcp({ host: '::1', port });
+    const seen: string[] = [];
+    for await (const c of listener) {
+      seen.push(c.remoteAddress ?? '');
+      if (seen.length === 2) break;
+    }
+    assert.deepEqual(seen.sort(), ['::1', '::ffff:127.0.0.1']);
+    v4.destroy();
+    v6.destroy();
+  },
+);
 
 test('a second listener on a used port fails with EADDRINUSE; with reusePort both listen', async (t) => {
   const first = await listenTcp({ host: '127.0.0.1', port: 0 });
@@ -197,48 +199,50 @@ test('a queued connection reset by its peer is counted, not an uncaught exceptio
   kept.destroy();
 });
 
-test('when Node cannot adopt the SO_REUSEPORT fd, listenTcp closes it', async (t) => {
-  if (nodeHasReusePort()) {
-    t.skip(`Node ${process.version} sets SO_REUSEPORT itself; no addon fd is created`);
-    return;
-  }
-  if (!nativeStatus().loaded) {
-    t.skip('the native addon is not loaded (MEDIASOCK_NO_NATIVE=1 or not built): no addon fd');
-    return;
-  }
-  // A real fd from the addon; only its adoption by Node is made to fail, as createServerHandle
-  // does for an fd it cannot listen on (the error is emitted on the next tick, the fd untouched).
-  const warm = await listenTcp({ host: '127.0.0.1', reusePort: true });
-  await warm.close();
-  const baseline = await settleFdCount(openFdCount());
-  t.mock.method(Server.prototype, 'listen', function (this: Server) {
-    process.nextTick(() =>
-      this.emit(
-        'error',
-        Object.assign(new Error('listen EINVAL: invalid argument'), {
-          code: 'EINVAL',
-          errno: -22,
-          syscall: 'listen',
-        }),
-      ),
-    );
-    return this;
-  });
-  for (let i = 0; i < 20; i++) {
-    const err = await listenTcp({ host: '127.0.0.1', reusePort: true }).then(
-      () => assert.fail('listen succeeded'),
-      (e: unknown) => e,
-    );
-    assert.ok(err instanceof SystemCallError, String(err));
-    assert.equal(err.code, 'EINVAL');
-  }
-  t.mock.restoreAll();
-  const after = await settleFdCount(baseline);
-  assert.ok(after <= baseline, `fd count ${after} > baseline ${baseline}: the addon fd leaked`);
-  // And the success path still works after the mock is gone.
-  const ok = await listenTcp({ host: '127.0.0.1', reusePort: true });
-  await ok.close();
-});
+const noAddonFd = nodeHasReusePort()
+  ? `Node ${process.version} sets SO_REUSEPORT itself; no addon fd is created`
+  : !nativeStatus().loaded
+    ? 'the native addon is not loaded (MEDIASOCK_NO_NATIVE=1 or not built): no addon fd'
+    : false;
+
+test(
+  'when Node cannot adopt the SO_REUSEPORT fd, listenTcp closes it',
+  { skip: noAddonFd },
+  async (t) => {
+    // A real fd from the addon; only its adoption by Node is made to fail, as createServerHandle
+    // does for an fd it cannot listen on (the error is emitted on the next tick, the fd untouched).
+    const warm = await listenTcp({ host: '127.0.0.1', reusePort: true });
+    await warm.close();
+    const baseline = await settleFdCount(openFdCount());
+    t.mock.method(Server.prototype, 'listen', function (this: Server) {
+      process.nextTick(() =>
+        this.emit(
+          'error',
+          Object.assign(new Error('listen EINVAL: invalid argument'), {
+            code: 'EINVAL',
+            errno: -22,
+            syscall: 'listen',
+          }),
+        ),
+      );
+      return this;
+    });
+    for (let i = 0; i < 20; i++) {
+      const err = await listenTcp({ host: '127.0.0.1', reusePort: true }).then(
+        () => assert.fail('listen succeeded'),
+        (e: unknown) => e,
+      );
+      assert.ok(err instanceof SystemCallError, String(err));
+      assert.equal(err.code, 'EINVAL');
+    }
+    t.mock.restoreAll();
+    const after = await settleFdCount(baseline);
+    assert.ok(after <= baseline, `fd count ${after} > baseline ${baseline}: the addon fd leaked`);
+    // And the success path still works after the mock is gone.
+    const ok = await listenTcp({ host: '127.0.0.1', reusePort: true });
+    await ok.close();
+  },
+);
 
 test('malformed listen options are refused with InvalidArgumentError', async () => {
   const cases: Array<[Record<string, unknown>, string]> = [
