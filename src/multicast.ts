@@ -19,13 +19,11 @@
  *
  * @module
  */
-import type { Socket as DgramSocket } from 'node:dgram';
-
 import { addressFamily, classifyAddress, normalizeAddress } from './address.js';
-import { InvalidArgumentError, SystemCallError } from './errors.js';
+import { InvalidArgumentError } from './errors.js';
 import { findInterface, interfaceAddress, multicastInterfaces } from './interfaces.js';
 import type { InterfaceSpec, NetworkInterfaceInfo } from './interfaces.js';
-import type { NativeBinding } from './native/binding.js';
+import type { DatagramEngine, MembershipInterface } from './udp/engine.js';
 
 /**
  * Where to join: one interface, several, or the string `'all'` for every up multicast-capable
@@ -45,12 +43,7 @@ export interface Membership {
   readonly interfaceIndex: number;
 }
 
-interface Target {
-  name: string | undefined;
-  index: number;
-  /** What node:dgram takes as `multicastInterface` for this family. */
-  dgramInterface: string | undefined;
-}
+const kernelChoice: MembershipInterface = { index: 0, name: undefined, ipv4: undefined };
 
 /**
  * The memberships of one socket. Used by `UdpSocket`; exported for its types.
@@ -58,18 +51,12 @@ interface Target {
  */
 export class MembershipTable {
   readonly #family: 4 | 6;
-  readonly #socket: DgramSocket;
-  readonly #native: { binding: NativeBinding; fd: number } | undefined;
+  readonly #engine: DatagramEngine;
   readonly #held = new Map<string, Membership>();
 
-  constructor(
-    family: 4 | 6,
-    socket: DgramSocket,
-    native: { binding: NativeBinding; fd: number } | undefined,
-  ) {
+  constructor(family: 4 | 6, engine: DatagramEngine) {
     this.#family = family;
-    this.#socket = socket;
-    this.#native = native;
+    this.#engine = engine;
   }
 
   /** The memberships held now. */
@@ -171,8 +158,8 @@ export class MembershipTable {
     }
   }
 
-  #targets(selection: InterfaceSelection | undefined): Target[] {
-    if (selection === undefined) return [{ name: undefined, index: 0, dgramInterface: undefined }];
+  #targets(selection: InterfaceSelection | undefined): MembershipInterface[] {
+    if (selection === undefined) return [kernelChoice];
     let interfaces: NetworkInterfaceInfo[];
     if (selection === 'all') {
       interfaces = multicastInterfaces().filter((i) =>
@@ -192,11 +179,15 @@ export class MembershipTable {
     } else {
       interfaces = [findInterface(selection as InterfaceSpec)];
     }
-    return interfaces.map((i) => ({
+    return interfaces.map((i) => this.#target(i));
+  }
+
+  #target(i: NetworkInterfaceInfo): MembershipInterface {
+    return {
       name: i.name,
       index: i.index ?? 0,
-      dgramInterface: this.#family === 4 ? interfaceAddress(i, 4) : `::%${i.name}`,
-    }));
+      ipv4: this.#family === 4 ? interfaceAddress(i, 4) : undefined,
+    };
   }
 
   /**
@@ -208,7 +199,7 @@ export class MembershipTable {
     op: 'join' | 'leave',
     group: string,
     source: string | undefined,
-    targets: Target[],
+    targets: MembershipInterface[],
   ): Membership[] {
     const done: Membership[] = [];
     for (const t of targets) {
@@ -245,49 +236,14 @@ export class MembershipTable {
     return done;
   }
 
-  #join(m: Membership, t: Target): void {
-    this.#membership('join', m, t);
+  #join(m: Membership, t: MembershipInterface): void {
+    this.#engine.membership({ op: 'join', group: m.group, source: m.source, iface: t });
   }
 
-  #leave(m: Membership, t?: Target): void {
-    const target = t ?? {
-      name: m.interface,
-      index: m.interfaceIndex,
-      dgramInterface:
-        m.interface === undefined
-          ? undefined
-          : this.#family === 4
-            ? interfaceAddress(findInterface(m.interface), 4)
-            : `::%${m.interface}`,
-    };
-    this.#membership('leave', m, target);
-  }
-
-  #membership(op: 'join' | 'leave', m: Membership, t: Target): void {
-    const viaNative = this.#native !== undefined && t.index !== 0;
-    const option = optionName(op, this.#family, m.source !== undefined, viaNative);
-    if (this.#native && viaNative) {
-      this.#native.binding.msock_mcast_membership(this.#native.fd, {
-        family: this.#family,
-        op,
-        group: m.group,
-        source: m.source,
-        ifindex: t.index,
-      });
-      return;
-    }
-    try {
-      if (m.source === undefined) {
-        if (op === 'join') this.#socket.addMembership(m.group, t.dgramInterface);
-        else this.#socket.dropMembership(m.group, t.dgramInterface);
-      } else if (op === 'join') {
-        this.#socket.addSourceSpecificMembership(m.source, m.group, t.dgramInterface);
-      } else {
-        this.#socket.dropSourceSpecificMembership(m.source, m.group, t.dgramInterface);
-      }
-    } catch (err) {
-      throw SystemCallError.from(err, { syscall: 'setsockopt', option, address: m.group });
-    }
+  #leave(m: Membership, t?: MembershipInterface): void {
+    const iface =
+      t ?? (m.interface === undefined ? kernelChoice : this.#target(findInterface(m.interface)));
+    this.#engine.membership({ op: 'leave', group: m.group, source: m.source, iface });
   }
 }
 
@@ -300,7 +256,11 @@ function key(
   return `${source ?? '*'}|${group}|${index}|${name ?? ''}`;
 }
 
-function optionName(
+/**
+ * The C name of the option a join or leave uses, for errors.
+ * @internal
+ */
+export function membershipOption(
   op: 'join' | 'leave',
   family: 4 | 6,
   sourceSpecific: boolean,

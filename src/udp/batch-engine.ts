@@ -392,6 +392,8 @@ export interface RowsSent {
  * Rows: offset, length, segment size, port, family (0 = connected), scope, 16 address bytes.
  */
 export class SendRows {
+  /** Words per row. */
+  static readonly stride: number = L.TX_STRIDE;
   rows = new Int32Array(64 * L.TX_STRIDE);
   #bytes = new Uint8Array(this.rows.buffer);
   count = 0;
@@ -416,6 +418,7 @@ export class SendRows {
     segment: number,
     address: string | undefined,
     port: number,
+    _ttl = -1,
   ): void {
     if ((this.count + 1) * L.TX_STRIDE > this.rows.length) {
       const grown = new Int32Array(this.rows.length * 2);

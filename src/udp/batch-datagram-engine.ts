@@ -1,0 +1,351 @@
+/**
+ * The batch engine: {@link DatagramEngine} over the addon's {@link BatchEngine} (`recvmmsg(2)` /
+ * `sendmmsg(2)`, UDP GSO and GRO) on a descriptor the addon created. The descriptor is never
+ * adopted by `node:dgram` (libuv forbids two watchers on one fd), so options go through the option
+ * table on the fd, memberships through `MCAST_JOIN_GROUP` by index, and `connect(2)` through the
+ * engine.
+ *
+ * Sends keep their order: while one send waits for room in the kernel's send queue (POLLOUT), later
+ * sends queue behind it. A full queue is never loss: a send resolves once everything went out, or
+ * with `{ sent, error }` when the kernel refused a datagram after some were sent.
+ *
+ * A per-send TTL travels with its datagram as an `IP_TTL` / `IPV6_HOPLIMIT` control message, so
+ * the socket's own TTL never changes. The one exception is TTL 0 to an IPv4 group (Linux refuses an
+ * `IP_TTL` control message of 0): that send sets `IP_MULTICAST_TTL`, goes out, and restores it, in
+ * its place in the send order.
+ *
+ * Platforms: Linux. Needs the native addon.
+ *
+ * @module
+ * @internal
+ */
+import { constants as osConstants } from 'node:os';
+
+import { SocketClosedError, SystemCallError } from '../errors.js';
+import type { NativeSocketResult } from '../native/binding.js';
+import type { NativeBinding } from '../native/binding.js';
+import { getSocketOption, setSocketOption } from '../options.js';
+import type { SocketOptionName, SocketOptionSetValue } from '../options.js';
+import { BatchEngine, SendRows } from './batch-engine.js';
+import type { BatchCapabilities, BatchEngineOptions, DatagramBatch } from './batch-engine.js';
+import type {
+  BatchSendResult,
+  DatagramEngine,
+  Destination,
+  EngineSink,
+  MembershipRequest,
+  ReadableOption,
+} from './engine.js';
+import { membershipOption } from '../multicast.js';
+import type { SendPlan } from './send-plan.js';
+
+/** Work done just before a send's first try and after its last (a socket option around it). */
+interface Around {
+  before(): void;
+  after(): void;
+}
+
+/** Where a queued send stands. */
+interface Cursor {
+  row: number;
+  skip: number;
+  sent: number;
+}
+
+/** Words per send row (`TX_STRIDE` of the batch layout). */
+const TX_STRIDE = SendRows.stride;
+
+/** The batch engine. */
+export class BatchDatagramEngine implements DatagramEngine {
+  readonly name = 'batch';
+  readonly #binding: NativeBinding;
+  readonly #fd: number;
+  readonly #family: 4 | 6;
+  readonly #engine: BatchEngine;
+  readonly #local: { address: string; port: number };
+  readonly #rows: SendRows;
+  #sink: EngineSink | undefined;
+  #tail: Promise<unknown> | undefined;
+  #writableWaiters: (() => void)[] = [];
+  #closing: Promise<void> | undefined;
+  #closed: (() => void) | undefined;
+
+  /**
+   * Starts the engine on `created.fd`, paused. On failure the fd is left open for the caller.
+   * @throws SystemCallError when the addon cannot start the engine.
+   */
+  constructor(
+    binding: NativeBinding,
+    created: NativeSocketResult,
+    family: 4 | 6,
+    options: BatchEngineOptions,
+  ) {
+    this.#binding = binding;
+    this.#fd = created.fd;
+    this.#family = family;
+    this.#local = { address: created.address, port: created.port };
+    this.#rows = new SendRows((zone) => zoneToIndex(binding, zone));
+    this.#engine = new BatchEngine(binding, created.fd, options, {
+      batch: (batch: DatagramBatch) => this.#sink?.batch(batch),
+      error: (err) => this.#sink?.error(err),
+      writable: () => {
+        this.#wakeWriters();
+        this.#sink?.drain();
+      },
+      closed: () => {
+        this.#wakeWriters();
+        this.#closed?.();
+      },
+    });
+    this.#engine.hold();
+  }
+
+  get fd(): number {
+    return this.#fd;
+  }
+
+  localAddress(): { address: string; port: number } {
+    return { ...this.#local };
+  }
+
+  attach(sink: EngineSink): void {
+    this.#sink = sink;
+  }
+
+  resume(): void {
+    if (!this.#closing) this.#engine.release();
+  }
+
+  pause(): void {
+    if (!this.#closing) this.#engine.hold();
+  }
+
+  setOption<N extends SocketOptionName>(name: N, value: SocketOptionSetValue<N>): void {
+    setSocketOption(this.#fd, name, value);
+  }
+
+  getOption(name: ReadableOption): number {
+    return Number(getSocketOption(this.#fd, name));
+  }
+
+  membership(request: MembershipRequest): void {
+    const { op, group, source, iface } = request;
+    try {
+      this.#binding.msock_mcast_membership(this.#fd, {
+        family: this.#family,
+        op,
+        group,
+        source,
+        ifindex: iface.index,
+      });
+    } catch (err) {
+      const option = membershipOption(op, this.#family, source !== undefined, true);
+      throw SystemCallError.from(err, { syscall: 'setsockopt', option, address: group });
+    }
+  }
+
+  connect(peer: Destination | undefined): Promise<void> {
+    const rows = new SendRows((zone) => zoneToIndex(this.#binding, zone));
+    try {
+      rows.push(0, 0, 0, peer?.address, peer?.port ?? 0);
+      this.#engine.connect(rows.rows);
+    } catch (err) {
+      return Promise.reject(
+        SystemCallError.from(err, { syscall: 'connect', address: peer?.address, port: peer?.port }),
+      );
+    }
+    return Promise.resolve();
+  }
+
+  async send(
+    payload: Uint8Array,
+    to: Destination | undefined,
+    ttl: number | undefined,
+  ): Promise<number> {
+    const rows = this.#rows;
+    rows.reset();
+    const viaOption = ttl === 0 && this.#family === 4;
+    rows.push(0, payload.length, 0, to?.address, to?.port ?? 0, viaOption ? -1 : (ttl ?? -1));
+    const result = await this.#submit(
+      payload,
+      rows,
+      viaOption ? this.#multicastTtlZero() : undefined,
+    );
+    if (result.error) throw result.error;
+    return payload.length;
+  }
+
+  /** TTL 0 to an IPv4 group: `IP_MULTICAST_TTL` 0 around the send, in its place in send order. */
+  #multicastTtlZero(): Around {
+    let before = 1;
+    return {
+      before: () => {
+        before = Number(getSocketOption(this.#fd, 'IP_MULTICAST_TTL'));
+        setSocketOption(this.#fd, 'IP_MULTICAST_TTL', 0);
+      },
+      after: () => {
+        if (!this.#closing) setSocketOption(this.#fd, 'IP_MULTICAST_TTL', before);
+      },
+    };
+  }
+
+  async sendBatch(plan: SendPlan): Promise<BatchSendResult> {
+    const rows = this.#rows;
+    rows.reset();
+    for (const r of plan.rows)
+      rows.push(r.offset, r.length, r.segment, r.to?.address, r.to?.port ?? 0);
+    return this.#submit(plan.payload, rows);
+  }
+
+  /**
+   * Sends `rows` from `payload` in order after every earlier send, waiting for room in the send
+   * queue as often as needed, with `around` run just before the first try and after the last.
+   * Rejects when the first datagram fails.
+   */
+  #submit(payload: Uint8Array, rows: SendRows, around?: Around): Promise<BatchSendResult> {
+    if (this.#closing) return Promise.reject(new SocketClosedError('send'));
+    const count = rows.count;
+    const cursor: Cursor = { row: 0, skip: 0, sent: 0 };
+    if (this.#tail === undefined) {
+      // Nothing queued: try now, and copy the rows only when the send has to wait.
+      let done: BatchSendResult | undefined;
+      around?.before();
+      try {
+        done = this.#attempt(payload, rows.rows, count, cursor);
+      } catch (err) {
+        around?.after();
+        return Promise.reject(err);
+      }
+      if (done) {
+        around?.after();
+        return Promise.resolve(done);
+      }
+      const copy = rows.rows.slice(0, count * TX_STRIDE);
+      const job = this.#drive(payload, copy, count, cursor, true);
+      return this.#track(around ? job.finally(() => around.after()) : job);
+    }
+    const copy = rows.rows.slice(0, count * TX_STRIDE);
+    const job = this.#tail.then(() => {
+      around?.before();
+      const driven = this.#drive(payload, copy, count, cursor, false);
+      return around ? driven.finally(() => around.after()) : driven;
+    });
+    return this.#track(job);
+  }
+
+  /** Makes `job` the tail of the send order; returns it. */
+  #track<T>(job: Promise<T>): Promise<T> {
+    const settled = job.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#tail = settled;
+    void settled.then(() => {
+      if (this.#tail === settled) this.#tail = undefined;
+    });
+    return job;
+  }
+
+  /** One try: the result when finished (or stopped by an error), `undefined` when blocked. */
+  #attempt(
+    payload: Uint8Array,
+    rows: Int32Array,
+    count: number,
+    cursor: Cursor,
+  ): BatchSendResult | undefined {
+    // Bounded: each round sends at least one datagram or returns.
+    for (let round = 0; round <= count * 64; round++) {
+      let r;
+      try {
+        r = this.#engine.send(payload, rows, cursor.row, count - cursor.row, cursor.skip);
+      } catch (err) {
+        if (cursor.sent === 0) throw err;
+        return { sent: cursor.sent, error: err as SystemCallError };
+      }
+      cursor.sent += r.sent;
+      advance(rows, count, cursor, r.sent);
+      if (cursor.row >= count) return { sent: cursor.sent };
+      if (r.errno !== 0)
+        return { sent: cursor.sent, error: new SystemCallError('sendmmsg', -r.errno) };
+      if (r.blocked) return undefined;
+    }
+    return { sent: cursor.sent, error: new SystemCallError('sendmmsg', -osConstants.errno.EIO) };
+  }
+
+  async #drive(
+    payload: Uint8Array,
+    rows: Int32Array,
+    count: number,
+    cursor: Cursor,
+    blocked: boolean,
+  ): Promise<BatchSendResult> {
+    let wait = blocked;
+    for (;;) {
+      if (wait) await this.#writable();
+      if (this.#closing) return { sent: cursor.sent, error: new SocketClosedError('sendBatch') };
+      const done = this.#attempt(payload, rows, count, cursor);
+      if (done) return done;
+      wait = true;
+    }
+  }
+
+  #writable(): Promise<void> {
+    if (this.#closing) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      this.#writableWaiters.push(resolve);
+      this.#engine.pollWritable();
+    });
+  }
+
+  #wakeWriters(): void {
+    const waiters = this.#writableWaiters;
+    this.#writableWaiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  kernelDrops(): number {
+    return this.#engine.kernelDrops;
+  }
+
+  truncated(): number {
+    return this.#engine.truncated;
+  }
+
+  capabilities(): BatchCapabilities {
+    return this.#engine.capabilities();
+  }
+
+  ref(on: boolean): void {
+    this.#engine.ref(on);
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= new Promise<void>((resolve) => {
+      this.#closed = resolve;
+      this.#wakeWriters();
+      this.#engine.close();
+    });
+    return this.#closing;
+  }
+}
+
+/** Moves `cursor` past `sent` datagrams of `rows`. */
+function advance(rows: Int32Array, count: number, cursor: Cursor, sent: number): void {
+  let left = sent;
+  while (left > 0 && cursor.row < count) {
+    const n = BatchEngine.rowDatagrams(rows, cursor.row) - cursor.skip;
+    if (left >= n) {
+      left -= n;
+      cursor.row++;
+      cursor.skip = 0;
+    } else {
+      cursor.skip += left;
+      left = 0;
+    }
+  }
+}
+
+/** The interface index a zone names: digits are an index, anything else an interface name. */
+function zoneToIndex(binding: NativeBinding, zone: string): number {
+  return /^[0-9]+$/.test(zone) ? Number(zone) : binding.msock_if_nametoindex(zone);
+}

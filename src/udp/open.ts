@@ -1,0 +1,218 @@
+/**
+ * Opening a UDP socket: the engine choice and the creation of its descriptor, with every option
+ * that must precede `bind(2)` applied first.
+ *
+ * - With the addon, the addon creates the descriptor and sets the pre-bind options (reuse address
+ *   and port, `IPV6_V6ONLY`, `SO_BINDTODEVICE`, buffer sizes with `SO_RCVBUFFORCE`,
+ *   `IP_MULTICAST_ALL` off, TOS, pktinfo and timestamps), binds it, and either runs the batch
+ *   engine on it or hands it to `node:dgram` with `bind({ fd })`.
+ * - Without it, `node:dgram` creates and binds the socket, and every option Node cannot set throws
+ *   `NotSupportedError` naming the option, before anything is created.
+ *
+ * What it does not do: options that may follow bind (TTLs, multicast interface and loopback,
+ * broadcast); `UdpSocket.open` sets those through the engine.
+ *
+ * @module
+ * @internal
+ */
+import * as dgram from 'node:dgram';
+
+import { splitZone } from '../address.js';
+import { AbortError, NotSupportedError, SystemCallError } from '../errors.js';
+import { ifIndexToName, ifNameToIndex } from '../options.js';
+import type { NativeBinding, NativeUdpSocketOptions } from '../native/binding.js';
+import { loadNative, nativeStatus } from '../native/index.js';
+import { nodeHasReusePort } from '../node-features.js';
+import { hasBatchEngine } from './batch-engine.js';
+import { BatchDatagramEngine } from './batch-datagram-engine.js';
+import { DgramEngine } from './dgram-engine.js';
+import type { DatagramEngine } from './engine.js';
+import { bufferRequest } from './socket-options.js';
+import type { UdpSocketOptions } from './socket-options.js';
+
+/** Receive memory of the batch engine when the options name none. */
+const BATCH_DEFAULTS = { slots: 64, slotBytes: 65536, maxBatchesPerWake: 16 } as const;
+
+function notLoaded(): string {
+  return nativeStatus().loadError?.message ?? 'the native addon is not loaded';
+}
+
+/**
+ * Creates, configures and binds the socket of `UdpSocket.open` (options already checked).
+ * @throws NotSupportedError, SystemCallError, AbortError; nothing is left open on failure.
+ */
+export async function openEngine(o: UdpSocketOptions): Promise<DatagramEngine> {
+  const binding = loadNative();
+  const engine = o.engine ?? 'auto';
+  const useBatch = engine === 'batch' || (engine === 'auto' && hasBatchEngine(binding));
+  if (useBatch && !hasBatchEngine(binding)) {
+    throw new NotSupportedError(
+      "engine: 'batch'",
+      binding === undefined
+        ? notLoaded()
+        : `the batch engine needs Linux (this is ${process.platform})`,
+    );
+  }
+  if (!useBatch && (o.pktinfo === true || o.timestamps === true)) {
+    throw new NotSupportedError(
+      o.pktinfo === true ? 'IP_PKTINFO (pktinfo)' : 'SO_TIMESTAMPNS (timestamps)',
+      "it needs the batch engine (engine: 'batch'; Linux with the native addon)",
+    );
+  }
+  let opened: DatagramEngine;
+  if (binding && useBatch) opened = openBatch(binding, o);
+  else if (binding) opened = openNativeDgram(binding, o);
+  else opened = await openPlainDgram(o);
+  if (o.signal?.aborted) {
+    await opened.close();
+    throw new AbortError('UdpSocket.open', o.signal.reason);
+  }
+  return opened;
+}
+
+function familyOf(o: UdpSocketOptions): 4 | 6 {
+  return o.type === 'udp4' ? 4 : 6;
+}
+
+function bindAddress(o: UdpSocketOptions): string {
+  return o.address ?? (o.type === 'udp4' ? '0.0.0.0' : '::');
+}
+
+/** The pre-bind options for the addon. A link-local bind address carries its zone as scope id. */
+function nativeOptions(o: UdpSocketOptions): NativeUdpSocketOptions {
+  const { address, zone } = splitZone(bindAddress(o));
+  return {
+    family: familyOf(o),
+    address,
+    port: o.port ?? 0,
+    scopeId: zone === undefined ? undefined : zoneIndex(zone),
+    reuseAddr: o.reuseAddr === true,
+    reusePort: o.reusePort === true,
+    ipv6Only: o.ipv6Only === true,
+    bindToDevice: o.bindToDevice,
+    recvBufferBytes: bufferRequest(o.recvBufferBytes, 'rmem_max'),
+    sendBufferBytes: bufferRequest(o.sendBufferBytes, 'wmem_max'),
+    multicastAll: o.multicastAll ?? false,
+    tos: o.dscp === undefined ? undefined : o.dscp << 2,
+  };
+}
+
+function openBatch(binding: NativeBinding, o: UdpSocketOptions): DatagramEngine {
+  const created = binding.msock_udp_socket({
+    ...nativeOptions(o),
+    pktinfo: o.pktinfo === true,
+    timestamps: o.timestamps === true,
+    rxqOvfl: true,
+  });
+  try {
+    return new BatchDatagramEngine(binding, created, familyOf(o), {
+      slots: o.batch?.slots ?? BATCH_DEFAULTS.slots,
+      slotBytes: o.batch?.slotBytes ?? BATCH_DEFAULTS.slotBytes,
+      gro: o.batch?.gro === true,
+      maxBatchesPerWake: o.batch?.maxBatchesPerWake ?? BATCH_DEFAULTS.maxBatchesPerWake,
+      pktinfo: o.pktinfo === true,
+      timestamps: o.timestamps === true,
+    });
+  } catch (err) {
+    binding.msock_close(created.fd);
+    throw err;
+  }
+}
+
+function openNativeDgram(binding: NativeBinding, o: UdpSocketOptions): DatagramEngine {
+  const created = binding.msock_udp_socket(nativeOptions(o));
+  const socket = dgram.createSocket({ type: o.type });
+  try {
+    // dgram opens the fd synchronously (uv_udp_open) and owns it from then on.
+    socket.bind({ fd: created.fd });
+  } catch (err) {
+    binding.msock_close(created.fd);
+    socket.close();
+    throw SystemCallError.from(err, {
+      syscall: 'open',
+      address: bindAddress(o),
+      port: o.port ?? 0,
+    });
+  }
+  return new DgramEngine(socket, familyOf(o), { binding, fd: created.fd });
+}
+
+async function openPlainDgram(o: UdpSocketOptions): Promise<DatagramEngine> {
+  const reason = notLoaded();
+  if (o.dscp !== undefined) throw new NotSupportedError('IP_TOS (dscp)', reason);
+  if (o.bindToDevice !== undefined)
+    throw new NotSupportedError('SO_BINDTODEVICE (bindToDevice)', reason);
+  if (o.multicastAll === false) {
+    throw new NotSupportedError(
+      'IP_MULTICAST_ALL (multicastAll: false)',
+      `${reason}; bind the group address instead`,
+    );
+  }
+  if (o.reusePort === true && !nodeHasReusePort()) {
+    throw new NotSupportedError(
+      'SO_REUSEPORT (reusePort)',
+      `${reason}, and Node ${process.version} has no dgram reusePort (added in 22.12)`,
+    );
+  }
+  const recvBytes = bufferRequest(o.recvBufferBytes, 'rmem_max');
+  const sendBytes = bufferRequest(o.sendBufferBytes, 'wmem_max');
+  const createOptions: dgram.SocketOptions & { reusePort?: boolean } = {
+    type: o.type,
+    reuseAddr: o.reuseAddr === true,
+    ipv6Only: o.ipv6Only === true,
+  };
+  if (o.reusePort === true) createOptions.reusePort = true;
+  if (recvBytes !== undefined) createOptions.recvBufferSize = recvBytes;
+  if (sendBytes !== undefined) createOptions.sendBufferSize = sendBytes;
+  const socket = dgram.createSocket(createOptions);
+  // libuv reads a zone as an interface name only: give it the name.
+  const { address, zone } = splitZone(bindAddress(o));
+  const bindTo =
+    zone !== undefined && /^[0-9]+$/.test(zone)
+      ? `${address}%${ifIndexToName(Number(zone))}`
+      : bindAddress(o);
+  try {
+    await bindSocket(socket, { address: bindTo, port: o.port ?? 0, exclusive: true }, o.signal);
+  } catch (err) {
+    socket.close();
+    throw err;
+  }
+  return new DgramEngine(socket, familyOf(o), undefined);
+}
+
+/** The interface index a zone names: digits are an index, anything else an interface name. */
+function zoneIndex(zone: string): number {
+  return /^[0-9]+$/.test(zone) ? Number(zone) : ifNameToIndex(zone);
+}
+
+function bindSocket(
+  socket: dgram.Socket,
+  bindOptions: dgram.BindOptions & { address: string; port: number },
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  const { address, port } = bindOptions;
+  return new Promise<void>((resolve, reject) => {
+    const onAbort = (): void => {
+      cleanup();
+      reject(new AbortError('UdpSocket.open', signal?.reason));
+    };
+    const onError = (err: unknown): void => {
+      cleanup();
+      reject(SystemCallError.from(err, { syscall: 'bind', address, port }));
+    };
+    const onListening = (): void => {
+      cleanup();
+      if (signal?.aborted) reject(new AbortError('UdpSocket.open', signal.reason));
+      else resolve();
+    };
+    const cleanup = (): void => {
+      socket.off('error', onError);
+      socket.off('listening', onListening);
+      signal?.removeEventListener('abort', onAbort);
+    };
+    socket.once('error', onError);
+    socket.once('listening', onListening);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    socket.bind(bindOptions);
+  });
+}
