@@ -27,6 +27,7 @@ import type { NativeBinding } from '../native/binding.js';
 import { getSocketOption, setSocketOption } from '../options.js';
 import type { SocketOptionName, SocketOptionSetValue } from '../options.js';
 import { BatchEngine, SendRows } from './batch-engine.js';
+import { zoneIndex } from './destination.js';
 import type { BatchCapabilities, BatchEngineOptions, DatagramBatch } from './batch-engine.js';
 import type {
   BatchSendResult,
@@ -84,7 +85,7 @@ export class BatchDatagramEngine implements DatagramEngine {
     this.#fd = created.fd;
     this.#family = family;
     this.#local = { address: created.address, port: created.port };
-    this.#rows = new SendRows((zone) => zoneToIndex(binding, zone));
+    this.#rows = new SendRows(zoneIndex);
     this.#engine = new BatchEngine(binding, created.fd, options, {
       batch: (batch: DatagramBatch) => this.#sink?.batch(batch),
       error: (err) => this.#sink?.error(err),
@@ -145,7 +146,7 @@ export class BatchDatagramEngine implements DatagramEngine {
   }
 
   connect(peer: Destination | undefined): Promise<void> {
-    const rows = new SendRows((zone) => zoneToIndex(this.#binding, zone));
+    const rows = new SendRows(zoneIndex);
     try {
       rows.push(0, 0, 0, peer?.address, peer?.port ?? 0);
       this.#engine.connect(rows.rows);
@@ -343,9 +344,4 @@ function advance(rows: Int32Array, count: number, cursor: Cursor, sent: number):
       left = 0;
     }
   }
-}
-
-/** The interface index a zone names: digits are an index, anything else an interface name. */
-function zoneToIndex(binding: NativeBinding, zone: string): number {
-  return /^[0-9]+$/.test(zone) ? Number(zone) : binding.msock_if_nametoindex(zone);
 }

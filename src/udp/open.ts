@@ -19,12 +19,13 @@ import * as dgram from 'node:dgram';
 
 import { splitZone } from '../address.js';
 import { AbortError, NotSupportedError, SystemCallError } from '../errors.js';
-import { ifIndexToName, ifNameToIndex } from '../options.js';
+import { ifIndexToName } from '../options.js';
 import type { NativeBinding, NativeUdpSocketOptions } from '../native/binding.js';
 import { loadNative, nativeStatus } from '../native/index.js';
 import { nodeHasReusePort } from '../node-features.js';
 import { hasBatchEngine } from './batch-engine.js';
 import { BatchDatagramEngine } from './batch-datagram-engine.js';
+import { zoneIndex } from './destination.js';
 import { DgramEngine } from './dgram-engine.js';
 import type { DatagramEngine } from './engine.js';
 import { bufferRequest } from './socket-options.js';
@@ -178,11 +179,6 @@ async function openPlainDgram(o: UdpSocketOptions): Promise<DatagramEngine> {
     throw err;
   }
   return new DgramEngine(socket, familyOf(o), undefined);
-}
-
-/** The interface index a zone names: digits are an index, anything else an interface name. */
-function zoneIndex(zone: string): number {
-  return /^[0-9]+$/.test(zone) ? Number(zone) : ifNameToIndex(zone);
 }
 
 function bindSocket(

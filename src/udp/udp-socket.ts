@@ -21,9 +21,9 @@
  * @module
  */
 import type * as dgram from 'node:dgram';
-import { addAbortListener, EventEmitter } from 'node:events';
+import { EventEmitter } from 'node:events';
 
-import { addressFamily, classifyAddress, splitZone } from '../address.js';
+import { classifyAddress } from '../address.js';
 import {
   AbortError,
   InvalidArgumentError,
@@ -36,20 +36,19 @@ import type { InterfaceSpec } from '../interfaces.js';
 import { MembershipTable } from '../multicast.js';
 import type { InterfaceSelection, Membership } from '../multicast.js';
 import { ifNameToIndex } from '../options.js';
-import { ReaderQueue } from '../internal/reader-queue.js';
 import {
   validateAbortSignal,
   validateBoolean,
   validateDscp,
   validateInteger,
   validatePort,
-  validateString,
   validateTtl,
 } from '../validate.js';
 import type { BatchCapabilities, DatagramBatch } from './batch-engine.js';
-import { DgramBatch } from './dgram-engine.js';
 import type { BatchSendResult, DatagramEngine, Destination } from './engine.js';
+import { toDestination } from './destination.js';
 import { openEngine } from './open.js';
+import { Reception } from './reception.js';
 import { planSend } from './send-plan.js';
 import type { DatagramTrain, OutgoingDatagram } from './send-plan.js';
 import { bufferRequest, checkOptions } from './socket-options.js';
@@ -118,20 +117,11 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> {
     kernelDrops: 0,
     truncated: 0,
   };
-  readonly #queue: ReaderQueue<Datagram>;
+  readonly #reception: Reception;
   readonly #address: UdpAddress;
   #peer: Destination | undefined;
   #closed = false;
   #closing: Promise<void> | undefined;
-  /** Whether the engine reads from the kernel now. */
-  #reading = false;
-  /** Batches held by `batches()` loops: reading stays off while any is held. */
-  #holds = 0;
-  /** `batches()` loops waiting for a batch. */
-  #batchWaiters = 0;
-  /** Live datagram iterations: while any runs, every datagram is queued for it. */
-  #datagramIterations = 0;
-  readonly #batchLoops = new Set<(batch: DatagramBatch | undefined) => void>();
   #ttl: number | undefined;
   #multicastTtl: number | undefined;
   #recvBufferBytes: number;
@@ -144,24 +134,32 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> {
     this.#type = type;
     this.#family = type === 'udp4' ? 4 : 6;
     this.#engine = engine;
-    this.#queue = new ReaderQueue<Datagram>(queueLimit);
+    this.#reception = new Reception(
+      engine,
+      {
+        listenerCount: (event) => this.listenerCount(event),
+        emitMessage: (data, rinfo) => this.emit('message', data, rinfo),
+        emitBatch: (batch) => this.emit('batch', batch),
+      },
+      queueLimit,
+    );
     this.#memberships = new MembershipTable(this.#family, engine);
     const local = engine.localAddress();
     this.#address = { address: local.address, port: local.port, family: this.#family };
     this.#recvBufferBytes = engine.getOption('SO_RCVBUF') ?? 0;
     this.#sendBufferBytes = engine.getOption('SO_SNDBUF') ?? 0;
     engine.attach({
-      batch: (batch) => this.#onBatch(batch),
+      batch: (batch) => this.#reception.deliver(batch),
       error: (err) => this.#onError(err),
       drain: () => this.emit('drain'),
     });
     // 'newListener' fires before the listener is added, 'removeListener' after it is removed.
     const emitter = this as EventEmitter;
     emitter.on('newListener', (event: string | symbol) => {
-      if (event === 'message' || event === 'batch') this.#updateFlow(true);
+      if (event === 'message' || event === 'batch') this.#reception.update(true);
     });
     emitter.on('removeListener', (event: string | symbol) => {
-      if (event === 'message' || event === 'batch') this.#updateFlow();
+      if (event === 'message' || event === 'batch') this.#reception.update();
     });
   }
 
@@ -219,7 +217,13 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> {
       this.#stats.kernelDrops = this.#engine.kernelDrops();
       this.#stats.truncated = this.#engine.truncated();
     }
-    return { ...this.#stats, readerDrops: this.#queue.drops };
+    const reception = this.#reception;
+    return {
+      ...this.#stats,
+      packetsReceived: reception.packets,
+      bytesReceived: reception.bytes,
+      readerDrops: reception.drops,
+    };
   }
 
   /** The last receive error the kernel reported (see `UdpSocketStats.receiveErrors`). */
@@ -279,7 +283,7 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> {
     checkOptionsObject(options);
     validatePort(port, 'port');
     validateAbortSignal(options.signal, 'signal');
-    const peer = this.#destination(port, address, 'address');
+    const peer = toDestination(this.#family, port, address, 'address');
     if (this.#peer !== undefined)
       throw new InvalidStateError('connect: the socket is already connected; disconnect() first');
     const signal = options.signal;
@@ -406,39 +410,9 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> {
     const last = this.#lastDestination;
     if (last !== undefined && last.address === address && last.port === port) return last;
     validatePort(port, argument.replace(/address$/, 'port'));
-    const to = this.#destination(port, address, argument);
+    const to = toDestination(this.#family, port, address, argument);
     this.#lastDestination = to;
     return to;
-  }
-
-  /** A validated peer: an address literal of the socket's family (with a zone) and a port. */
-  #destination(port: number, address: string, argument: string): Destination {
-    if (port === 0)
-      throw new InvalidArgumentError(
-        argument.replace(/address$/, 'port'),
-        port,
-        'must be a port in 1..65535',
-      );
-    validateString(address, argument);
-    const { address: literal, zone } = splitZone(address);
-    const family = addressFamily(literal);
-    if (family === 0)
-      throw new InvalidArgumentError(
-        argument,
-        address,
-        'must be an IPv4 or IPv6 address (resolve names first)',
-      );
-    if (family === 4 && this.#family === 6)
-      throw new InvalidArgumentError(
-        argument,
-        address,
-        'must be an IPv6 address on a udp6 socket (use the v4-mapped form ::ffff:a.b.c.d, or a udp4 socket)',
-      );
-    if (family === 6 && this.#family === 4)
-      throw new InvalidArgumentError(argument, address, 'must be an IPv4 address on a udp4 socket');
-    const scopeId =
-      zone === undefined ? 0 : /^[0-9]+$/.test(zone) ? Number(zone) : ifNameToIndex(zone);
-    return { address, literal, scopeId, port };
   }
 
   // --- SOL_SOCKET options ---------------------------------------------------------------------
@@ -593,15 +567,9 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> {
     checkOptionsObject(options);
     validateAbortSignal(options.signal, 'signal');
     if (this.#closed) throw new SocketClosedError('receive');
-    const datagram = await this.#next(options.signal, 'UdpSocket.receive');
+    const datagram = await this.#reception.next(options.signal, 'UdpSocket.receive');
     if (datagram === undefined) throw new SocketClosedError('receive');
     return datagram;
-  }
-
-  #next(signal: AbortSignal | undefined, operation: string): Promise<Datagram | undefined> {
-    const next = this.#queue.next(signal, operation);
-    this.#updateFlow();
-    return next;
   }
 
   /**
@@ -609,20 +577,10 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> {
    * `AbortError` when `signal` aborts. While the iteration runs, every datagram the socket reads
    * is kept for it (up to `readerQueueLength`).
    */
-  async *datagrams(options: IterationOptions = {}): AsyncGenerator<Datagram, void, undefined> {
+  datagrams(options: IterationOptions = {}): AsyncGenerator<Datagram, void, undefined> {
     checkOptionsObject(options);
     validateAbortSignal(options.signal, 'signal');
-    this.#datagramIterations++;
-    try {
-      for (;;) {
-        if (this.#closed) return;
-        const datagram = await this.#next(options.signal, 'UdpSocket.datagrams');
-        if (datagram === undefined) return;
-        yield datagram;
-      }
-    } finally {
-      this.#datagramIterations--;
-    }
+    return this.#reception.datagrams(options.signal);
   }
 
   /** `for await (const d of socket)`: {@link datagrams} without options. */
@@ -636,114 +594,10 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> {
    * until the next step of the loop. Ends (normally) when the socket closes, and with `AbortError`
    * when `signal` aborts. On the node engine each batch holds one datagram.
    */
-  async *batches(options: IterationOptions = {}): AsyncGenerator<DatagramBatch, void, undefined> {
+  batches(options: IterationOptions = {}): AsyncGenerator<DatagramBatch, void, undefined> {
     checkOptionsObject(options);
-    const signal = options.signal;
-    validateAbortSignal(signal, 'signal');
-    let ready: DatagramBatch | undefined;
-    let wake: (() => void) | undefined;
-    const loop = (batch: DatagramBatch | undefined): void => {
-      if (batch !== undefined && ready === undefined) {
-        ready = batch;
-        this.#holds++;
-      }
-      wake?.();
-    };
-    this.#batchLoops.add(loop);
-    try {
-      for (;;) {
-        if (signal?.aborted) throw new AbortError('UdpSocket.batches', signal.reason);
-        if (this.#closed) return;
-        if (ready !== undefined) {
-          yield ready;
-          ready = undefined;
-          this.#holds--;
-          continue;
-        }
-        this.#batchWaiters++;
-        this.#updateFlow();
-        const aborted = signal ? addAbortListener(signal, () => wake?.()) : undefined;
-        try {
-          await new Promise<void>((resolve) => (wake = resolve));
-        } finally {
-          wake = undefined;
-          aborted?.[Symbol.dispose]();
-          this.#batchWaiters--;
-        }
-      }
-    } finally {
-      this.#batchLoops.delete(loop);
-      if (ready !== undefined) this.#holds--;
-      this.#updateFlow();
-    }
-  }
-
-  /** Reads from the kernel exactly while something consumes; see the module notes. */
-  #updateFlow(listenerComing = false): void {
-    if (this.#closed) return;
-    const want =
-      this.#holds === 0 &&
-      (listenerComing ||
-        this.listenerCount('message') > 0 ||
-        this.listenerCount('batch') > 0 ||
-        this.#queue.waiting > 0 ||
-        this.#batchWaiters > 0);
-    if (want === this.#reading) return;
-    this.#reading = want;
-    if (want) this.#engine.resume();
-    else this.#engine.pause();
-  }
-
-  #onBatch(batch: DatagramBatch): void {
-    if (this.#closed) return;
-    const count = batch.count;
-    let bytes = 0;
-    for (let i = 0; i < count; i++) bytes += batch.length(i);
-    this.#stats.packetsReceived += count;
-    this.#stats.bytesReceived += bytes;
-    const batchListeners = this.listenerCount('batch') > 0;
-    if (batchListeners) this.emit('batch', batch);
-    for (const loop of this.#batchLoops) loop(batch);
-    const messages = this.listenerCount('message') > 0;
-    // Readers get every datagram while they wait or iterate, and whatever no one else took.
-    const queue =
-      this.#queue.waiting > 0 ||
-      this.#datagramIterations > 0 ||
-      (!messages && !batchListeners && this.#batchLoops.size === 0);
-    if (messages || queue) this.#deliverEach(batch, messages, queue);
-    this.#updateFlow();
-  }
-
-  #deliverEach(batch: DatagramBatch, messages: boolean, queue: boolean): void {
-    // The node engine's payload is a fresh Buffer already; the batch engine's is shared memory.
-    if (batch instanceof DgramBatch) {
-      const data = batch.data as Buffer;
-      if (messages) this.emit('message', data, batch.rinfo);
-      if (queue && !this.#closed) {
-        const rinfo = batch.rinfo;
-        const family = rinfo.family === 'IPv6' ? 6 : 4;
-        this.#queue.push({ data, address: rinfo.address, port: rinfo.port, family });
-      }
-      return;
-    }
-    for (let i = 0; i < batch.count; i++) {
-      // As with dgram: nothing is delivered once close() was called; a listener may call it.
-      if (this.#closed) return;
-      const data = Buffer.from(batch.payload(i));
-      const family = batch.family(i);
-      const address = batch.address(i);
-      const port = batch.port(i);
-      if (messages) {
-        const rinfo: dgram.RemoteInfo = {
-          address,
-          family: family === 6 ? 'IPv6' : 'IPv4',
-          port,
-          size: data.length,
-        };
-        this.emit('message', data, rinfo);
-      }
-      if (queue) this.#queue.push(datagramOf(batch, i, data, address, port, family));
-    }
+    validateAbortSignal(options.signal, 'signal');
+    return this.#reception.batches(options.signal);
   }
 
   #onError(err: SystemCallError): void {
@@ -776,12 +630,12 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> {
     if (this.#closing) return this.#closing;
     void this.stats; // the last kernel drop count, read while the socket still exists
     this.#closed = true;
+    this.#reception.stop();
     const leaveErrors = this.#memberships.dropAll();
     this.#closing = (async () => {
       await this.#engine.close();
       // Readers are woken once the fd is closed and the port free.
-      this.#queue.end();
-      for (const loop of this.#batchLoops) loop(undefined);
+      this.#reception.end();
       this.emit('close');
       if (leaveErrors.length === 1) throw leaveErrors[0];
       if (leaveErrors.length > 1)
@@ -803,25 +657,4 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> {
 function checkOptionsObject(options: unknown): void {
   if (typeof options !== 'object' || options === null)
     throw new InvalidArgumentError('options', options, 'must be an object');
-}
-
-function datagramOf(
-  batch: DatagramBatch,
-  i: number,
-  data: Buffer,
-  address: string,
-  port: number,
-  family: 4 | 6,
-): Datagram {
-  const localAddress = batch.localAddress(i);
-  const timestampNs = batch.timestampNs(i);
-  return {
-    data,
-    address,
-    port,
-    family,
-    ...(localAddress !== undefined ? { localAddress, ifindex: batch.ifindex(i) } : {}),
-    ...(timestampNs !== undefined ? { timestampNs } : {}),
-    ...(batch.truncated(i) ? { truncated: true } : {}),
-  };
 }
