@@ -59,6 +59,7 @@ export class ReaderQueue<T> {
       return;
     }
     if (this.length >= this.#limit) {
+      this.#items[this.#head] = undefined as T;
       this.#head++;
       this.drops++;
     }
@@ -72,9 +73,9 @@ export class ReaderQueue<T> {
    * @throws AbortError (rejects) when `signal` aborts first; `operation` names the caller.
    */
   next(signal: AbortSignal | undefined, operation: string): Promise<T | undefined> {
+    if (signal?.aborted) return Promise.reject(new AbortError(operation, signal.reason));
     if (this.length > 0) return Promise.resolve(this.#shift());
     if (this.#ended) return Promise.resolve(undefined);
-    if (signal?.aborted) return Promise.reject(new AbortError(operation, signal.reason));
     return new Promise<T | undefined>((resolve, reject) => {
       const waiter: Waiter<T> = { resolve, reject, dispose: undefined };
       if (signal) {
