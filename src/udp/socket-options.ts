@@ -12,13 +12,14 @@ import type { InterfaceSpec } from '../interfaces.js';
 import {
   validateAbortSignal,
   validateBoolean,
-  validateByteCount,
   validateDscp,
   validateInteger,
   validatePort,
   validateString,
   validateTtl,
 } from '../validate.js';
+
+const INT32_MAX = 0x7fffffff;
 
 /** `'udp4'` for IPv4, `'udp6'` for IPv6 (dual-stack unless `ipv6Only`), as in `node:dgram`. */
 export type UdpSocketType = 'udp4' | 'udp6';
@@ -245,7 +246,8 @@ export function checkOptions(options: UdpSocketOptions): UdpSocketOptions {
     throw new InvalidArgumentError('ipv6Only', true, 'applies to udp6 sockets only');
   for (const name of ['recvBufferBytes', 'sendBufferBytes'] as const) {
     const v = options[name];
-    if (v !== undefined && v !== 'max') validateByteCount(v, name);
+    // The kernel takes an int: past INT32_MAX no engine could set it.
+    if (v !== undefined && v !== 'max') validateInteger(v, name, 1, INT32_MAX);
   }
   if (options.ttl !== undefined) validateInteger(options.ttl, 'ttl', 1, 255);
   if (options.multicastTtl !== undefined) validateTtl(options.multicastTtl, 'multicastTtl');
