@@ -7,6 +7,7 @@
       "target_name": "mediasock",
       "sources": [
         "native/src/addon.c",
+        "native/src/napi-args.c",
         "native/src/socket.c",
         "native/src/cmsg.c",
         "native/src/batch.c",
