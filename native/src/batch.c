@@ -122,8 +122,7 @@ enum {
   CTRL_CAP_RECVMMSG = 7,
   CTRL_CAP_SENDMMSG = 8,
   CTRL_GSO_MAX_SEGMENTS = 9,
-  CTRL_RECV_CALLS = 10,   /* receive system calls made (uint32, wraps; for benchmarks) */
-  CTRL_WAKEUPS = 11,      /* readable wake-ups (uint32, wraps; for benchmarks) */
+  /* 10 and 11 counted receive calls and wake-ups that nothing read; not reused. */
   CTRL_LENGTH = 16,
 
   EV_BATCH = 0,
@@ -468,7 +467,6 @@ static int msock__batch_recv(msock_batch_t* e, size_t* messages) {
 
   if (e->use_recvmmsg) {
     n = MSOCK_RETRY_EINTR(recvmmsg(e->fd, e->rx_msgs, (unsigned int)vlen, MSG_DONTWAIT, NULL));
-    e->control[CTRL_RECV_CALLS] = (int32_t)((uint32_t)e->control[CTRL_RECV_CALLS] + 1u);
     if (n == -1 && errno == ENOSYS) {
       e->use_recvmmsg = 0;
       e->control[CTRL_CAP_RECVMMSG] = 0;
@@ -478,7 +476,6 @@ static int msock__batch_recv(msock_batch_t* e, size_t* messages) {
     /* One recvmsg per datagram until the slots are full or the queue is empty. */
     for (n = 0; (size_t)n < vlen; n++) {
       ssize_t r = MSOCK_RETRY_EINTR(recvmsg(e->fd, &e->rx_msgs[n].msg_hdr, MSG_DONTWAIT));
-      e->control[CTRL_RECV_CALLS] = (int32_t)((uint32_t)e->control[CTRL_RECV_CALLS] + 1u);
       if (r == -1) {
         if (n > 0) break;
         n = -1;
@@ -507,7 +504,6 @@ static void msock__batch_readable(msock_batch_t* e) {
     msock__batch_emit(e, EV_ERROR, -EFAULT);
     return;
   }
-  e->control[CTRL_WAKEUPS] = (int32_t)((uint32_t)e->control[CTRL_WAKEUPS] + 1u);
   for (b = 0; b < e->max_batches && !e->closing; b++) {
     size_t messages = 0;
     int rows = msock__batch_recv(e, &messages);
@@ -1225,7 +1221,7 @@ static napi_value msock_batch_layout(napi_env env, napi_callback_info cbinfo) {
       MSOCK__L(CTRL_COUNT),        MSOCK__L(CTRL_DROPS),         MSOCK__L(CTRL_TRUNCATED),
       MSOCK__L(CTRL_SEND_ERRNO),   MSOCK__L(CTRL_SEND_BLOCKED),  MSOCK__L(CTRL_CAP_GSO),
       MSOCK__L(CTRL_CAP_GRO),      MSOCK__L(CTRL_CAP_RECVMMSG),  MSOCK__L(CTRL_CAP_SENDMMSG),
-      MSOCK__L(CTRL_GSO_MAX_SEGMENTS), MSOCK__L(CTRL_RECV_CALLS), MSOCK__L(CTRL_WAKEUPS),
+      MSOCK__L(CTRL_GSO_MAX_SEGMENTS),
       MSOCK__L(CTRL_LENGTH),       MSOCK__L(EV_BATCH),           MSOCK__L(EV_WRITABLE),
       MSOCK__L(EV_ERROR),          MSOCK__L(EV_POLL_ERROR),
       {"GRO_MAX_SEGMENTS", MSOCK__GRO_MAX_SEGMENTS},
