@@ -14,9 +14,9 @@
         "native/src/dtls.c"
       ],
       "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
-      "cflags_c": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "cflags_c": ["-std=gnu11", "-Wall", "-Wextra"],
       "xcode_settings": {
-        "OTHER_CFLAGS": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter"]
+        "OTHER_CFLAGS": ["-std=gnu11", "-Wall", "-Wextra"]
       }
     }
   ]

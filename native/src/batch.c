@@ -659,6 +659,11 @@ static int msock__batch_option(napi_env env,
  * once the engine is closed. On failure the fd stays open, for the caller to close.
  */
 static napi_value msock_batch_open(napi_env env, napi_callback_info cbinfo) {
+#ifndef MSOCK__BATCH_LINUX
+  (void)cbinfo;
+  msock_throw_errno(env, ENOSYS, "recvmmsg", NULL, NULL, -1);
+  return NULL;
+#else
   napi_value argv[4], result = NULL, handle, memory, meta_v, arena_v, name;
   int64_t slots, slot_bytes, max_batches;
   int fd, gro = 0, rc;
@@ -669,13 +674,6 @@ static napi_value msock_batch_open(napi_env env, napi_callback_info cbinfo) {
   uv_loop_t* loop = NULL;
 
   if (msock_args(env, cbinfo, 4, argv) != 0) return NULL;
-#ifndef MSOCK__BATCH_LINUX
-  (void)result, (void)handle, (void)memory, (void)meta_v, (void)arena_v, (void)name;
-  (void)slots, (void)slot_bytes, (void)max_batches, (void)fd, (void)gro, (void)rc;
-  (void)control_len, (void)meta_rows, (void)control, (void)e, (void)box, (void)loop;
-  msock_throw_errno(env, ENOSYS, "recvmmsg", NULL, NULL, -1);
-  return NULL;
-#else
   if (msock_arg_fd(env, argv[0], &fd) != 0 ||
       msock_arg_int32s(env, argv[1], "control", &control, &control_len) != 0 ||
       msock_arg_function(env, argv[2], "callback") != 0 ||

@@ -538,7 +538,7 @@ export class BatchEngine {
           break;
         case L.EV_POLL_ERROR:
           // libuv could not (re-)arm the poll: the engine reads no more until it is reopened.
-          sink.error(new SystemCallError('uv_poll_start', value));
+          sink.error(new SystemCallError('uv_poll', value));
           break;
         default:
           sink.error(
