@@ -7,15 +7,16 @@
       "target_name": "mediasock",
       "sources": [
         "native/src/addon.c",
+        "native/src/napi-args.c",
         "native/src/socket.c",
         "native/src/cmsg.c",
         "native/src/batch.c",
         "native/src/dtls.c"
       ],
       "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
-      "cflags_c": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "cflags_c": ["-std=gnu11", "-Wall", "-Wextra"],
       "xcode_settings": {
-        "OTHER_CFLAGS": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter"]
+        "OTHER_CFLAGS": ["-std=gnu11", "-Wall", "-Wextra"]
       }
     }
   ]

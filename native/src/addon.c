@@ -1,5 +1,8 @@
 /*
- * N-API glue of the mediasock addon: argument unpacking, errno -> JS error objects, exports.
+ * N-API glue of the mediasock addon: socket creation, socket options, multicast membership,
+ * interface names, a one-datagram recvmsg for tests and diagnostics, constants, and the module
+ * init that also registers batch.c's and dtls.c's exports. Argument and error helpers are in
+ * napi-args.c (shared with batch.c and dtls.c).
  *
  * Every export is named like its JS property (`msock_udp_socket` <-> binding.msock_udp_socket).
  * The TypeScript layer validates values first; what still arrives malformed here is reported as
@@ -7,11 +10,6 @@
  * and a failed system call as an Error carrying { errno (negative), syscall, option, address,
  * port } (turned into SystemCallError). Nothing here asserts on input.
  */
-#ifndef NAPI_VERSION
-# define NAPI_VERSION 8
-#endif
-#include <node_api.h>
-
 #include "msock.h"
 
 #include <arpa/inet.h>
@@ -23,200 +21,6 @@
 #include <sys/uio.h>
 
 #define MSOCK__ADDRSTRLEN (INET6_ADDRSTRLEN + IFNAMSIZ + 2)
-
-/* ---- errors ------------------------------------------------------------------------------- */
-
-/*
- * msock_throw_napi, msock_set_str, msock_set_num and msock_throw_invalid are shared through msock.h
- * (dtls.c uses them too) and defined here, once; the other helpers are private to this file.
- */
-
-void msock_throw_napi(napi_env env) {
-  bool pending = false;
-  const napi_extended_error_info* info = NULL;
-  if (napi_is_exception_pending(env, &pending) == napi_ok && pending) return;
-  napi_get_last_error_info(env, &info);
-  napi_throw_error(env, NULL,
-                   info != NULL && info->error_message != NULL ? info->error_message
-                                                                : "N-API call failed");
-}
-
-int msock_set_str(napi_env env, napi_value obj, const char* key, const char* value) {
-  napi_value v;
-  NAPI_CALL_INT(env, napi_create_string_utf8(env, value, NAPI_AUTO_LENGTH, &v));
-  NAPI_CALL_INT(env, napi_set_named_property(env, obj, key, v));
-  return 0;
-}
-
-int msock_set_num(napi_env env, napi_value obj, const char* key, double value) {
-  napi_value v;
-  NAPI_CALL_INT(env, napi_create_double(env, value, &v));
-  NAPI_CALL_INT(env, napi_set_named_property(env, obj, key, v));
-  return 0;
-}
-
-static int msock__set_bool(napi_env env, napi_value obj, const char* key, bool value) {
-  napi_value v;
-  NAPI_CALL_INT(env, napi_get_boolean(env, value, &v));
-  NAPI_CALL_INT(env, napi_set_named_property(env, obj, key, v));
-  return 0;
-}
-
-/* Throws Error { errno: -err, syscall, option?, address?, port? }; err is a positive errno. */
-void msock_throw_errno(napi_env env,
-                               int err,
-                               const char* syscall,
-                               const char* option,
-                               const char* address,
-                               int port) {
-  char message[256];
-  napi_value msg, error;
-  if (err < 0) err = -err;
-  snprintf(message, sizeof(message), "%s %s%s%s", syscall, strerror(err),
-           option != NULL ? " option " : "", option != NULL ? option : "");
-  if (napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &msg) != napi_ok ||
-      napi_create_error(env, NULL, msg, &error) != napi_ok) {
-    msock_throw_napi(env);
-    return;
-  }
-  if (msock_set_num(env, error, "errno", -(double)err) != 0 ||
-      msock_set_str(env, error, "syscall", syscall) != 0)
-    return;
-  if (option != NULL && msock_set_str(env, error, "option", option) != 0) return;
-  if (address != NULL && msock_set_str(env, error, "address", address) != 0) return;
-  if (port >= 0 && msock_set_num(env, error, "port", port) != 0) return;
-  napi_throw(env, error);
-}
-
-/* Throws TypeError { argument, expected, value } for input the TS layer should have rejected. */
-void msock_throw_invalid(napi_env env,
-                         const char* argument,
-                         napi_value value,
-                         const char* expected) {
-  char message[256];
-  napi_value msg, error, undef;
-  snprintf(message, sizeof(message), "%s %s", argument, expected);
-  if (napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &msg) != napi_ok ||
-      napi_create_type_error(env, NULL, msg, &error) != napi_ok) {
-    msock_throw_napi(env);
-    return;
-  }
-  if (msock_set_str(env, error, "argument", argument) != 0 ||
-      msock_set_str(env, error, "expected", expected) != 0)
-    return;
-  if (value == NULL) {
-    if (napi_get_undefined(env, &undef) != napi_ok) return;
-    value = undef;
-  }
-  if (napi_set_named_property(env, error, "value", value) != napi_ok) return;
-  napi_throw(env, error);
-}
-
-/* ---- argument unpacking ------------------------------------------------------------------- */
-
-/* 1 = present, 0 = absent or undefined, -1 = exception pending. */
-static int msock__get_prop(napi_env env, napi_value obj, const char* key, napi_value* out) {
-  napi_valuetype t;
-  NAPI_CALL_INT(env, napi_get_named_property(env, obj, key, out));
-  NAPI_CALL_INT(env, napi_typeof(env, *out, &t));
-  return t == napi_undefined ? 0 : 1;
-}
-
-static int msock__to_int(napi_env env,
-                         napi_value v,
-                         const char* key,
-                         int64_t min,
-                         int64_t max,
-                         int64_t* out) {
-  napi_valuetype t;
-  double d;
-  NAPI_CALL_INT(env, napi_typeof(env, v, &t));
-  if (t != napi_number) goto bad;
-  NAPI_CALL_INT(env, napi_get_value_double(env, v, &d));
-  if (!(d >= (double)min && d <= (double)max) || d != (double)(int64_t)d) goto bad;
-  *out = (int64_t)d;
-  return 0;
-bad: {
-  char expected[96];
-  snprintf(expected, sizeof(expected), "must be an integer in %lld..%lld", (long long)min,
-           (long long)max);
-  msock_throw_invalid(env, key, v, expected);
-  return -1;
-}
-}
-
-/* Optional integer property: leaves *out alone when absent. */
-static int msock__opt_int(napi_env env,
-                          napi_value obj,
-                          const char* key,
-                          int64_t min,
-                          int64_t max,
-                          int* out) {
-  napi_value v;
-  int64_t n;
-  int rc = msock__get_prop(env, obj, key, &v);
-  if (rc <= 0) return rc;
-  if (msock__to_int(env, v, key, min, max, &n) != 0) return -1;
-  *out = (int)n;
-  return 1;
-}
-
-static int msock__opt_bool(napi_env env, napi_value obj, const char* key, int* out) {
-  napi_value v;
-  napi_valuetype t;
-  bool b;
-  int rc = msock__get_prop(env, obj, key, &v);
-  if (rc <= 0) return rc;
-  NAPI_CALL_INT(env, napi_typeof(env, v, &t));
-  if (t != napi_boolean) {
-    msock_throw_invalid(env, key, v, "must be a boolean");
-    return -1;
-  }
-  NAPI_CALL_INT(env, napi_get_value_bool(env, v, &b));
-  *out = b ? 1 : 0;
-  return 1;
-}
-
-/* String into buf (NUL-terminated); fails when it does not fit. */
-static int msock__to_string(napi_env env, napi_value v, const char* key, char* buf, size_t size) {
-  napi_valuetype t;
-  size_t len = 0;
-  NAPI_CALL_INT(env, napi_typeof(env, v, &t));
-  if (t != napi_string) {
-    msock_throw_invalid(env, key, v, "must be a string");
-    return -1;
-  }
-  NAPI_CALL_INT(env, napi_get_value_string_utf8(env, v, NULL, 0, &len));
-  if (len + 1 > size) {
-    char expected[64];
-    snprintf(expected, sizeof(expected), "must be at most %zu bytes long", size - 1);
-    msock_throw_invalid(env, key, v, expected);
-    return -1;
-  }
-  NAPI_CALL_INT(env, napi_get_value_string_utf8(env, v, buf, size, &len));
-  if (strlen(buf) != len) {
-    msock_throw_invalid(env, key, v, "must not contain NUL characters");
-    return -1;
-  }
-  return 0;
-}
-
-static int msock__opt_string(napi_env env, napi_value obj, const char* key, char* buf, size_t size) {
-  napi_value v;
-  int rc = msock__get_prop(env, obj, key, &v);
-  if (rc <= 0) return rc;
-  return msock__to_string(env, v, key, buf, size) == 0 ? 1 : -1;
-}
-
-static int msock__require_object(napi_env env, napi_value v, const char* key) {
-  napi_valuetype t;
-  NAPI_CALL_INT(env, napi_typeof(env, v, &t));
-  if (t != napi_object) {
-    msock_throw_invalid(env, key, v, "must be an object");
-    return -1;
-  }
-  return 0;
-}
 
 /* family (4|6) + address literal (+ optional scopeId) + port into a sockaddr. */
 static int msock__parse_sockaddr(napi_env env,
@@ -282,13 +86,6 @@ static void msock__format_sockaddr(const struct sockaddr_storage* ss,
   }
 }
 
-static int msock__get_fd(napi_env env, napi_value v, int* fd) {
-  int64_t n;
-  if (msock__to_int(env, v, "fd", 0, 0x7fffffff, &n) != 0) return -1;
-  *fd = (int)n;
-  return 0;
-}
-
 /* ---- msock_udp_socket / msock_tcp_socket -------------------------------------------------- */
 
 static napi_value msock__socket(napi_env env, napi_callback_info cbinfo, int type) {
@@ -308,7 +105,7 @@ static napi_value msock__socket(napi_env env, napi_callback_info cbinfo, int typ
     return NULL;
   }
   opts_v = argv[0];
-  if (msock__require_object(env, opts_v, "options") != 0) return NULL;
+  if (msock_arg_object(env, opts_v, "options") != 0) return NULL;
 
   memset(&o, 0, sizeof(o));
   o.type = type;
@@ -317,38 +114,38 @@ static napi_value msock__socket(napi_env env, napi_callback_info cbinfo, int typ
   o.tos = -1;
   o.backlog = 511;
 
-  if (msock__opt_int(env, opts_v, "family", 4, 6, &family) < 0) return NULL;
+  if (msock_opt_int(env, opts_v, "family", 4, 6, &family) < 0) return NULL;
   if (family != 4 && family != 6) {
-    napi_get_named_property(env, opts_v, "family", &v);
+    if (msock_arg_prop(env, opts_v, "family", &v) < 0) return NULL;
     msock_throw_invalid(env, "family", v, "must be 4 or 6");
     return NULL;
   }
   o.family = family == 4 ? AF_INET : AF_INET6;
-  if (msock__get_prop(env, opts_v, "address", &v) < 0) return NULL;
-  if (msock__to_string(env, v, "address", address, INET6_ADDRSTRLEN) != 0) return NULL;
-  if (msock__opt_int(env, opts_v, "port", 0, 65535, &port) < 0) return NULL;
-  if (msock__opt_int(env, opts_v, "scopeId", 0, 0x7fffffff, &scope_id) < 0) return NULL;
+  if (msock_arg_prop(env, opts_v, "address", &v) < 0) return NULL;
+  if (msock_arg_string(env, v, "address", address, INET6_ADDRSTRLEN) != 0) return NULL;
+  if (msock_opt_int(env, opts_v, "port", 0, 65535, &port) < 0) return NULL;
+  if (msock_opt_int(env, opts_v, "scopeId", 0, INT32_MAX, &scope_id) < 0) return NULL;
   if (msock__parse_sockaddr(env, "address", family, address, v, port, scope_id, &o.addr, &o.addrlen) != 0)
     return NULL;
 
-  if (msock__opt_bool(env, opts_v, "reuseAddr", &o.reuse_addr) < 0 ||
-      msock__opt_bool(env, opts_v, "reusePort", &o.reuse_port) < 0 ||
-      msock__opt_bool(env, opts_v, "ipv6Only", &o.ipv6_only) < 0 ||
-      msock__opt_string(env, opts_v, "bindToDevice", o.device, sizeof(o.device)) < 0 ||
-      msock__opt_int(env, opts_v, "recvBufferBytes", 0, 0x7fffffff, &o.recv_buffer_bytes) < 0 ||
-      msock__opt_int(env, opts_v, "sendBufferBytes", 0, 0x7fffffff, &o.send_buffer_bytes) < 0 ||
-      msock__opt_int(env, opts_v, "tos", 0, 255, &o.tos) < 0)
+  if (msock_opt_bool(env, opts_v, "reuseAddr", &o.reuse_addr) < 0 ||
+      msock_opt_bool(env, opts_v, "reusePort", &o.reuse_port) < 0 ||
+      msock_opt_bool(env, opts_v, "ipv6Only", &o.ipv6_only) < 0 ||
+      msock_opt_string(env, opts_v, "bindToDevice", o.device, sizeof(o.device)) < 0 ||
+      msock_opt_int(env, opts_v, "recvBufferBytes", 0, INT32_MAX, &o.recv_buffer_bytes) < 0 ||
+      msock_opt_int(env, opts_v, "sendBufferBytes", 0, INT32_MAX, &o.send_buffer_bytes) < 0 ||
+      msock_opt_int(env, opts_v, "tos", 0, 255, &o.tos) < 0)
     return NULL;
   if (type == SOCK_DGRAM) {
-    if (msock__opt_bool(env, opts_v, "multicastAll", &o.multicast_all) < 0 ||
-        msock__opt_bool(env, opts_v, "pktinfo", &o.pktinfo) < 0 ||
-        msock__opt_bool(env, opts_v, "timestamps", &o.timestamps) < 0 ||
-        msock__opt_bool(env, opts_v, "rxqOvfl", &o.rxq_ovfl) < 0 ||
-        msock__opt_bool(env, opts_v, "recvTos", &o.recv_tos) < 0)
+    if (msock_opt_bool(env, opts_v, "multicastAll", &o.multicast_all) < 0 ||
+        msock_opt_bool(env, opts_v, "pktinfo", &o.pktinfo) < 0 ||
+        msock_opt_bool(env, opts_v, "timestamps", &o.timestamps) < 0 ||
+        msock_opt_bool(env, opts_v, "rxqOvfl", &o.rxq_ovfl) < 0 ||
+        msock_opt_bool(env, opts_v, "recvTos", &o.recv_tos) < 0)
       return NULL;
   } else {
-    if (msock__opt_bool(env, opts_v, "listen", &o.listen) < 0 ||
-        msock__opt_int(env, opts_v, "backlog", 0, 0x7fffffff, &o.backlog) < 0)
+    if (msock_opt_bool(env, opts_v, "listen", &o.listen) < 0 ||
+        msock_opt_int(env, opts_v, "backlog", 0, INT32_MAX, &o.backlog) < 0)
       return NULL;
   }
 
@@ -391,7 +188,7 @@ static napi_value msock_close(napi_env env, napi_callback_info cbinfo) {
     msock_throw_invalid(env, "fd", NULL, "must be an integer in 0..2147483647");
     return NULL;
   }
-  if (msock__get_fd(env, argv[0], &fd) != 0) return NULL;
+  if (msock_arg_fd(env, argv[0], &fd) != 0) return NULL;
   err = msock__close(fd);
   if (err != 0) msock_throw_errno(env, -err, "close", NULL, NULL, -1);
   return NULL;
@@ -403,7 +200,7 @@ typedef enum { MSOCK_KIND_INT, MSOCK_KIND_BOOL, MSOCK_KIND_UCHAR, MSOCK_KIND_STR
 
 static int msock__get_kind(napi_env env, napi_value v, msock_kind_t* kind) {
   char s[16];
-  if (msock__to_string(env, v, "kind", s, sizeof(s)) != 0) return -1;
+  if (msock_arg_string(env, v, "kind", s, sizeof(s)) != 0) return -1;
   if (strcmp(s, "int") == 0) *kind = MSOCK_KIND_INT;
   else if (strcmp(s, "bool") == 0) *kind = MSOCK_KIND_BOOL;
   else if (strcmp(s, "uchar") == 0) *kind = MSOCK_KIND_UCHAR;
@@ -424,10 +221,10 @@ static int msock__sockopt_args(napi_env env,
                                int* name,
                                msock_kind_t* kind) {
   int64_t n;
-  if (msock__get_fd(env, argv[0], fd) != 0) return -1;
-  if (msock__to_int(env, argv[1], "level", 0, 0x7fffffff, &n) != 0) return -1;
+  if (msock_arg_fd(env, argv[0], fd) != 0) return -1;
+  if (msock_arg_int(env, argv[1], "level", 0, INT32_MAX, &n) != 0) return -1;
   *level = (int)n;
-  if (msock__to_int(env, argv[2], "name", 0, 0x7fffffff, &n) != 0) return -1;
+  if (msock_arg_int(env, argv[2], "name", 0, INT32_MAX, &n) != 0) return -1;
   *name = (int)n;
   return msock__get_kind(env, argv[3], kind);
 }
@@ -450,7 +247,7 @@ static napi_value msock_setsockopt(napi_env env, napi_callback_info cbinfo) {
     napi_valuetype t;
     NAPI_CALL(env, napi_typeof(env, argv[5], &t));
     if (t != napi_undefined) {
-      if (msock__to_string(env, argv[5], "option", option, sizeof(option)) != 0) return NULL;
+      if (msock_arg_string(env, argv[5], "option", option, sizeof(option)) != 0) return NULL;
       option_name = option;
     }
   }
@@ -471,7 +268,7 @@ static napi_value msock_setsockopt(napi_env env, napi_callback_info cbinfo) {
         value = b ? 1 : 0;
       } else {
         int64_t n;
-        if (msock__to_int(env, argv[4], "value", -2147483647 - 1, 2147483647, &n) != 0) return NULL;
+        if (msock_arg_int(env, argv[4], "value", -2147483647 - 1, 2147483647, &n) != 0) return NULL;
         value = (int)n;
       }
       rc = msock__setsockopt_int(fd, level, name, value);
@@ -480,21 +277,15 @@ static napi_value msock_setsockopt(napi_env env, napi_callback_info cbinfo) {
     case MSOCK_KIND_UCHAR: {
       int64_t n;
       unsigned char c;
-      if (msock__to_int(env, argv[4], "value", 0, 255, &n) != 0) return NULL;
+      if (msock_arg_int(env, argv[4], "value", 0, 255, &n) != 0) return NULL;
       c = (unsigned char)n;
-      do
-        rc = setsockopt(fd, level, name, &c, sizeof(c));
-      while (rc == -1 && errno == EINTR);
-      rc = rc == 0 ? 0 : -errno;
+      rc = msock__setsockopt(fd, level, name, &c, sizeof(c));
       break;
     }
     case MSOCK_KIND_STRING: {
       char s[IFNAMSIZ];
-      if (msock__to_string(env, argv[4], "value", s, sizeof(s)) != 0) return NULL;
-      do
-        rc = setsockopt(fd, level, name, s, (socklen_t)strlen(s));
-      while (rc == -1 && errno == EINTR);
-      rc = rc == 0 ? 0 : -errno;
+      if (msock_arg_string(env, argv[4], "value", s, sizeof(s)) != 0) return NULL;
+      rc = msock__setsockopt(fd, level, name, s, (socklen_t)strlen(s));
       break;
     }
     case MSOCK_KIND_MREQN: {
@@ -503,11 +294,11 @@ static napi_value msock_setsockopt(napi_env env, napi_callback_info cbinfo) {
       char address[INET_ADDRSTRLEN] = "0.0.0.0";
       int ifindex = 0;
       int has;
-      if (msock__require_object(env, argv[4], "value") != 0) return NULL;
-      if (msock__opt_int(env, argv[4], "ifindex", 0, 0x7fffffff, &ifindex) < 0) return NULL;
-      has = msock__get_prop(env, argv[4], "address", &v);
+      if (msock_arg_object(env, argv[4], "value") != 0) return NULL;
+      if (msock_opt_int(env, argv[4], "ifindex", 0, INT32_MAX, &ifindex) < 0) return NULL;
+      has = msock_arg_prop(env, argv[4], "address", &v);
       if (has < 0) return NULL;
-      if (has && msock__to_string(env, v, "address", address, sizeof(address)) != 0) return NULL;
+      if (has && msock_arg_string(env, v, "address", address, sizeof(address)) != 0) return NULL;
 #if defined(__linux__)
       {
         struct ip_mreqn mreq;
@@ -517,9 +308,7 @@ static napi_value msock_setsockopt(napi_env env, napi_callback_info cbinfo) {
           msock_throw_invalid(env, "address", has ? v : NULL, "must be an IPv4 address literal");
           return NULL;
         }
-        do
-          rc = setsockopt(fd, level, name, &mreq, sizeof(mreq));
-        while (rc == -1 && errno == EINTR);
+        rc = msock__setsockopt(fd, level, name, &mreq, sizeof(mreq));
       }
 #else
       {
@@ -532,12 +321,9 @@ static napi_value msock_setsockopt(napi_env env, napi_callback_info cbinfo) {
           msock_throw_invalid(env, "address", has ? v : NULL, "must be an IPv4 address literal");
           return NULL;
         }
-        do
-          rc = setsockopt(fd, level, name, &in, sizeof(in));
-        while (rc == -1 && errno == EINTR);
+        rc = msock__setsockopt(fd, level, name, &in, sizeof(in));
       }
 #endif
-      rc = rc == 0 ? 0 : -errno;
       break;
     }
     default:
@@ -565,7 +351,7 @@ static napi_value msock_getsockopt(napi_env env, napi_callback_info cbinfo) {
     napi_valuetype t;
     NAPI_CALL(env, napi_typeof(env, argv[4], &t));
     if (t != napi_undefined) {
-      if (msock__to_string(env, argv[4], "option", option, sizeof(option)) != 0) return NULL;
+      if (msock_arg_string(env, argv[4], "option", option, sizeof(option)) != 0) return NULL;
       option_name = option;
     }
   }
@@ -587,10 +373,7 @@ static napi_value msock_getsockopt(napi_env env, napi_callback_info cbinfo) {
       /* Linux answers an int-sized read of these options; BSDs store one byte. */
       int value = 0;
       socklen_t len = sizeof(value);
-      do
-        rc = getsockopt(fd, level, name, &value, &len);
-      while (rc == -1 && errno == EINTR);
-      rc = rc == 0 ? 0 : -errno;
+      rc = MSOCK_RETRY_EINTR(getsockopt(fd, level, name, &value, &len)) == 0 ? 0 : -errno;
       if (rc == 0) {
         int n = len == 1 ? (int)*(unsigned char*)&value : value;
         NAPI_CALL(env, napi_create_int32(env, n, &result));
@@ -601,10 +384,7 @@ static napi_value msock_getsockopt(napi_env env, napi_callback_info cbinfo) {
       char s[IFNAMSIZ + 1];
       socklen_t len = IFNAMSIZ;
       memset(s, 0, sizeof(s));
-      do
-        rc = getsockopt(fd, level, name, s, &len);
-      while (rc == -1 && errno == EINTR);
-      rc = rc == 0 ? 0 : -errno;
+      rc = MSOCK_RETRY_EINTR(getsockopt(fd, level, name, s, &len)) == 0 ? 0 : -errno;
       if (rc == 0) {
         s[len < IFNAMSIZ ? len : IFNAMSIZ] = '\0';
         NAPI_CALL(env, napi_create_string_utf8(env, s, NAPI_AUTO_LENGTH, &result));
@@ -617,10 +397,7 @@ static napi_value msock_getsockopt(napi_env env, napi_callback_info cbinfo) {
       char text[INET_ADDRSTRLEN];
       socklen_t len = sizeof(in);
       memset(&in, 0, sizeof(in));
-      do
-        rc = getsockopt(fd, level, name, &in, &len);
-      while (rc == -1 && errno == EINTR);
-      rc = rc == 0 ? 0 : -errno;
+      rc = MSOCK_RETRY_EINTR(getsockopt(fd, level, name, &in, &len)) == 0 ? 0 : -errno;
       if (rc == 0) {
         inet_ntop(AF_INET, &in, text, sizeof(text));
         NAPI_CALL(env, napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &result));
@@ -649,7 +426,7 @@ static napi_value msock_if_nametoindex(napi_env env, napi_callback_info cbinfo) 
     msock_throw_invalid(env, "name", NULL, "must be a string");
     return NULL;
   }
-  if (msock__to_string(env, argv[0], "name", name, sizeof(name)) != 0) return NULL;
+  if (msock_arg_string(env, argv[0], "name", name, sizeof(name)) != 0) return NULL;
   errno = 0;
   index = if_nametoindex(name);
   if (index == 0) {
@@ -670,7 +447,7 @@ static napi_value msock_if_indextoname(napi_env env, napi_callback_info cbinfo) 
     msock_throw_invalid(env, "index", NULL, "must be an integer in 1..2147483647");
     return NULL;
   }
-  if (msock__to_int(env, argv[0], "index", 1, 0x7fffffff, &index) != 0) return NULL;
+  if (msock_arg_int(env, argv[0], "index", 1, INT32_MAX, &index) != 0) return NULL;
   errno = 0;
   if (if_indextoname((unsigned int)index, name) == NULL) {
     msock_throw_errno(env, errno != 0 ? errno : ENXIO, "if_indextoname", NULL, NULL, -1);
@@ -697,29 +474,29 @@ static napi_value msock_mcast_membership(napi_env env, napi_callback_info cbinfo
     msock_throw_invalid(env, "arguments", NULL, "must be (fd, options)");
     return NULL;
   }
-  if (msock__get_fd(env, argv[0], &fd) != 0) return NULL;
+  if (msock_arg_fd(env, argv[0], &fd) != 0) return NULL;
   opts = argv[1];
-  if (msock__require_object(env, opts, "options") != 0) return NULL;
-  if (msock__opt_int(env, opts, "family", 4, 6, &family) < 0) return NULL;
+  if (msock_arg_object(env, opts, "options") != 0) return NULL;
+  if (msock_opt_int(env, opts, "family", 4, 6, &family) < 0) return NULL;
   if (family != 4 && family != 6) {
-    napi_get_named_property(env, opts, "family", &v);
+    if (msock_arg_prop(env, opts, "family", &v) < 0) return NULL;
     msock_throw_invalid(env, "family", v, "must be 4 or 6");
     return NULL;
   }
-  if (msock__get_prop(env, opts, "op", &v) < 0) return NULL;
-  if (msock__to_string(env, v, "op", op, sizeof(op)) != 0) return NULL;
+  if (msock_arg_prop(env, opts, "op", &v) < 0) return NULL;
+  if (msock_arg_string(env, v, "op", op, sizeof(op)) != 0) return NULL;
   if (strcmp(op, "join") == 0) join = 1;
   else if (strcmp(op, "leave") == 0) join = 0;
   else {
     msock_throw_invalid(env, "op", v, "must be 'join' or 'leave'");
     return NULL;
   }
-  if (msock__get_prop(env, opts, "group", &gv) < 0) return NULL;
-  if (msock__to_string(env, gv, "group", group, sizeof(group)) != 0) return NULL;
-  has_source = msock__get_prop(env, opts, "source", &sv);
+  if (msock_arg_prop(env, opts, "group", &gv) < 0) return NULL;
+  if (msock_arg_string(env, gv, "group", group, sizeof(group)) != 0) return NULL;
+  has_source = msock_arg_prop(env, opts, "source", &sv);
   if (has_source < 0) return NULL;
-  if (has_source && msock__to_string(env, sv, "source", source, sizeof(source)) != 0) return NULL;
-  if (msock__opt_int(env, opts, "ifindex", 0, 0x7fffffff, &ifindex) < 0) return NULL;
+  if (has_source && msock_arg_string(env, sv, "source", source, sizeof(source)) != 0) return NULL;
+  if (msock_opt_int(env, opts, "ifindex", 0, INT32_MAX, &ifindex) < 0) return NULL;
 
   if (msock__parse_sockaddr(env, "group", family, group, gv, 0, 0, &gss, &glen) != 0) return NULL;
   if (has_source && msock__parse_sockaddr(env, "source", family, source, sv, 0, 0, &sss, &slen) != 0)
@@ -735,9 +512,7 @@ static napi_value msock_mcast_membership(napi_env env, napi_callback_info cbinfo
     memcpy(&req.gsr_source, &sss, sizeof(sss));
     name = join ? MCAST_JOIN_SOURCE_GROUP : MCAST_LEAVE_SOURCE_GROUP;
     option = join ? "MCAST_JOIN_SOURCE_GROUP" : "MCAST_LEAVE_SOURCE_GROUP";
-    do
-      rc = setsockopt(fd, level, name, &req, sizeof(req));
-    while (rc == -1 && errno == EINTR);
+    rc = msock__setsockopt(fd, level, name, &req, sizeof(req));
   } else {
     struct group_req req;
     memset(&req, 0, sizeof(req));
@@ -745,11 +520,9 @@ static napi_value msock_mcast_membership(napi_env env, napi_callback_info cbinfo
     memcpy(&req.gr_group, &gss, sizeof(gss));
     name = join ? MCAST_JOIN_GROUP : MCAST_LEAVE_GROUP;
     option = join ? "MCAST_JOIN_GROUP" : "MCAST_LEAVE_GROUP";
-    do
-      rc = setsockopt(fd, level, name, &req, sizeof(req));
-    while (rc == -1 && errno == EINTR);
+    rc = msock__setsockopt(fd, level, name, &req, sizeof(req));
   }
-  if (rc == -1) msock_throw_errno(env, errno, "setsockopt", option, group, -1);
+  if (rc != 0) msock_throw_errno(env, rc, "setsockopt", option, group, -1);
   return NULL;
 #else
   (void)cbinfo;
@@ -785,7 +558,7 @@ static napi_value msock_recvmsg(napi_env env, napi_callback_info cbinfo) {
     msock_throw_invalid(env, "arguments", NULL, "must be (fd, buffer)");
     return NULL;
   }
-  if (msock__get_fd(env, argv[0], &fd) != 0) return NULL;
+  if (msock_arg_fd(env, argv[0], &fd) != 0) return NULL;
   NAPI_CALL(env, napi_is_buffer(env, argv[1], &is_buffer));
   if (!is_buffer) {
     bool is_typed = false;
@@ -808,9 +581,7 @@ static napi_value msock_recvmsg(napi_env env, napi_callback_info cbinfo) {
   msg.msg_control = control.buf;
   msg.msg_controllen = sizeof(control.buf);
 
-  do
-    n = recvmsg(fd, &msg, MSG_DONTWAIT);
-  while (n == -1 && errno == EINTR);
+  n = MSOCK_RETRY_EINTR(recvmsg(fd, &msg, MSG_DONTWAIT));
   if (n == -1) {
     if (errno == EAGAIN || errno == EWOULDBLOCK) {
       NAPI_CALL(env, napi_get_null(env, &result));
@@ -825,13 +596,13 @@ static napi_value msock_recvmsg(napi_env env, napi_callback_info cbinfo) {
 
   NAPI_CALL(env, napi_create_object(env, &result));
   if (msock_set_num(env, result, "bytes", (double)n) != 0 ||
-      msock__set_bool(env, result, "truncated", (msg.msg_flags & MSG_TRUNC) != 0) != 0 ||
+      msock_set_bool(env, result, "truncated", (msg.msg_flags & MSG_TRUNC) != 0) != 0 ||
       msock_set_str(env, result, "address", address) != 0 ||
       msock_set_num(env, result, "port", port) != 0 ||
       msock_set_str(env, result, "family", family) != 0)
     return NULL;
   if (msg.msg_flags & MSG_CTRUNC) {
-    if (msock__set_bool(env, result, "controlTruncated", true) != 0) return NULL;
+    if (msock_set_bool(env, result, "controlTruncated", true) != 0) return NULL;
   }
   if (info.has_local) {
     char local[MSOCK__ADDRSTRLEN];
@@ -843,6 +614,7 @@ static napi_value msock_recvmsg(napi_env env, napi_callback_info cbinfo) {
       return NULL;
   }
   if (info.has_tos && msock_set_num(env, result, "tos", info.tos) != 0) return NULL;
+  if (info.has_ttl && msock_set_num(env, result, "ttl", info.ttl) != 0) return NULL;
   if (info.has_timestamp) {
     NAPI_CALL(env, napi_create_bigint_int64(
                        env, info.timestamp_sec * INT64_C(1000000000) + info.timestamp_nsec, &v));
@@ -925,6 +697,12 @@ static const struct {
 #ifdef IPV6_RECVTCLASS
     MSOCK__C(IPV6_RECVTCLASS)
 #endif
+#ifdef IP_RECVTTL
+    MSOCK__C(IP_RECVTTL)
+#endif
+#ifdef IPV6_RECVHOPLIMIT
+    MSOCK__C(IPV6_RECVHOPLIMIT)
+#endif
 #ifdef TCP_KEEPIDLE
     MSOCK__C(TCP_KEEPIDLE)
 #elif defined(TCP_KEEPALIVE) && defined(__APPLE__)
@@ -950,10 +728,7 @@ static const struct {
 static napi_value msock__init(napi_env env, napi_value exports) {
   napi_value constants;
   size_t i;
-  static const struct {
-    const char* name;
-    napi_callback cb;
-  } fns[] = {
+  static const msock_export_t fns[] = {
       {"msock_udp_socket", msock_udp_socket},
       {"msock_tcp_socket", msock_tcp_socket},
       {"msock_close", msock_close},
@@ -965,11 +740,7 @@ static napi_value msock__init(napi_env env, napi_value exports) {
       {"msock_recvmsg", msock_recvmsg},
   };
 
-  for (i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {
-    napi_value fn;
-    NAPI_CALL(env, napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].cb, NULL, &fn));
-    NAPI_CALL(env, napi_set_named_property(env, exports, fns[i].name, fn));
-  }
+  if (msock_export_functions(env, exports, fns, sizeof(fns) / sizeof(fns[0])) != 0) return NULL;
   NAPI_CALL(env, napi_create_object(env, &constants));
   for (i = 0; i < sizeof(msock__constants) / sizeof(msock__constants[0]); i++) {
     if (msock_set_num(env, constants, msock__constants[i].name, msock__constants[i].value) != 0)

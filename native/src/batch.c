@@ -1,12 +1,29 @@
 /*
  * Batch datagram engine: the socket's fd is polled on Node's own event loop (uv_poll_t on the loop
- * from napi_get_uv_event_loop); reads drain the socket with recvmmsg(MSG_DONTWAIT) into memory JS
- * allocated once per socket (one ArrayBuffer of slots x slotBytes, an Int32Array of per-datagram
- * metadata, an Int32Array of control words) and call JS once per filled batch with the count, so no
- * JS object is made per datagram. Sends take a batch described by JS (one payload buffer plus an
- * Int32Array of offset/length/segment/destination rows) and go out with sendmmsg, one UDP GSO
+ * from napi_get_uv_event_loop); reads drain the socket with recvmmsg(MSG_DONTWAIT) into receive
+ * memory this file maps once per socket, and call JS once per filled batch with the count, so no JS
+ * object is made per datagram. Sends take a batch described by JS (one payload buffer plus an
+ * Int32Array of offset/length/segment/destination/TTL rows) and go out with sendmmsg, one UDP GSO
  * super-packet (UDP_SEGMENT cmsg) per row when the kernel has GSO. Receives may ask for UDP_GRO and
  * then split each coalesced message into per-datagram rows by its gso_size cmsg.
+ *
+ * Receive memory: one anonymous private mmap(2) per socket holding the metadata rows and then the
+ * slots (slots x slotBytes), handed to JS as one external ArrayBuffer (views: `meta`, `arena`).
+ * Pages the kernel never writes stay unbacked, so an idle socket costs about nothing and one that
+ * receives small datagrams holds about one page per slot. Close gives it back deterministically,
+ * not at some later GC: the ArrayBuffer is detached (every JS view then has length 0, so no JS
+ * access can reach the memory) and the mapping is unmapped at once, which also keeps the number of
+ * live mappings (vm.max_map_count) equal to the number of open sockets whether GC runs or not.
+ * Consequence for callers: a payload view of a batch must not be handed to anything that keeps the
+ * raw pointer past the socket's close (copy it to keep it; the batch contract says so anyway).
+ *
+ * Per-row TTL: a send row may carry its own TTL / hop limit, sent as a control message on that
+ * message only (IP_TTL for IPv4 and v4-mapped destinations, 1..255; IPV6_HOPLIMIT for IPv6,
+ * 0..255), so nothing is changed on the socket and later sends keep the socket's TTL. Each row is
+ * its own message (or GSO super-packet): rows are never merged, so rows of different TTLs never
+ * share a GSO send. Linux applies both options to unicast and multicast destinations; it rejects
+ * IP_TTL 0 with EINVAL, so a multicast TTL of 0 (host-local) cannot be a per-row value on IPv4 and
+ * is the TS layer's to handle (IP_MULTICAST_TTL on the socket).
  *
  * Kernel features are probed once at open and turned off for good when the kernel refuses them
  * (quinn-udp's rule): GSO on EIO/EINVAL from a send carrying UDP_SEGMENT, recvmmsg/sendmmsg on
@@ -14,29 +31,31 @@
  *
  * A full send queue (EAGAIN, EWOULDBLOCK, ENOBUFS) stops a send early and is reported as "blocked"
  * with the count sent so far; JS then asks for one POLLOUT wake-up (msock_batch_poll_writable).
- * Closing stops the poll (uv_poll_stop takes the fd out of epoll), closes the fd at once and
- * uv_close()s the handle; the JS references to the buffers are released from the close callback. Node's environment teardown (worker
- * exit) closes engines JS left open through an async cleanup hook.
+ * Closing stops the poll (uv_poll_stop takes the fd out of epoll), closes the fd at once, releases
+ * the receive memory and uv_close()s the handle; the JS references go from the close callback.
+ * Node's environment teardown (worker exit) closes engines JS left open through an async cleanup
+ * hook.
  *
- * Events to JS (callback(kind, value)): 0 batch (value = rows in meta), 1 writable, 3 receive error
- * (value = -errno). (2, closed, is reserved.)
+ * Events to JS (callback(kind, value)): EV_BATCH (value = rows in meta), EV_WRITABLE,
+ * EV_ERROR (a receive call failed; value = -errno), EV_POLL_ERROR (libuv could not poll the fd,
+ * or could not re-arm the poll: reading has stopped; value = libuv error, a negative errno).
+ *
+ * Handles are type-tagged externals (msock_tag_batch): any other value, a DTLS handle included,
+ * throws a TypeError instead of being read as an engine.
  *
  * Platforms: Linux (recvmmsg, sendmmsg, UDP_SEGMENT since 4.18, UDP_GRO since 5.0). Elsewhere the
  * exports exist and msock_batch_open throws ENOSYS.
  */
-#ifndef NAPI_VERSION
-# define NAPI_VERSION 8
-#endif
-#include <node_api.h>
-#include <uv.h>
-
 #include "msock.h"
+
+#include <uv.h>
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -88,7 +107,8 @@ enum {
   TX_PORT = 3,
   TX_FAMILY = 4,      /* 0: no destination (connected socket) */
   TX_SCOPE = 5,
-  TX_ADDR = 6,
+  TX_ADDR = 6,        /* 4 words */
+  TX_TTL = 10,        /* -1: the socket's TTL; else this row's TTL / hop limit (0..255) */
   TX_STRIDE = 12,
 
   /* control words */
@@ -102,14 +122,14 @@ enum {
   CTRL_CAP_RECVMMSG = 7,
   CTRL_CAP_SENDMMSG = 8,
   CTRL_GSO_MAX_SEGMENTS = 9,
-  CTRL_RECV_CALLS = 10,   /* receive system calls made (uint32, wraps) */
-  CTRL_WAKEUPS = 11,      /* readable wake-ups (uint32, wraps) */
+  /* 10 and 11 counted receive calls and wake-ups that nothing read; not reused. */
   CTRL_LENGTH = 16,
 
   EV_BATCH = 0,
   EV_WRITABLE = 1,
-  EV_CLOSED = 2,
+  /* 2 was a "closed" event that was never sent; not reused. */
   EV_ERROR = 3,
+  EV_POLL_ERROR = 4,
 };
 
 /* Segments a GRO message may hold (UDP_MAX_SEGMENTS is 128 since Linux 6.11; 64 before). */
@@ -119,109 +139,68 @@ enum {
 /* Messages per sendmmsg call. */
 #define MSOCK__TX_MAX 64
 #define MSOCK__RX_CMSG_SPACE (MSOCK_CMSG_SPACE + 32)
+/* Control messages of one send: UDP_SEGMENT, and a TTL as IP_TTL and/or IPV6_HOPLIMIT. */
+#define MSOCK__TX_CMSG_SPACE (CMSG_SPACE(sizeof(uint16_t)) + 2 * CMSG_SPACE(sizeof(int)))
 
-/* ---- N-API helpers ------------------------------------------------------------------------ */
+/* ---- receive memory ----------------------------------------------------------------------- */
 
-static int msock__batch_int(napi_env env,
-                            napi_value v,
-                            const char* key,
-                            int64_t min,
-                            int64_t max,
-                            int64_t* out) {
-  napi_valuetype t;
-  double d;
-  char expected[96];
-  NAPI_CALL_INT(env, napi_typeof(env, v, &t));
-  if (t == napi_number) {
-    NAPI_CALL_INT(env, napi_get_value_double(env, v, &d));
-    if (d >= (double)min && d <= (double)max && d == (double)(int64_t)d) {
-      *out = (int64_t)d;
-      return 0;
-    }
-  }
-  snprintf(expected, sizeof(expected), "must be an integer in %lld..%lld", (long long)min,
-           (long long)max);
-  msock_throw_invalid(env, key, v, expected);
-  return -1;
+/*
+ * One mapping: metadata rows first (page-aligned), then the slots. Shared by the engine and the
+ * ArrayBuffer's finalizer (two references); whoever comes first with a reason unmaps it, once.
+ */
+typedef struct msock__mem_s {
+  uint8_t* base;
+  size_t bytes;
+  size_t meta_bytes;   /* page-aligned: the arena starts here */
+  int refs;
+  int unmapped;
+} msock__mem_t;
+
+static void msock__mem_unmap(msock__mem_t* m) {
+  if (__atomic_exchange_n(&m->unmapped, 1, __ATOMIC_ACQ_REL) == 0) munmap(m->base, m->bytes);
 }
 
-static int msock__batch_prop_int(napi_env env,
-                                 napi_value obj,
-                                 const char* key,
-                                 int64_t min,
-                                 int64_t max,
-                                 int64_t* out) {
-  napi_value v;
-  NAPI_CALL_INT(env, napi_get_named_property(env, obj, key, &v));
-  return msock__batch_int(env, v, key, min, max, out);
+static void msock__mem_unref(msock__mem_t* m) {
+  if (m == NULL || __atomic_sub_fetch(&m->refs, 1, __ATOMIC_ACQ_REL) != 0) return;
+  msock__mem_unmap(m);
+  free(m);
 }
 
-static int msock__batch_prop_bool(napi_env env, napi_value obj, const char* key, int* out) {
-  napi_value v;
-  napi_valuetype t;
-  bool b = false;
-  NAPI_CALL_INT(env, napi_get_named_property(env, obj, key, &v));
-  NAPI_CALL_INT(env, napi_typeof(env, v, &t));
-  if (t == napi_undefined) {
-    *out = 0;
-    return 0;
+/* The ArrayBuffer was collected: nothing in JS can reach the memory any more. */
+static void msock__mem_finalize(napi_env env, void* data, void* hint) {
+  (void)env;
+  (void)data;
+  msock__mem_unref((msock__mem_t*)hint);
+}
+
+/* Maps meta_bytes + arena_bytes; 0 or -errno. */
+static int msock__mem_map(size_t meta_bytes, size_t arena_bytes, msock__mem_t** out) {
+  long page = sysconf(_SC_PAGESIZE);
+  size_t p = page > 0 ? (size_t)page : 4096;
+  msock__mem_t* m = calloc(1, sizeof(*m));
+  void* base;
+  if (m == NULL) return -ENOMEM;
+  m->meta_bytes = (meta_bytes + p - 1) / p * p;
+  m->bytes = m->meta_bytes + (arena_bytes + p - 1) / p * p;
+  /* MAP_NORESERVE: the slots are sized for the largest datagram; most of them stay untouched. */
+  base = mmap(NULL, m->bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+              -1, 0);
+  if (base == MAP_FAILED) {
+    int err = errno;
+    free(m);
+    return -err;
   }
-  if (t != napi_boolean) {
-    msock_throw_invalid(env, key, v, "must be a boolean");
-    return -1;
-  }
-  NAPI_CALL_INT(env, napi_get_value_bool(env, v, &b));
-  *out = b ? 1 : 0;
+  m->base = (uint8_t*)base;
+  m->refs = 1;
+  *out = m;
   return 0;
-}
-
-/* An Int32Array's data and length; fails for anything else. */
-static int msock__batch_int32s(napi_env env,
-                               napi_value v,
-                               const char* key,
-                               int32_t** data,
-                               size_t* length) {
-  bool is_typed = false;
-  napi_typedarray_type type;
-  void* p = NULL;
-  NAPI_CALL_INT(env, napi_is_typedarray(env, v, &is_typed));
-  if (is_typed) {
-    NAPI_CALL_INT(env, napi_get_typedarray_info(env, v, &type, length, &p, NULL, NULL));
-    if (type == napi_int32_array) {
-      *data = (int32_t*)p;
-      return 0;
-    }
-  }
-  msock_throw_invalid(env, key, v, "must be an Int32Array");
-  return -1;
-}
-
-/* A Uint8Array's (or Buffer's) bytes; fails for anything else. */
-static int msock__batch_bytes(napi_env env,
-                              napi_value v,
-                              const char* key,
-                              uint8_t** data,
-                              size_t* length) {
-  bool is_typed = false;
-  napi_typedarray_type type;
-  void* p = NULL;
-  NAPI_CALL_INT(env, napi_is_typedarray(env, v, &is_typed));
-  if (is_typed) {
-    NAPI_CALL_INT(env, napi_get_typedarray_info(env, v, &type, length, &p, NULL, NULL));
-    if (type == napi_uint8_array) {
-      *data = (uint8_t*)p;
-      return 0;
-    }
-  }
-  msock_throw_invalid(env, key, v, "must be a Uint8Array or Buffer");
-  return -1;
 }
 
 /* ---- the engine --------------------------------------------------------------------------- */
 
 typedef struct msock_batch_s msock_batch_t;
 
-/* What the JS handle (an external) points to; outlives the engine until GC. */
+/* What the JS handle (a tagged external) points to; outlives the engine until GC. */
 typedef struct msock_batch_box_s {
   msock_batch_t* engine;
 } msock_batch_box_t;
@@ -231,18 +210,19 @@ struct msock_batch_s {
   napi_env env;
   msock_batch_box_t* box;
   int fd;
+  int family;     /* AF_INET or AF_INET6 (SO_DOMAIN) */
   int events;
   int closing;
   int teardown;   /* the environment is going away: no more JS */
+  int orphaned;   /* closed, but the cleanup hook could not be removed: it frees the engine */
   napi_async_cleanup_hook_handle cleanup;
   napi_async_context async_context;
   napi_ref callback;
-  napi_ref arena_ref;
-  napi_ref meta_ref;
+  napi_ref memory_ref;   /* the external ArrayBuffer over mem */
   napi_ref control_ref;
 
+  msock__mem_t* mem;
   uint8_t* arena;
-  size_t arena_bytes;
   size_t slots;
   size_t slot_bytes;
   int32_t* meta;
@@ -264,10 +244,9 @@ struct msock_batch_s {
   struct sockaddr_storage tx_names[MSOCK__TX_MAX];
   union {
     struct cmsghdr align;
-    char buf[CMSG_SPACE(sizeof(uint16_t))];
+    char buf[MSOCK__TX_CMSG_SPACE];
   } tx_control[MSOCK__TX_MAX];
-  int tx_row[MSOCK__TX_MAX];   /* row of each message */
-  int tx_datagrams[MSOCK__TX_MAX];
+  int tx_datagrams[MSOCK__TX_MAX]; /* datagrams each message carries */
   int tx_gso[MSOCK__TX_MAX];
 #endif
 };
@@ -279,6 +258,7 @@ static void msock__batch_free(msock_batch_t* e) {
   free(e->rx_names);
   free(e->rx_control);
 #endif
+  msock__mem_unref(e->mem);
   free(e);
 }
 
@@ -323,17 +303,39 @@ static int msock__batch_memory_ok(msock_batch_t* e) {
   void* data = NULL;
   int ok = 0;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return 0;
-  if (napi_get_reference_value(env, e->arena_ref, &v) == napi_ok && v != NULL &&
+  if (napi_get_reference_value(env, e->memory_ref, &v) == napi_ok && v != NULL &&
       napi_is_detached_arraybuffer(env, v, &detached) == napi_ok && !detached &&
-      napi_get_reference_value(env, e->meta_ref, &v) == napi_ok && v != NULL &&
-      napi_get_typedarray_info(env, v, NULL, &length, &data, NULL, NULL) == napi_ok &&
-      data == (void*)e->meta && length * sizeof(int32_t) >= e->meta_rows * RX_STRIDE * sizeof(int32_t) &&
       napi_get_reference_value(env, e->control_ref, &v) == napi_ok && v != NULL &&
       napi_get_typedarray_info(env, v, NULL, &length, &data, NULL, NULL) == napi_ok &&
       data == (void*)e->control && length >= CTRL_LENGTH)
     ok = 1;
-  napi_close_handle_scope(env, scope);
+  if (napi_close_handle_scope(env, scope) != napi_ok) ok = 0;
   return ok;
+}
+
+/*
+ * Gives the receive memory back at close: detaches the ArrayBuffer (every view of it then has
+ * length 0) and unmaps the pages. When JS detached it first (transferred it to a worker), the
+ * other side owns the pages now: they are left to its finalizer. When detaching fails, the pages
+ * are still dropped (MADV_DONTNEED: reads see zeros, RSS falls) and unmapped by the finalizer.
+ */
+static void msock__batch_release_memory(msock_batch_t* e) {
+  napi_env env = e->env;
+  napi_handle_scope scope;
+  napi_value v;
+  bool detached = false;
+  if (e->mem == NULL || e->memory_ref == NULL) return;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  if (napi_get_reference_value(env, e->memory_ref, &v) == napi_ok && v != NULL &&
+      napi_is_detached_arraybuffer(env, v, &detached) == napi_ok) {
+    if (!detached) {
+      if (napi_detach_arraybuffer(env, v) == napi_ok)
+        msock__mem_unmap(e->mem);
+      else
+        (void)madvise(e->mem->base, e->mem->bytes, MADV_DONTNEED);
+    }
+  }
+  if (napi_close_handle_scope(env, scope) != napi_ok) return;
 }
 
 #ifdef MSOCK__BATCH_LINUX
@@ -443,7 +445,7 @@ static void msock__batch_rows(msock_batch_t* e, size_t i, size_t* rows) {
  * *messages gets the messages received (to tell whether the socket was drained). */
 static int msock__batch_recv(msock_batch_t* e, size_t* messages) {
   size_t i, vlen = e->slots, rows = 0;
-  int n;
+  int n = -1;
 
   *messages = 0;
   if (e->gro && vlen > e->meta_rows / MSOCK__GRO_MAX_SEGMENTS)
@@ -464,10 +466,7 @@ static int msock__batch_recv(msock_batch_t* e, size_t* messages) {
   }
 
   if (e->use_recvmmsg) {
-    do
-      n = recvmmsg(e->fd, e->rx_msgs, (unsigned int)vlen, MSG_DONTWAIT, NULL);
-    while (n == -1 && errno == EINTR);
-    e->control[CTRL_RECV_CALLS] = (int32_t)((uint32_t)e->control[CTRL_RECV_CALLS] + 1u);
+    n = MSOCK_RETRY_EINTR(recvmmsg(e->fd, e->rx_msgs, (unsigned int)vlen, MSG_DONTWAIT, NULL));
     if (n == -1 && errno == ENOSYS) {
       e->use_recvmmsg = 0;
       e->control[CTRL_CAP_RECVMMSG] = 0;
@@ -476,11 +475,7 @@ static int msock__batch_recv(msock_batch_t* e, size_t* messages) {
   if (!e->use_recvmmsg) {
     /* One recvmsg per datagram until the slots are full or the queue is empty. */
     for (n = 0; (size_t)n < vlen; n++) {
-      ssize_t r;
-      do
-        r = recvmsg(e->fd, &e->rx_msgs[n].msg_hdr, MSG_DONTWAIT);
-      while (r == -1 && errno == EINTR);
-      e->control[CTRL_RECV_CALLS] = (int32_t)((uint32_t)e->control[CTRL_RECV_CALLS] + 1u);
+      ssize_t r = MSOCK_RETRY_EINTR(recvmsg(e->fd, &e->rx_msgs[n].msg_hdr, MSG_DONTWAIT));
       if (r == -1) {
         if (n > 0) break;
         n = -1;
@@ -504,11 +499,11 @@ static void msock__batch_readable(msock_batch_t* e) {
   int b;
   if (!msock__batch_memory_ok(e)) {
     /* JS detached the shared memory: nothing can be delivered any more. */
-    uv_poll_stop(&e->poll);
+    e->events = 0;
+    (void)uv_poll_stop(&e->poll);
     msock__batch_emit(e, EV_ERROR, -EFAULT);
     return;
   }
-  e->control[CTRL_WAKEUPS] = (int32_t)((uint32_t)e->control[CTRL_WAKEUPS] + 1u);
   for (b = 0; b < e->max_batches && !e->closing; b++) {
     size_t messages = 0;
     int rows = msock__batch_recv(e, &messages);
@@ -518,11 +513,30 @@ static void msock__batch_readable(msock_batch_t* e) {
     }
     if (rows == 0) return;
     if (msock__batch_emit(e, EV_BATCH, rows) != 0) return;
+    /* JS paused reading in the callback (it holds this batch): the next recvmmsg would overwrite it. */
+    if (!(e->events & UV_READABLE)) return;
     if (messages < e->slots) return; /* drained */
   }
 }
 
 #endif /* MSOCK__BATCH_LINUX */
+
+static void msock__batch_on_poll(uv_poll_t* handle, int status, int events);
+
+/* Stops polling after a libuv failure and tells JS: reading has stopped, nothing is silent. */
+static void msock__batch_poll_failed(msock_batch_t* e, int rc) {
+  e->events = 0;
+  (void)uv_poll_stop(&e->poll); /* always 0 for an initialised poll handle */
+  msock__batch_emit(e, EV_POLL_ERROR, rc);
+}
+
+/* Polls for e->events (stops when none); on failure stops and reports EV_POLL_ERROR. */
+static int msock__batch_rearm(msock_batch_t* e) {
+  int rc = e->events != 0 ? uv_poll_start(&e->poll, e->events, msock__batch_on_poll)
+                          : uv_poll_stop(&e->poll);
+  if (rc != 0) msock__batch_poll_failed(e, rc);
+  return rc;
+}
 
 static void msock__batch_on_poll(uv_poll_t* handle, int status, int events) {
   msock_batch_t* e = (msock_batch_t*)handle->data;
@@ -533,21 +547,18 @@ static void msock__batch_on_poll(uv_poll_t* handle, int status, int events) {
      * it), resume polling and report it, as dgram reports it from recvmsg. */
     int err = 0;
     if (msock__getsockopt_int(e->fd, SOL_SOCKET, SO_ERROR, &err) == 0 && err != 0) {
-      if (e->events != 0) uv_poll_start(&e->poll, e->events, msock__batch_on_poll);
+      if (msock__batch_rearm(e) != 0) return;
       msock__batch_emit(e, EV_ERROR, -err);
       return;
     }
   }
   if (status < 0) {
-    msock__batch_emit(e, EV_ERROR, status);
+    msock__batch_poll_failed(e, status);
     return;
   }
   if ((events & UV_WRITABLE) && (e->events & UV_WRITABLE)) {
     e->events &= ~UV_WRITABLE;
-    if (e->events != 0)
-      uv_poll_start(&e->poll, e->events, msock__batch_on_poll);
-    else
-      uv_poll_stop(&e->poll);
+    if (msock__batch_rearm(e) != 0) return;
     if (msock__batch_emit(e, EV_WRITABLE, 0) != 0 || e->closing) return;
   }
 #ifdef MSOCK__BATCH_LINUX
@@ -557,38 +568,50 @@ static void msock__batch_on_poll(uv_poll_t* handle, int status, int events) {
 
 static void msock__batch_release(msock_batch_t* e) {
   napi_env env = e->env;
+  /* Deleting references cannot fail for references this engine made; nothing to do if it did. */
   if (!e->teardown) {
-    if (e->callback) napi_delete_reference(env, e->callback);
-    if (e->arena_ref) napi_delete_reference(env, e->arena_ref);
-    if (e->meta_ref) napi_delete_reference(env, e->meta_ref);
-    if (e->control_ref) napi_delete_reference(env, e->control_ref);
-    if (e->async_context) napi_async_destroy(env, e->async_context);
+    if (e->callback) (void)napi_delete_reference(env, e->callback);
+    if (e->memory_ref) (void)napi_delete_reference(env, e->memory_ref);
+    if (e->control_ref) (void)napi_delete_reference(env, e->control_ref);
+    if (e->async_context) (void)napi_async_destroy(env, e->async_context);
   }
-  e->callback = e->arena_ref = e->meta_ref = e->control_ref = NULL;
+  e->callback = e->memory_ref = e->control_ref = NULL;
   e->async_context = NULL;
 }
 
 static void msock__batch_on_close(uv_handle_t* handle) {
   msock_batch_t* e = (msock_batch_t*)handle->data;
   /* Only environment teardown leaves the fd for here; msock_batch_close closed it already. */
-  if (e->fd >= 0) msock__close(e->fd);
+  if (e->fd >= 0) (void)msock__close(e->fd);
   e->fd = -1;
   if (e->box != NULL) e->box->engine = NULL;
+  e->box = NULL;
   msock__batch_release(e);
-  if (e->cleanup != NULL) napi_remove_async_cleanup_hook(e->cleanup);
+  if (e->cleanup != NULL && napi_remove_async_cleanup_hook(e->cleanup) != napi_ok) {
+    /* The hook stays registered and will run at teardown with e: it frees e then. */
+    e->orphaned = 1;
+    return;
+  }
   msock__batch_free(e);
 }
 
 static void msock__batch_begin_close(msock_batch_t* e) {
   if (e->closing) return;
   e->closing = 1;
-  uv_poll_stop(&e->poll);
+  e->events = 0;
+  (void)uv_poll_stop(&e->poll); /* always 0 for an initialised poll handle */
   uv_close((uv_handle_t*)&e->poll, msock__batch_on_close);
 }
 
 /* Environment teardown (process or worker exit) with the engine still open. */
 static void msock__batch_on_teardown(napi_async_cleanup_hook_handle handle, void* arg) {
   msock_batch_t* e = (msock_batch_t*)arg;
+  if (e->orphaned) {
+    /* Nothing more can be done if removal fails again: the environment is going away anyway. */
+    (void)napi_remove_async_cleanup_hook(handle);
+    msock__batch_free(e);
+    return;
+  }
   e->teardown = 1;
   e->cleanup = handle;
   msock__batch_begin_close(e);
@@ -602,23 +625,12 @@ static void msock__batch_box_finalize(napi_env env, void* data, void* hint) {
   free(box);
 }
 
-/* The engine behind a handle; throws EBADF once it is closed. */
+/* The engine behind a handle; TypeError for anything but a batch handle, EBADF once closed. */
 static msock_batch_t* msock__batch_get(napi_env env, napi_value v, int allow_closing) {
-  napi_valuetype t;
-  msock_batch_box_t* box = NULL;
-  if (napi_typeof(env, v, &t) != napi_ok) {
-    msock_throw_napi(env);
-    return NULL;
-  }
-  if (t != napi_external) {
-    msock_throw_invalid(env, "handle", v, "must be a handle from msock_batch_open");
-    return NULL;
-  }
-  if (napi_get_value_external(env, v, (void**)&box) != napi_ok) {
-    msock_throw_napi(env);
-    return NULL;
-  }
-  if (box == NULL || box->engine == NULL || (!allow_closing && box->engine->closing)) {
+  msock_batch_box_t* box = msock_arg_handle(env, v, &msock_tag_batch, "handle",
+                                            "must be a batch engine handle from msock_batch_open");
+  if (box == NULL) return NULL;
+  if (box->engine == NULL || (!allow_closing && box->engine->closing)) {
     msock_throw_errno(env, EBADF, "msock_batch", NULL, NULL, -1);
     return NULL;
   }
@@ -627,89 +639,81 @@ static msock_batch_t* msock__batch_get(napi_env env, napi_value v, int allow_clo
 
 /* ---- exports ------------------------------------------------------------------------------ */
 
-/* msock_batch_open(fd, arena: ArrayBuffer, meta: Int32Array, control: Int32Array,
- *                  callback(kind, value), { slots, slotBytes, gro, maxBatchesPerWake }) -> handle */
-static napi_value msock_batch_open(napi_env env, napi_callback_info cbinfo) {
-  size_t argc = 6;
-  napi_value argv[6], handle, name;
-  napi_valuetype t;
-  bool is_ab = false;
-  int64_t fd, slots, slot_bytes, max_batches;
-  int gro = 0;
-  void* arena = NULL;
-  size_t arena_bytes = 0, meta_len = 0, control_len = 0;
-  int32_t *meta = NULL, *control = NULL;
-  msock_batch_t* e = NULL;
-  msock_batch_box_t* box = NULL;
-  uv_loop_t* loop = NULL;
-  int rc;
+/* A required integer option. */
+static int msock__batch_option(napi_env env,
+                               napi_value options,
+                               const char* key,
+                               int64_t min,
+                               int64_t max,
+                               int64_t* out) {
+  napi_value v;
+  if (msock_arg_prop(env, options, key, &v) < 0) return -1;
+  return msock_arg_int(env, v, key, min, max, out);
+}
 
-  NAPI_CALL(env, napi_get_cb_info(env, cbinfo, &argc, argv, NULL, NULL));
-  if (argc < 6) {
-    msock_throw_invalid(env, "arguments", NULL,
-                               "must be (fd, arena, meta, control, callback, options)");
-    return NULL;
-  }
+/*
+ * msock_batch_open(fd, control: Int32Array(CTRL_LENGTH), callback(kind, value),
+ *                  { slots, slotBytes, gro?, maxBatchesPerWake }) -> { handle, meta, arena }
+ *
+ * Maps the receive memory (see the top of this file) and returns it as two views of one external
+ * ArrayBuffer: `meta` (Int32Array, slots rows of RX_STRIDE words, x GRO_MAX_SEGMENTS with gro) and
+ * `arena` (Uint8Array of slots x slotBytes; RX_OFFSET counts from its start). Both read as length 0
+ * once the engine is closed. On failure the fd stays open, for the caller to close.
+ */
+static napi_value msock_batch_open(napi_env env, napi_callback_info cbinfo) {
 #ifndef MSOCK__BATCH_LINUX
+  (void)cbinfo;
   msock_throw_errno(env, ENOSYS, "recvmmsg", NULL, NULL, -1);
   return NULL;
 #else
-  if (msock__batch_int(env, argv[0], "fd", 0, 0x7fffffff, &fd) != 0) return NULL;
-  NAPI_CALL(env, napi_is_arraybuffer(env, argv[1], &is_ab));
-  if (!is_ab) {
-    msock_throw_invalid(env, "arena", argv[1], "must be an ArrayBuffer");
+  napi_value argv[4], result = NULL, handle, memory, meta_v, arena_v, name;
+  int64_t slots, slot_bytes, max_batches;
+  int fd, gro = 0, rc;
+  size_t control_len = 0, meta_rows;
+  int32_t* control = NULL;
+  msock_batch_t* e = NULL;
+  msock_batch_box_t* box = NULL;
+  uv_loop_t* loop = NULL;
+
+  if (msock_args(env, cbinfo, 4, argv) != 0) return NULL;
+  if (msock_arg_fd(env, argv[0], &fd) != 0 ||
+      msock_arg_int32s(env, argv[1], "control", &control, &control_len) != 0 ||
+      msock_arg_function(env, argv[2], "callback") != 0 ||
+      msock_arg_object(env, argv[3], "options") != 0 ||
+      msock__batch_option(env, argv[3], "slots", 1, 1024, &slots) != 0 ||
+      msock__batch_option(env, argv[3], "slotBytes", 1, 1 << 20, &slot_bytes) != 0 ||
+      msock__batch_option(env, argv[3], "maxBatchesPerWake", 1, 1 << 16, &max_batches) != 0 ||
+      msock_opt_bool(env, argv[3], "gro", &gro) < 0)
     return NULL;
-  }
-  NAPI_CALL(env, napi_get_arraybuffer_info(env, argv[1], &arena, &arena_bytes));
-  if (msock__batch_int32s(env, argv[2], "meta", &meta, &meta_len) != 0) return NULL;
-  if (msock__batch_int32s(env, argv[3], "control", &control, &control_len) != 0) return NULL;
-  NAPI_CALL(env, napi_typeof(env, argv[4], &t));
-  if (t != napi_function) {
-    msock_throw_invalid(env, "callback", argv[4], "must be a function");
-    return NULL;
-  }
-  NAPI_CALL(env, napi_typeof(env, argv[5], &t));
-  if (t != napi_object) {
-    msock_throw_invalid(env, "options", argv[5], "must be an object");
-    return NULL;
-  }
-  if (msock__batch_prop_int(env, argv[5], "slots", 1, 1024, &slots) != 0 ||
-      msock__batch_prop_int(env, argv[5], "slotBytes", 1, 1 << 20, &slot_bytes) != 0 ||
-      msock__batch_prop_int(env, argv[5], "maxBatchesPerWake", 1, 1 << 16, &max_batches) != 0 ||
-      msock__batch_prop_bool(env, argv[5], "gro", &gro) != 0)
-    return NULL;
-  if ((size_t)slots * (size_t)slot_bytes > arena_bytes) {
-    msock_throw_invalid(env, "arena", argv[1], "must hold slots x slotBytes bytes");
-    return NULL;
-  }
-  if (meta_len < (size_t)slots * (gro ? MSOCK__GRO_MAX_SEGMENTS : 1) * RX_STRIDE) {
-    msock_throw_invalid(env, "meta", argv[2],
-                               "must hold slots (x 128 with gro) rows of the receive stride");
-    return NULL;
-  }
   if (control_len < CTRL_LENGTH) {
-    msock_throw_invalid(env, "control", argv[3], "must hold 16 words");
+    msock_throw_invalid(env, "control", argv[1], "must hold 16 words");
     return NULL;
   }
+  meta_rows = (size_t)slots * (gro ? MSOCK__GRO_MAX_SEGMENTS : 1);
   NAPI_CALL(env, napi_get_uv_event_loop(env, &loop));
 
   e = calloc(1, sizeof(*e));
   box = calloc(1, sizeof(*box));
   if (e == NULL || box == NULL) goto nomem;
+  e->env = env;
+  e->fd = fd;
   e->rx_msgs = calloc((size_t)slots, sizeof(*e->rx_msgs));
   e->rx_iov = calloc((size_t)slots, sizeof(*e->rx_iov));
   e->rx_names = calloc((size_t)slots, sizeof(*e->rx_names));
   e->rx_control = calloc((size_t)slots, MSOCK__RX_CMSG_SPACE);
   if (e->rx_msgs == NULL || e->rx_iov == NULL || e->rx_names == NULL || e->rx_control == NULL)
     goto nomem;
-  e->env = env;
-  e->fd = (int)fd;
-  e->arena = (uint8_t*)arena;
-  e->arena_bytes = arena_bytes;
+  rc = msock__mem_map(meta_rows * RX_STRIDE * sizeof(int32_t),
+                      (size_t)slots * (size_t)slot_bytes, &e->mem);
+  if (rc != 0) {
+    msock_throw_errno(env, rc, "mmap", NULL, NULL, -1);
+    goto fail_free;
+  }
+  e->meta = (int32_t*)(void*)e->mem->base;
+  e->meta_rows = meta_rows;
+  e->arena = e->mem->base + e->mem->meta_bytes;
   e->slots = (size_t)slots;
   e->slot_bytes = (size_t)slot_bytes;
-  e->meta = meta;
-  e->meta_rows = meta_len / RX_STRIDE;
   e->control = control;
   e->max_batches = (int)max_batches;
   e->use_recvmmsg = 1;
@@ -719,8 +723,9 @@ static napi_value msock_batch_open(napi_env env, napi_callback_info cbinfo) {
   /* Probes, once. GSO: the option exists on this socket (getsockopt works from Linux 4.18). */
   {
     int v = 0;
-    e->gso = msock__getsockopt_int(e->fd, SOL_UDP, UDP_SEGMENT, &v) == 0;
-    if (gro) e->gro = msock__setsockopt_int(e->fd, SOL_UDP, UDP_GRO, 1) == 0;
+    e->gso = msock__getsockopt_int(fd, SOL_UDP, UDP_SEGMENT, &v) == 0;
+    if (gro) e->gro = msock__setsockopt_int(fd, SOL_UDP, UDP_GRO, 1) == 0;
+    if (msock__getsockopt_int(fd, SOL_SOCKET, SO_DOMAIN, &e->family) != 0) e->family = AF_INET;
   }
   control[CTRL_CAP_GSO] = e->gso;
   control[CTRL_CAP_GRO] = e->gro;
@@ -728,94 +733,98 @@ static napi_value msock_batch_open(napi_env env, napi_callback_info cbinfo) {
   control[CTRL_CAP_SENDMMSG] = 1;
   control[CTRL_GSO_MAX_SEGMENTS] = e->gso ? MSOCK__GSO_MAX_SEGMENTS : 1;
 
-  if (napi_create_reference(env, argv[4], 1, &e->callback) != napi_ok ||
-      napi_create_reference(env, argv[1], 1, &e->arena_ref) != napi_ok ||
-      napi_create_reference(env, argv[2], 1, &e->meta_ref) != napi_ok ||
-      napi_create_reference(env, argv[3], 1, &e->control_ref) != napi_ok ||
+  if (napi_create_reference(env, argv[2], 1, &e->callback) != napi_ok ||
+      napi_create_reference(env, argv[1], 1, &e->control_ref) != napi_ok ||
       napi_create_string_utf8(env, "mediasock:batch", NAPI_AUTO_LENGTH, &name) != napi_ok ||
-      napi_async_init(env, NULL, name, &e->async_context) != napi_ok)
+      napi_async_init(env, NULL, name, &e->async_context) != napi_ok ||
+      napi_create_external_arraybuffer(env, e->mem->base, e->mem->bytes, msock__mem_finalize,
+                                       e->mem, &memory) != napi_ok)
+    goto napi_fail;
+  __atomic_add_fetch(&e->mem->refs, 1, __ATOMIC_ACQ_REL); /* the ArrayBuffer's finalizer's */
+  if (napi_create_reference(env, memory, 1, &e->memory_ref) != napi_ok ||
+      napi_create_typedarray(env, napi_int32_array, meta_rows * RX_STRIDE, memory, 0, &meta_v) !=
+          napi_ok ||
+      napi_create_typedarray(env, napi_uint8_array, e->slots * e->slot_bytes, memory,
+                             e->mem->meta_bytes, &arena_v) != napi_ok)
     goto napi_fail;
 
-  rc = uv_poll_init(loop, &e->poll, e->fd);
+  rc = uv_poll_init(loop, &e->poll, fd);
   if (rc != 0) {
-    msock__batch_release(e);
-    msock__batch_free(e);
-    free(box);
     msock_throw_errno(env, rc, "uv_poll_init", NULL, NULL, -1);
-    return NULL;
+    goto fail_free;
   }
   e->poll.data = e;
   e->events = UV_READABLE;
   rc = uv_poll_start(&e->poll, e->events, msock__batch_on_poll);
   if (rc != 0) {
-    /* The handle is initialised: it must be closed through the loop. The fd stays with JS. */
-    e->fd = -1;
-    free(box);
-    msock__batch_release(e);
-    e->teardown = 1; /* no 'closed' event for an engine JS never got */
-    msock__batch_begin_close(e);
     msock_throw_errno(env, rc, "uv_poll_start", NULL, NULL, -1);
-    return NULL;
+    goto fail_close;
   }
   if (napi_add_async_cleanup_hook(env, msock__batch_on_teardown, e, &e->cleanup) != napi_ok) {
     e->cleanup = NULL;
-    e->fd = -1;
-    free(box);
     msock_throw_napi(env);
-    msock__batch_release(e);
-    e->teardown = 1;
-    msock__batch_begin_close(e);
-    return NULL;
+    goto fail_close;
   }
   box->engine = e;
   e->box = box;
-  if (napi_create_external(env, box, msock__batch_box_finalize, NULL, &handle) != napi_ok) {
-    /* Nobody can close it from JS now: close the poll here; the fd stays with JS. */
-    e->box = NULL;
-    e->fd = -1;
-    free(box);
+  rc = msock_handle_new(env, box, msock__batch_box_finalize, &msock_tag_batch, &handle);
+  if (rc == -2) box = NULL; /* the external owns it now */
+  if (rc != 0) goto fail_close;
+  box = NULL;
+  if (napi_create_object(env, &result) != napi_ok ||
+      napi_set_named_property(env, result, "handle", handle) != napi_ok ||
+      napi_set_named_property(env, result, "meta", meta_v) != napi_ok ||
+      napi_set_named_property(env, result, "arena", arena_v) != napi_ok) {
     msock_throw_napi(env);
-    msock__batch_release(e);
-    e->teardown = 1;
-    msock__batch_begin_close(e);
-    return NULL;
+    goto fail_close;
   }
-  return handle;
+  return result;
 
 nomem:
-  if (e != NULL) msock__batch_free(e);
-  free(box);
   msock_throw_errno(env, ENOMEM, "malloc", NULL, NULL, -1);
-  return NULL;
+  goto fail_free;
 napi_fail:
   msock_throw_napi(env);
+fail_free:
+  /* The poll handle was never initialised: free directly. An ArrayBuffer already made over the
+   * memory keeps its own reference; its finalizer unmaps. */
+  if (e != NULL) {
+    msock__batch_release(e);
+    msock__batch_free(e);
+  }
+  free(box);
+  return NULL;
+fail_close:
+  /* The poll handle is initialised: it must be closed through the loop. The fd stays with JS; no
+   * events go to JS for an engine it never got. */
+  if (e->box != NULL) e->box->engine = NULL;
+  e->box = NULL;
+  e->fd = -1;
   msock__batch_release(e);
-  msock__batch_free(e);
+  e->teardown = 1;
+  msock__batch_begin_close(e);
   free(box);
   return NULL;
 #endif
 }
 
 /* msock_batch_close(handle) -> 0 or -errno of close(2): stops polling (uv_poll_stop takes the fd
- * out of epoll at once), closes the fd now so the port is free when this returns, and uv_close()s
- * the handle; its memory and the JS references go from the close callback. A second call is a
- * no-op returning 0. */
+ * out of epoll at once), closes the fd now so the port is free when this returns, gives the receive
+ * memory back (detach + munmap) and uv_close()s the handle; its memory and the JS references go
+ * from the close callback. A second call is a no-op returning 0. */
 static napi_value msock_batch_close(napi_env env, napi_callback_info cbinfo) {
-  size_t argc = 1;
   napi_value argv[1], result;
   msock_batch_t* e;
   int rc = 0;
-  NAPI_CALL(env, napi_get_cb_info(env, cbinfo, &argc, argv, NULL, NULL));
-  if (argc < 1) {
-    msock_throw_invalid(env, "handle", NULL, "is required");
-    return NULL;
-  }
+  if (msock_args(env, cbinfo, 1, argv) != 0) return NULL;
   e = msock__batch_get(env, argv[0], 1);
   if (e == NULL) return NULL;
   if (!e->closing) {
-    uv_poll_stop(&e->poll);
+    e->events = 0;
+    (void)uv_poll_stop(&e->poll); /* always 0 for an initialised poll handle */
     if (e->fd >= 0) rc = msock__close(e->fd);
     e->fd = -1;
+    msock__batch_release_memory(e);
     msock__batch_begin_close(e);
   }
   NAPI_CALL(env, napi_create_int32(env, rc, &result));
@@ -824,21 +833,12 @@ static napi_value msock_batch_close(napi_env env, napi_callback_info cbinfo) {
 
 /* msock_batch_ref(handle, on): uv_ref / uv_unref of the poll handle. */
 static napi_value msock_batch_ref(napi_env env, napi_callback_info cbinfo) {
-  size_t argc = 2;
   napi_value argv[2], result;
-  bool on = true;
   msock_batch_t* e;
-  NAPI_CALL(env, napi_get_cb_info(env, cbinfo, &argc, argv, NULL, NULL));
-  if (argc < 2) {
-    msock_throw_invalid(env, "arguments", NULL, "must be (handle, on)");
-    return NULL;
-  }
+  int on = 1;
+  if (msock_args(env, cbinfo, 2, argv) != 0) return NULL;
   e = msock__batch_get(env, argv[0], 0);
-  if (e == NULL) return NULL;
-  if (napi_get_value_bool(env, argv[1], &on) != napi_ok) {
-    msock_throw_invalid(env, "on", argv[1], "must be a boolean");
-    return NULL;
-  }
+  if (e == NULL || msock_arg_bool(env, argv[1], "on", &on) != 0) return NULL;
   if (on)
     uv_ref((uv_handle_t*)&e->poll);
   else
@@ -847,28 +847,26 @@ static napi_value msock_batch_ref(napi_env env, napi_callback_info cbinfo) {
   return result;
 }
 
+/* Polls for `events` now; throws (and keeps the previous set) when libuv refuses. */
+static int msock__batch_poll_set(napi_env env, msock_batch_t* e, int events) {
+  int rc;
+  if (events == e->events) return 0;
+  rc = events != 0 ? uv_poll_start(&e->poll, events, msock__batch_on_poll) : uv_poll_stop(&e->poll);
+  if (rc != 0) {
+    msock_throw_errno(env, rc, "uv_poll_start", NULL, NULL, -1);
+    return -1;
+  }
+  e->events = events;
+  return 0;
+}
+
 /* msock_batch_poll_writable(handle): one 'writable' event once the send queue has room. */
 static napi_value msock_batch_poll_writable(napi_env env, napi_callback_info cbinfo) {
-  size_t argc = 1;
   napi_value argv[1], result;
   msock_batch_t* e;
-  int rc;
-  NAPI_CALL(env, napi_get_cb_info(env, cbinfo, &argc, argv, NULL, NULL));
-  if (argc < 1) {
-    msock_throw_invalid(env, "handle", NULL, "is required");
-    return NULL;
-  }
+  if (msock_args(env, cbinfo, 1, argv) != 0) return NULL;
   e = msock__batch_get(env, argv[0], 0);
-  if (e == NULL) return NULL;
-  if (!(e->events & UV_WRITABLE)) {
-    e->events |= UV_WRITABLE;
-    rc = uv_poll_start(&e->poll, e->events, msock__batch_on_poll);
-    if (rc != 0) {
-      e->events &= ~UV_WRITABLE;
-      msock_throw_errno(env, rc, "uv_poll_start", NULL, NULL, -1);
-      return NULL;
-    }
-  }
+  if (e == NULL || msock__batch_poll_set(env, e, e->events | UV_WRITABLE) != 0) return NULL;
   NAPI_CALL(env, napi_get_undefined(env, &result));
   return result;
 }
@@ -876,58 +874,36 @@ static napi_value msock_batch_poll_writable(napi_env env, napi_callback_info cbi
 /* msock_batch_read(handle, on): starts or stops reading (the kernel queue holds what arrives
  * meanwhile); used for backpressure while JS holds a batch. */
 static napi_value msock_batch_read(napi_env env, napi_callback_info cbinfo) {
-  size_t argc = 2;
   napi_value argv[2], result;
-  bool on = true;
   msock_batch_t* e;
-  int rc, events;
-  NAPI_CALL(env, napi_get_cb_info(env, cbinfo, &argc, argv, NULL, NULL));
-  if (argc < 2) {
-    msock_throw_invalid(env, "arguments", NULL, "must be (handle, on)");
-    return NULL;
-  }
+  int on = 1;
+  if (msock_args(env, cbinfo, 2, argv) != 0) return NULL;
   e = msock__batch_get(env, argv[0], 0);
-  if (e == NULL) return NULL;
-  if (napi_get_value_bool(env, argv[1], &on) != napi_ok) {
-    msock_throw_invalid(env, "on", argv[1], "must be a boolean");
+  if (e == NULL || msock_arg_bool(env, argv[1], "on", &on) != 0 ||
+      msock__batch_poll_set(env, e, on ? (e->events | UV_READABLE) : (e->events & ~UV_READABLE)) !=
+          0)
     return NULL;
-  }
-  events = on ? (e->events | UV_READABLE) : (e->events & ~UV_READABLE);
-  if (events != e->events) {
-    e->events = events;
-    rc = events != 0 ? uv_poll_start(&e->poll, events, msock__batch_on_poll) : uv_poll_stop(&e->poll);
-    if (rc != 0) {
-      msock_throw_errno(env, rc, "uv_poll_start", NULL, NULL, -1);
-      return NULL;
-    }
-  }
   NAPI_CALL(env, napi_get_undefined(env, &result));
   return result;
 }
 
-/* Reads a sockaddr from 16 address bytes + family + port + scope (the send row layout). */
-static int msock__batch_sockaddr(const int32_t* row,
-                                 int family_word,
-                                 int addr_word,
-                                 int port_word,
-                                 int scope_word,
-                                 struct sockaddr_storage* ss,
-                                 socklen_t* len) {
+/* Reads a sockaddr from a send row (16 address bytes + family + port + scope); 0 for family 0. */
+static int msock__batch_sockaddr(const int32_t* row, struct sockaddr_storage* ss, socklen_t* len) {
   memset(ss, 0, sizeof(*ss));
-  if (row[family_word] == 4) {
+  if (row[TX_FAMILY] == 4) {
     struct sockaddr_in* sin = (struct sockaddr_in*)ss;
     sin->sin_family = AF_INET;
-    sin->sin_port = htons((uint16_t)row[port_word]);
-    memcpy(&sin->sin_addr, &row[addr_word], 4);
+    sin->sin_port = htons((uint16_t)row[TX_PORT]);
+    memcpy(&sin->sin_addr, &row[TX_ADDR], 4);
     *len = sizeof(*sin);
     return 1;
   }
-  if (row[family_word] == 6) {
+  if (row[TX_FAMILY] == 6) {
     struct sockaddr_in6* sin6 = (struct sockaddr_in6*)ss;
     sin6->sin6_family = AF_INET6;
-    sin6->sin6_port = htons((uint16_t)row[port_word]);
-    sin6->sin6_scope_id = (uint32_t)row[scope_word];
-    memcpy(&sin6->sin6_addr, &row[addr_word], 16);
+    sin6->sin6_port = htons((uint16_t)row[TX_PORT]);
+    sin6->sin6_scope_id = (uint32_t)row[TX_SCOPE];
+    memcpy(&sin6->sin6_addr, &row[TX_ADDR], 16);
     *len = sizeof(*sin6);
     return 1;
   }
@@ -938,33 +914,26 @@ static int msock__batch_sockaddr(const int32_t* row,
 /* msock_batch_connect(handle, row: Int32Array) connects to the send-row destination in `row`
  * (family 0 dissolves the association with AF_UNSPEC). */
 static napi_value msock_batch_connect(napi_env env, napi_callback_info cbinfo) {
-  size_t argc = 2, len = 0;
+  size_t len = 0;
   napi_value argv[2], result;
   int32_t* row = NULL;
   struct sockaddr_storage ss;
   socklen_t sslen = 0;
   msock_batch_t* e;
   int rc;
-  NAPI_CALL(env, napi_get_cb_info(env, cbinfo, &argc, argv, NULL, NULL));
-  if (argc < 2) {
-    msock_throw_invalid(env, "arguments", NULL, "must be (handle, row)");
-    return NULL;
-  }
+  if (msock_args(env, cbinfo, 2, argv) != 0) return NULL;
   e = msock__batch_get(env, argv[0], 0);
-  if (e == NULL) return NULL;
-  if (msock__batch_int32s(env, argv[1], "row", &row, &len) != 0) return NULL;
+  if (e == NULL || msock_arg_int32s(env, argv[1], "row", &row, &len) != 0) return NULL;
   if (len < TX_STRIDE || (row[TX_FAMILY] != 0 && row[TX_FAMILY] != 4 && row[TX_FAMILY] != 6) ||
       row[TX_PORT] < 0 || row[TX_PORT] > 65535) {
     msock_throw_invalid(env, "row", argv[1], "must be one send row (family 0, 4 or 6)");
     return NULL;
   }
-  if (!msock__batch_sockaddr(row, TX_FAMILY, TX_ADDR, TX_PORT, TX_SCOPE, &ss, &sslen)) {
+  if (!msock__batch_sockaddr(row, &ss, &sslen)) {
     ss.ss_family = AF_UNSPEC;
     sslen = sizeof(struct sockaddr);
   }
-  do
-    rc = connect(e->fd, (struct sockaddr*)&ss, sslen);
-  while (rc == -1 && errno == EINTR);
+  rc = MSOCK_RETRY_EINTR(connect(e->fd, (struct sockaddr*)&ss, sslen));
   /* Dissolving an association may report EAFNOSUPPORT on some kernels; it still dissolves. */
   if (rc == -1 && !(ss.ss_family == AF_UNSPEC && errno == EAFNOSUPPORT)) {
     msock_throw_errno(env, errno, "connect", NULL, NULL, -1);
@@ -974,60 +943,199 @@ static napi_value msock_batch_connect(napi_env env, napi_callback_info cbinfo) {
   return result;
 }
 
-#ifdef MSOCK__BATCH_LINUX
-static int msock__batch_would_block(int err) {
-  return err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS;
-}
-
-/* Datagrams in row r counting from datagram `skip`. */
+/* Datagrams in a send row counting from datagram `skip`. */
 static int msock__batch_row_datagrams(const int32_t* row, int skip) {
   int len = row[TX_LENGTH], seg = row[TX_SEGMENT];
   if (seg <= 0 || len <= seg) return 1 - skip;
   return (len + seg - 1) / seg - skip;
 }
+
+/* Whether a send row goes out over IPv4: an IPv4 or v4-mapped destination, or the connected peer
+ * of an AF_INET socket. (A connected AF_INET6 socket may have either kind of peer.) */
+static int msock__batch_row_v4(const msock_batch_t* e, const int32_t* row) {
+  static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  if (row[TX_FAMILY] == 4) return 1;
+  if (row[TX_FAMILY] == 6) return memcmp(&row[TX_ADDR], mapped, sizeof(mapped)) == 0;
+  return e->family == AF_INET;
+}
+
+#ifdef MSOCK__BATCH_LINUX
+static int msock__batch_would_block(int err) {
+  return err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS;
+}
+
+/* Where a send call stands: the next datagram is datagram `seg` of row `row`. */
+typedef struct msock__tx_cursor_s {
+  int64_t row;
+  int seg;
+} msock__tx_cursor_t;
+
+/*
+ * The TTL control message of one row, if it has its own TTL: IP_TTL when the datagram leaves over
+ * IPv4, IPV6_HOPLIMIT over IPv6. For the peer of a connected AF_INET6 socket, which may be either,
+ * both: the IPv4 path ignores SOL_IPV6 messages and the IPv6 path SOL_IP ones.
+ */
+static void msock__tx_ttl(const msock_batch_t* e, const int32_t* row, msock_cmsg_encoder_t* enc) {
+  int ttl = row[TX_TTL], v4, v6;
+  if (ttl < 0) return;
+  if (row[TX_FAMILY] == 0 && e->family == AF_INET6) {
+    v4 = v6 = 1;
+  } else {
+    v4 = msock__batch_row_v4(e, row);
+    v6 = !v4;
+  }
+  /* The buffer holds UDP_SEGMENT and both TTL messages: these cannot run out of room. */
+  if (v4 && ttl > 0) (void)msock__cmsg_encode(enc, IPPROTO_IP, IP_TTL, &ttl, sizeof(ttl));
+  if (v6) (void)msock__cmsg_encode(enc, IPPROTO_IPV6, IPV6_HOPLIMIT, &ttl, sizeof(ttl));
+}
+
+/*
+ * Builds up to TX_MAX messages from the cursor: one GSO super-packet for the rest of a row when
+ * GSO is on and more than one datagram is left, else one datagram per message. Returns how many.
+ */
+static int msock__tx_build(msock_batch_t* e,
+                           const uint8_t* payload,
+                           const int32_t* rows,
+                           int64_t end,
+                           msock__tx_cursor_t cur,
+                           int gso_fits) {
+  int k = 0;
+  while (cur.row < end && k < MSOCK__TX_MAX) {
+    const int32_t* row = &rows[cur.row * TX_STRIDE];
+    struct msghdr* h = &e->tx_msgs[k].msg_hdr;
+    int len = row[TX_LENGTH], seg = row[TX_SEGMENT];
+    int split = seg > 0 && len > seg;
+    int total = split ? (len + seg - 1) / seg : 1;
+    int start = split ? cur.seg * seg : 0;
+    socklen_t namelen = 0;
+    msock_cmsg_encoder_t enc;
+
+    memset(h, 0, sizeof(*h));
+    if (msock__batch_sockaddr(row, &e->tx_names[k], &namelen)) {
+      h->msg_name = &e->tx_names[k];
+      h->msg_namelen = namelen;
+    }
+    msock__cmsg_encode_begin(&enc, h, e->tx_control[k].buf, sizeof(e->tx_control[k].buf));
+    e->tx_iov[k].iov_base = (void*)(payload + row[TX_OFFSET] + start);
+    if (split && e->gso && gso_fits && total - cur.seg > 1) {
+      uint16_t size = (uint16_t)seg;
+      e->tx_iov[k].iov_len = (size_t)(len - start);
+      e->tx_datagrams[k] = total - cur.seg;
+      e->tx_gso[k] = 1;
+      (void)msock__cmsg_encode(&enc, SOL_UDP, UDP_SEGMENT, &size, sizeof(size));
+    } else {
+      int end_byte = split ? (start + seg < len ? start + seg : len) : len;
+      e->tx_iov[k].iov_len = (size_t)(end_byte - start);
+      e->tx_datagrams[k] = 1;
+      e->tx_gso[k] = 0;
+    }
+    msock__tx_ttl(e, row, &enc);
+    msock__cmsg_encode_end(&enc);
+    h->msg_iov = &e->tx_iov[k];
+    h->msg_iovlen = 1;
+    cur.seg += e->tx_datagrams[k];
+    k++;
+    if (cur.seg >= total) {
+      cur.row++;
+      cur.seg = 0;
+    }
+  }
+  return k;
+}
+
+/* Sends messages 0..k-1: how many went (>= 1), or -1 with errno. sendmmsg, or one sendmsg per
+ * message once the kernel said ENOSYS. */
+static int msock__tx_submit(msock_batch_t* e, int k) {
+  int n;
+  if (e->use_sendmmsg) {
+    n = MSOCK_RETRY_EINTR(sendmmsg(e->fd, e->tx_msgs, (unsigned int)k, MSG_DONTWAIT));
+    if (n != -1 || errno != ENOSYS) return n;
+    e->use_sendmmsg = 0;
+    e->control[CTRL_CAP_SENDMMSG] = 0;
+  }
+  for (n = 0; n < k; n++) {
+    if (MSOCK_RETRY_EINTR(sendmsg(e->fd, &e->tx_msgs[n].msg_hdr, MSG_DONTWAIT)) == -1) break;
+  }
+  return n > 0 ? n : -1;
+}
+
+/* Moves the cursor past the n messages sent; returns the datagrams they carried. */
+static double msock__tx_advance(const msock_batch_t* e,
+                                const int32_t* rows,
+                                int n,
+                                msock__tx_cursor_t* cur) {
+  double sent = 0;
+  int j;
+  for (j = 0; j < n; j++) {
+    int total = msock__batch_row_datagrams(&rows[cur->row * TX_STRIDE], 0);
+    sent += e->tx_datagrams[j];
+    cur->seg += e->tx_datagrams[j];
+    if (cur->seg >= total) {
+      cur->row++;
+      cur->seg = 0;
+    }
+  }
+  return sent;
+}
 #endif
+
+/* Checks rows [first, first + count) against the payload; 0, or -1 with a TypeError pending. */
+static int msock__batch_check_rows(napi_env env,
+                                   const msock_batch_t* e,
+                                   napi_value rows_v,
+                                   const int32_t* rows,
+                                   int64_t first,
+                                   int64_t count,
+                                   size_t payload_len) {
+  int64_t r;
+  for (r = first; r < first + count; r++) {
+    const int32_t* row = &rows[r * TX_STRIDE];
+    if (row[TX_OFFSET] < 0 || row[TX_LENGTH] < 0 ||
+        (size_t)row[TX_OFFSET] + (size_t)row[TX_LENGTH] > payload_len || row[TX_SEGMENT] < 0 ||
+        row[TX_SEGMENT] > 65535 ||
+        (row[TX_FAMILY] != 0 && row[TX_FAMILY] != 4 && row[TX_FAMILY] != 6) ||
+        row[TX_PORT] < 0 || row[TX_PORT] > 65535) {
+      msock_throw_invalid(env, "rows", rows_v, "must describe datagrams inside the payload buffer");
+      return -1;
+    }
+    if (row[TX_TTL] < -1 || row[TX_TTL] > 255) {
+      msock_throw_invalid(env, "rows", rows_v, "must have a TTL of -1 (the socket's) or 0..255");
+      return -1;
+    }
+    /* Linux rejects IP_TTL 0 with EINVAL, which would read as "no GSO here" below. */
+    if (row[TX_TTL] == 0 && msock__batch_row_v4(e, row)) {
+      msock_throw_invalid(env, "rows", rows_v,
+                          "must not have a TTL of 0 for IPv4 (IP_TTL takes 1..255)");
+      return -1;
+    }
+  }
+  return 0;
+}
 
 /* msock_batch_send(handle, payload: Uint8Array, rows: Int32Array, first, count, skip) -> datagrams
  * sent. Starts at row `first`, datagram `skip` of it. Stops early on a full queue (control
  * SEND_BLOCKED = 1) or on an error after at least one datagram (control SEND_ERRNO); throws when
  * the very first datagram fails. */
 static napi_value msock_batch_send(napi_env env, napi_callback_info cbinfo) {
-  size_t argc = 6, payload_len = 0, rows_len = 0;
+  size_t payload_len = 0, rows_len = 0;
   napi_value argv[6], result;
   uint8_t* payload = NULL;
   int32_t* rows = NULL;
   int64_t first, count, skip;
   msock_batch_t* e;
-  int64_t r;
-  NAPI_CALL(env, napi_get_cb_info(env, cbinfo, &argc, argv, NULL, NULL));
-  if (argc < 6) {
-    msock_throw_invalid(env, "arguments", NULL,
-                               "must be (handle, payload, rows, first, count, skip)");
-    return NULL;
-  }
+  if (msock_args(env, cbinfo, 6, argv) != 0) return NULL;
   e = msock__batch_get(env, argv[0], 0);
-  if (e == NULL) return NULL;
-  if (msock__batch_bytes(env, argv[1], "payload", &payload, &payload_len) != 0 ||
-      msock__batch_int32s(env, argv[2], "rows", &rows, &rows_len) != 0 ||
-      msock__batch_int(env, argv[3], "first", 0, 0x7fffffff, &first) != 0 ||
-      msock__batch_int(env, argv[4], "count", 0, 0x7fffffff, &count) != 0 ||
-      msock__batch_int(env, argv[5], "skip", 0, 0xffff, &skip) != 0)
+  if (e == NULL || msock_arg_bytes(env, argv[1], "payload", &payload, &payload_len) != 0 ||
+      msock_arg_int32s(env, argv[2], "rows", &rows, &rows_len) != 0 ||
+      msock_arg_int(env, argv[3], "first", 0, INT32_MAX, &first) != 0 ||
+      msock_arg_int(env, argv[4], "count", 0, INT32_MAX, &count) != 0 ||
+      msock_arg_int(env, argv[5], "skip", 0, 0xffff, &skip) != 0)
     return NULL;
   if ((size_t)(first + count) * TX_STRIDE > rows_len) {
     msock_throw_invalid(env, "rows", argv[2], "must hold first + count send rows");
     return NULL;
   }
-  for (r = first; r < first + count; r++) {
-    const int32_t* row = &rows[r * TX_STRIDE];
-    if (row[TX_OFFSET] < 0 || row[TX_LENGTH] < 0 ||
-        (size_t)row[TX_OFFSET] + (size_t)row[TX_LENGTH] > payload_len || row[TX_SEGMENT] < 0 ||
-        (row[TX_FAMILY] != 0 && row[TX_FAMILY] != 4 && row[TX_FAMILY] != 6) ||
-        row[TX_PORT] < 0 || row[TX_PORT] > 65535) {
-      msock_throw_invalid(env, "rows", argv[2],
-                                 "must describe datagrams inside the payload buffer");
-      return NULL;
-    }
-  }
+  if (msock__batch_check_rows(env, e, argv[2], rows, first, count, payload_len) != 0) return NULL;
   if (count > 0 && skip >= msock__batch_row_datagrams(&rows[first * TX_STRIDE], 0)) {
     msock_throw_invalid(env, "skip", argv[5], "must be below the first row's datagrams");
     return NULL;
@@ -1037,88 +1145,16 @@ static napi_value msock_batch_send(napi_env env, napi_callback_info cbinfo) {
 
 #ifdef MSOCK__BATCH_LINUX
   {
-    int64_t row_i = first, end = first + count;
-    int seg_i = (int)skip; /* next datagram within row_i */
+    msock__tx_cursor_t cur = {first, (int)skip};
+    int64_t end = first + count;
     double sent = 0;
     int err = 0;
     /* Cleared for the rest of this call when a GSO segment does not fit the route's MTU. */
     int gso_fits = 1;
 
-    while (row_i < end) {
-      int k = 0, n = -1, j;
-      int64_t ri = row_i;
-      int si = seg_i;
-
-      /* Build up to TX_MAX messages from the cursor. */
-      while (ri < end && k < MSOCK__TX_MAX) {
-        const int32_t* row = &rows[ri * TX_STRIDE];
-        struct msghdr* h = &e->tx_msgs[k].msg_hdr;
-        int len = row[TX_LENGTH], seg = row[TX_SEGMENT];
-        int split = seg > 0 && len > seg;
-        int total = split ? (len + seg - 1) / seg : 1;
-        int take, start;
-        socklen_t namelen = 0;
-
-        memset(h, 0, sizeof(*h));
-        if (msock__batch_sockaddr(row, TX_FAMILY, TX_ADDR, TX_PORT, TX_SCOPE, &e->tx_names[k],
-                                  &namelen)) {
-          h->msg_name = &e->tx_names[k];
-          h->msg_namelen = namelen;
-        }
-        start = split ? si * seg : 0;
-        if (split && e->gso && gso_fits && total - si > 1) {
-          /* One GSO super-packet for the rest of the row. */
-          struct cmsghdr* c;
-          uint16_t size = (uint16_t)seg;
-          take = total - si;
-          e->tx_iov[k].iov_base = payload + row[TX_OFFSET] + start;
-          e->tx_iov[k].iov_len = (size_t)(len - start);
-          h->msg_control = e->tx_control[k].buf;
-          h->msg_controllen = sizeof(e->tx_control[k].buf);
-          c = CMSG_FIRSTHDR(h);
-          c->cmsg_level = SOL_UDP;
-          c->cmsg_type = UDP_SEGMENT;
-          c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
-          memcpy(CMSG_DATA(c), &size, sizeof(size));
-          e->tx_gso[k] = 1;
-        } else {
-          int end_byte = split ? (start + seg < len ? start + seg : len) : len;
-          take = 1;
-          e->tx_iov[k].iov_base = payload + row[TX_OFFSET] + start;
-          e->tx_iov[k].iov_len = (size_t)(end_byte - start);
-          e->tx_gso[k] = 0;
-        }
-        h->msg_iov = &e->tx_iov[k];
-        h->msg_iovlen = 1;
-        e->tx_row[k] = (int)ri;
-        e->tx_datagrams[k] = take;
-        k++;
-        si += take;
-        if (si >= total) {
-          ri++;
-          si = 0;
-        }
-      }
-
-      if (e->use_sendmmsg) {
-        do
-          n = sendmmsg(e->fd, e->tx_msgs, (unsigned int)k, MSG_DONTWAIT);
-        while (n == -1 && errno == EINTR);
-        if (n == -1 && errno == ENOSYS) {
-          e->use_sendmmsg = 0;
-          e->control[CTRL_CAP_SENDMMSG] = 0;
-        }
-      }
-      if (!e->use_sendmmsg) {
-        for (n = 0; n < k; n++) {
-          ssize_t w;
-          do
-            w = sendmsg(e->fd, &e->tx_msgs[n].msg_hdr, MSG_DONTWAIT);
-          while (w == -1 && errno == EINTR);
-          if (w == -1) break;
-        }
-        if (n == 0) n = -1;
-      }
+    while (cur.row < end) {
+      int k = msock__tx_build(e, payload, rows, end, cur, gso_fits);
+      int n = msock__tx_submit(e, k);
       if (n == -1) {
         err = errno;
         if (e->tx_gso[0] && (err == EIO || err == EINVAL) && e->gso) {
@@ -1141,17 +1177,7 @@ static napi_value msock_batch_send(napi_env env, napi_callback_info cbinfo) {
         }
         break;
       }
-      /* Advance the cursor by the n messages sent. */
-      for (j = 0; j < n; j++) {
-        const int32_t* row = &rows[row_i * TX_STRIDE];
-        int total = msock__batch_row_datagrams(row, 0);
-        sent += e->tx_datagrams[j];
-        seg_i += e->tx_datagrams[j];
-        if (seg_i >= total) {
-          row_i++;
-          seg_i = 0;
-        }
-      }
+      sent += msock__tx_advance(e, rows, n, &cur);
     }
 
     if (err != 0) {
@@ -1169,6 +1195,7 @@ static napi_value msock_batch_send(napi_env env, napi_callback_info cbinfo) {
   }
 #else
   (void)payload;
+  (void)result;
   msock_throw_errno(env, ENOSYS, "sendmmsg", NULL, NULL, -1);
   return NULL;
 #endif
@@ -1176,75 +1203,43 @@ static napi_value msock_batch_send(napi_env env, napi_callback_info cbinfo) {
 
 /* msock_batch_layout() -> the word offsets and flags shared with JS. */
 static napi_value msock_batch_layout(napi_env env, napi_callback_info cbinfo) {
+#define MSOCK__L(name) {#name, name}
   static const struct {
     const char* name;
     int value;
   } entries[] = {
-      {"RX_OFFSET", RX_OFFSET},
-      {"RX_LENGTH", RX_LENGTH},
-      {"RX_FLAGS", RX_FLAGS},
-      {"RX_PORT", RX_PORT},
-      {"RX_FAMILY", RX_FAMILY},
-      {"RX_SCOPE", RX_SCOPE},
-      {"RX_ADDR", RX_ADDR},
-      {"RX_IFINDEX", RX_IFINDEX},
-      {"RX_LOCAL", RX_LOCAL},
-      {"RX_LOCAL_FAMILY", RX_LOCAL_FAMILY},
-      {"RX_TS_SEC", RX_TS_SEC},
-      {"RX_TS_NSEC", RX_TS_NSEC},
-      {"RX_TOS", RX_TOS},
-      {"RX_SEGMENT", RX_SEGMENT},
-      {"RX_STRIDE", RX_STRIDE},
-      {"RX_F_TRUNC", RX_F_TRUNC},
-      {"RX_F_CTRUNC", RX_F_CTRUNC},
-      {"RX_F_LOCAL", RX_F_LOCAL},
-      {"RX_F_TIMESTAMP", RX_F_TIMESTAMP},
-      {"RX_F_TOS", RX_F_TOS},
-      {"RX_F_GRO", RX_F_GRO},
-      {"TX_OFFSET", TX_OFFSET},
-      {"TX_LENGTH", TX_LENGTH},
-      {"TX_SEGMENT", TX_SEGMENT},
-      {"TX_PORT", TX_PORT},
-      {"TX_FAMILY", TX_FAMILY},
-      {"TX_SCOPE", TX_SCOPE},
-      {"TX_ADDR", TX_ADDR},
-      {"TX_STRIDE", TX_STRIDE},
-      {"CTRL_COUNT", CTRL_COUNT},
-      {"CTRL_DROPS", CTRL_DROPS},
-      {"CTRL_TRUNCATED", CTRL_TRUNCATED},
-      {"CTRL_SEND_ERRNO", CTRL_SEND_ERRNO},
-      {"CTRL_SEND_BLOCKED", CTRL_SEND_BLOCKED},
-      {"CTRL_CAP_GSO", CTRL_CAP_GSO},
-      {"CTRL_CAP_GRO", CTRL_CAP_GRO},
-      {"CTRL_CAP_RECVMMSG", CTRL_CAP_RECVMMSG},
-      {"CTRL_CAP_SENDMMSG", CTRL_CAP_SENDMMSG},
-      {"CTRL_GSO_MAX_SEGMENTS", CTRL_GSO_MAX_SEGMENTS},
-      {"CTRL_RECV_CALLS", CTRL_RECV_CALLS},
-      {"CTRL_WAKEUPS", CTRL_WAKEUPS},
-      {"CTRL_LENGTH", CTRL_LENGTH},
+      MSOCK__L(RX_OFFSET),         MSOCK__L(RX_LENGTH),          MSOCK__L(RX_FLAGS),
+      MSOCK__L(RX_PORT),           MSOCK__L(RX_FAMILY),          MSOCK__L(RX_SCOPE),
+      MSOCK__L(RX_ADDR),           MSOCK__L(RX_IFINDEX),         MSOCK__L(RX_LOCAL),
+      MSOCK__L(RX_LOCAL_FAMILY),   MSOCK__L(RX_TS_SEC),          MSOCK__L(RX_TS_NSEC),
+      MSOCK__L(RX_TOS),            MSOCK__L(RX_SEGMENT),         MSOCK__L(RX_STRIDE),
+      MSOCK__L(RX_F_TRUNC),        MSOCK__L(RX_F_CTRUNC),        MSOCK__L(RX_F_LOCAL),
+      MSOCK__L(RX_F_TIMESTAMP),    MSOCK__L(RX_F_TOS),           MSOCK__L(RX_F_GRO),
+      MSOCK__L(TX_OFFSET),         MSOCK__L(TX_LENGTH),          MSOCK__L(TX_SEGMENT),
+      MSOCK__L(TX_PORT),           MSOCK__L(TX_FAMILY),          MSOCK__L(TX_SCOPE),
+      MSOCK__L(TX_ADDR),           MSOCK__L(TX_TTL),             MSOCK__L(TX_STRIDE),
+      MSOCK__L(CTRL_COUNT),        MSOCK__L(CTRL_DROPS),         MSOCK__L(CTRL_TRUNCATED),
+      MSOCK__L(CTRL_SEND_ERRNO),   MSOCK__L(CTRL_SEND_BLOCKED),  MSOCK__L(CTRL_CAP_GSO),
+      MSOCK__L(CTRL_CAP_GRO),      MSOCK__L(CTRL_CAP_RECVMMSG),  MSOCK__L(CTRL_CAP_SENDMMSG),
+      MSOCK__L(CTRL_GSO_MAX_SEGMENTS),
+      MSOCK__L(CTRL_LENGTH),       MSOCK__L(EV_BATCH),           MSOCK__L(EV_WRITABLE),
+      MSOCK__L(EV_ERROR),          MSOCK__L(EV_POLL_ERROR),
       {"GRO_MAX_SEGMENTS", MSOCK__GRO_MAX_SEGMENTS},
       {"GSO_MAX_SEGMENTS", MSOCK__GSO_MAX_SEGMENTS},
-      {"EV_BATCH", EV_BATCH},
-      {"EV_WRITABLE", EV_WRITABLE},
-      {"EV_CLOSED", EV_CLOSED},
-      {"EV_ERROR", EV_ERROR},
   };
-  napi_value result, v;
+#undef MSOCK__L
+  napi_value result;
   size_t i;
   (void)cbinfo;
   NAPI_CALL(env, napi_create_object(env, &result));
   for (i = 0; i < sizeof(entries) / sizeof(entries[0]); i++) {
-    NAPI_CALL(env, napi_create_int32(env, entries[i].value, &v));
-    NAPI_CALL(env, napi_set_named_property(env, result, entries[i].name, v));
+    if (msock_set_num(env, result, entries[i].name, entries[i].value) != 0) return NULL;
   }
   return result;
 }
 
 int msock_batch_init(napi_env env, napi_value exports) {
-  static const struct {
-    const char* name;
-    napi_callback cb;
-  } fns[] = {
+  static const msock_export_t fns[] = {
       {"msock_batch_open", msock_batch_open},
       {"msock_batch_close", msock_batch_close},
       {"msock_batch_ref", msock_batch_ref},
@@ -1254,11 +1249,5 @@ int msock_batch_init(napi_env env, napi_value exports) {
       {"msock_batch_send", msock_batch_send},
       {"msock_batch_layout", msock_batch_layout},
   };
-  size_t i;
-  for (i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {
-    napi_value fn;
-    NAPI_CALL_INT(env, napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].cb, NULL, &fn));
-    NAPI_CALL_INT(env, napi_set_named_property(env, exports, fns[i].name, fn));
-  }
-  return 0;
+  return msock_export_functions(env, exports, fns, sizeof(fns) / sizeof(fns[0]));
 }

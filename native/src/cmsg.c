@@ -1,12 +1,14 @@
 /*
- * Parsing of the ancillary data (control messages) of one received datagram: destination address
- * and interface (IP_PKTINFO / IPV6_PKTINFO), TOS / traffic class, kernel receive timestamp
- * (SCM_TIMESTAMPNS) and the kernel drop counter (SO_RXQ_OVFL). Kept apart from the N-API glue so
- * the batched recvmmsg engine parses the same way. Unknown messages are ignored; lengths are
- * checked before every read.
+ * Ancillary data (control messages). Parsing, for one received datagram: destination address and
+ * interface (IP_PKTINFO / IPV6_PKTINFO), TOS / traffic class, TTL / hop limit (IP_TTL /
+ * IPV6_HOPLIMIT), kernel receive timestamp (SCM_TIMESTAMPNS) and the kernel drop counter
+ * (SO_RXQ_OVFL); unknown messages are ignored and lengths are checked before every read. Encoding,
+ * for one outgoing message (the batch engine's UDP_SEGMENT and per-row TTL). Kept apart from the
+ * N-API glue so every receive and send path parses and encodes the same way.
  */
 #include "msock.h"
 
+#include <errno.h>
 #include <string.h>
 #include <time.h>
 
@@ -54,6 +56,13 @@ void msock__cmsg_parse(struct msghdr* msg, msock_cmsg_info_t* info) {
         continue;
       }
 #endif
+#ifdef IP_TTL
+      if (c->cmsg_type == IP_TTL && msock__cmsg_fits(c, sizeof(int))) {
+        memcpy(&info->ttl, CMSG_DATA(c), sizeof(int));
+        info->has_ttl = 1;
+        continue;
+      }
+#endif
     } else if (c->cmsg_level == IPPROTO_IPV6) {
 #ifdef IPV6_PKTINFO
       if (c->cmsg_type == IPV6_PKTINFO && msock__cmsg_fits(c, sizeof(struct in6_pktinfo))) {
@@ -65,6 +74,13 @@ void msock__cmsg_parse(struct msghdr* msg, msock_cmsg_info_t* info) {
         sin6->sin6_addr = pi.ipi6_addr;
         info->ifindex = pi.ipi6_ifindex;
         info->has_local = 1;
+        continue;
+      }
+#endif
+#ifdef IPV6_HOPLIMIT
+      if (c->cmsg_type == IPV6_HOPLIMIT && msock__cmsg_fits(c, sizeof(int))) {
+        memcpy(&info->ttl, CMSG_DATA(c), sizeof(int));
+        info->has_ttl = 1;
         continue;
       }
 #endif
@@ -97,4 +113,35 @@ void msock__cmsg_parse(struct msghdr* msg, msock_cmsg_info_t* info) {
 #endif
     }
   }
+}
+
+void msock__cmsg_encode_begin(msock_cmsg_encoder_t* enc, struct msghdr* msg, void* buf, size_t size) {
+  enc->msg = msg;
+  enc->used = 0;
+  enc->size = size;
+  msg->msg_control = buf;
+  msg->msg_controllen = size;
+}
+
+int msock__cmsg_encode(msock_cmsg_encoder_t* enc,
+                       int level,
+                       int type,
+                       const void* data,
+                       size_t len) {
+  struct cmsghdr* c;
+  if (enc->used + CMSG_SPACE(len) > enc->size) return -ENOSPC;
+  c = (struct cmsghdr*)((char*)enc->msg->msg_control + enc->used);
+  /* CMSG_SPACE pads to the alignment of the next header: clear the padding the kernel may read. */
+  memset(c, 0, CMSG_SPACE(len));
+  c->cmsg_level = level;
+  c->cmsg_type = type;
+  c->cmsg_len = CMSG_LEN(len);
+  memcpy(CMSG_DATA(c), data, len);
+  enc->used += CMSG_SPACE(len);
+  return 0;
+}
+
+void msock__cmsg_encode_end(msock_cmsg_encoder_t* enc) {
+  enc->msg->msg_controllen = enc->used;
+  if (enc->used == 0) enc->msg->msg_control = NULL;
 }

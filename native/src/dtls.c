@@ -25,15 +25,11 @@
  * The OpenSSL error queue is shared with Node's crypto on this thread: it is cleared before and
  * after each call here. Nothing here asserts on input.
  *
- * Lifetime: a context and a connection are JS externals (type-tagged) with finalizers, plus an
+ * Lifetime: a context and a connection are JS externals, type-tagged (msock_tag_dtls_context,
+ * msock_tag_dtls_connection: any other handle throws a TypeError), with finalizers, plus an
  * explicit free. The context's C state is reference counted (the context external holds one
  * reference, each live connection one), so callbacks never see a freed context.
  */
-#ifndef NAPI_VERSION
-# define NAPI_VERSION 8
-#endif
-#include <node_api.h>
-
 #include "msock.h"
 
 #include <openssl/bio.h>
@@ -101,20 +97,11 @@ typedef struct msock__dtls_conn_s {
   const char* alert_received;
   const char* alert_sent;
   int fingerprint_mismatch;
+  /* SSL_read's destination, one per connection (not one allocation per datagram). */
+  unsigned char record[MSOCK__DTLS_MAX_RECORD];
 } msock__dtls_conn_t;
 
-static const napi_type_tag msock__ctx_tag = {0x6d736f636b647473ULL, 0x63747801a5c3e2d1ULL};
-static const napi_type_tag msock__conn_tag = {0x6d736f636b647473ULL, 0x636f6e6e02b4d3f7ULL};
-
 /* ---- JS errors ---------------------------------------------------------------------------- */
-
-#define DTLS_CALL(env, call)           \
-  do {                                 \
-    if ((call) != napi_ok) {           \
-      msock_throw_napi(env);           \
-      goto fail;                       \
-    }                                  \
-  } while (0)
 
 /* Drains the OpenSSL error queue into buf ("" when empty), joined with "; ". */
 static void msock__dtls_drain_errors(char* buf, size_t size) {
@@ -149,10 +136,10 @@ static void msock__dtls_throw(napi_env env,
     snprintf(alert, sizeof(alert), "received %s", conn->alert_received);
   else if (conn != NULL && conn->alert_sent != NULL)
     snprintf(alert, sizeof(alert), "sent %s", conn->alert_sent);
-  snprintf(message, sizeof(message), "%s%s%s%s%s%s%s", what,
+  snprintf(message, sizeof(message), "%s%s%s%s%s%s", what,
            verify_result != NULL ? ": certificate verification failed: " : "",
            verify_result != NULL ? verify_result : "", alert[0] != '\0' ? " (alert " : "",
-           alert, alert[0] != '\0' ? ")" : "", "");
+           alert, alert[0] != '\0' ? ")" : "");
   if (openssl[0] != '\0') {
     size_t len = strlen(message);
     snprintf(message + len, sizeof(message) - len, " [OpenSSL: %s]", openssl);
@@ -168,194 +155,15 @@ static void msock__dtls_throw(napi_env env,
   if (alert[0] != '\0' && msock_set_str(env, error, "alert", alert) != 0) return;
   if (verify_result != NULL && msock_set_str(env, error, "verifyResult", verify_result) != 0)
     return;
-  napi_throw(env, error);
+  if (napi_throw(env, error) != napi_ok) msock_throw_napi(env);
 }
 
-/* msock_throw_invalid (addon.c) after clearing the OpenSSL error queue. */
-static void msock__dtls_throw_invalid(napi_env env,
-                                      const char* argument,
-                                      napi_value value,
-                                      const char* expected) {
-  ERR_clear_error();
-  msock_throw_invalid(env, argument, value, expected);
-}
-
-/* ---- argument unpacking ------------------------------------------------------------------- */
-
-/* 1 = present, 0 = absent/undefined, -1 = exception pending. */
-static int msock__dtls_prop(napi_env env, napi_value obj, const char* key, napi_value* out) {
-  napi_valuetype t;
-  if (napi_get_named_property(env, obj, key, out) != napi_ok ||
-      napi_typeof(env, *out, &t) != napi_ok) {
-    msock_throw_napi(env);
-    return -1;
-  }
-  return t == napi_undefined ? 0 : 1;
-}
-
-/* Bytes of a Uint8Array/Buffer (borrowed). */
-static int msock__dtls_bytes(napi_env env,
-                             napi_value v,
-                             const char* key,
-                             const unsigned char** data,
-                             size_t* len) {
-  bool is_typed = false;
-  napi_typedarray_type type;
-  void* ptr = NULL;
-  size_t length = 0;
-  if (napi_is_typedarray(env, v, &is_typed) != napi_ok) {
-    msock_throw_napi(env);
-    return -1;
-  }
-  if (!is_typed) goto bad;
-  if (napi_get_typedarray_info(env, v, &type, &length, &ptr, NULL, NULL) != napi_ok) {
-    msock_throw_napi(env);
-    return -1;
-  }
-  if (type != napi_uint8_array) goto bad;
-  *data = ptr != NULL ? ptr : (const unsigned char*)"";
-  *len = length;
-  return 0;
-bad:
-  msock__dtls_throw_invalid(env, key, v, "must be a Uint8Array");
-  return -1;
-}
-
-/* A JS string into a fresh NUL-terminated malloc'd buffer (*out); no embedded NUL allowed. */
-static int msock__dtls_string(napi_env env, napi_value v, const char* key, char** out) {
-  napi_valuetype t;
-  size_t len = 0, got = 0;
-  char* buf;
-  if (napi_typeof(env, v, &t) != napi_ok) {
-    msock_throw_napi(env);
-    return -1;
-  }
-  if (t != napi_string) {
-    msock__dtls_throw_invalid(env, key, v, "must be a string");
-    return -1;
-  }
-  if (napi_get_value_string_utf8(env, v, NULL, 0, &len) != napi_ok) {
-    msock_throw_napi(env);
-    return -1;
-  }
-  buf = malloc(len + 1);
-  if (buf == NULL) {
-    napi_throw_error(env, NULL, "out of memory");
-    return -1;
-  }
-  if (napi_get_value_string_utf8(env, v, buf, len + 1, &got) != napi_ok) {
-    free(buf);
-    msock_throw_napi(env);
-    return -1;
-  }
-  if (strlen(buf) != got) {
-    free(buf);
-    msock__dtls_throw_invalid(env, key, v, "must not contain NUL characters");
-    return -1;
-  }
-  *out = buf;
-  return 0;
-}
-
-static int msock__dtls_opt_string(napi_env env, napi_value obj, const char* key, char** out) {
-  napi_value v;
-  int rc = msock__dtls_prop(env, obj, key, &v);
-  if (rc <= 0) return rc;
-  return msock__dtls_string(env, v, key, out) == 0 ? 1 : -1;
-}
-
-static int msock__dtls_opt_bool(napi_env env, napi_value obj, const char* key, int* out) {
-  napi_value v;
-  napi_valuetype t;
-  bool b = false;
-  int rc = msock__dtls_prop(env, obj, key, &v);
-  if (rc <= 0) return rc;
-  if (napi_typeof(env, v, &t) != napi_ok) {
-    msock_throw_napi(env);
-    return -1;
-  }
-  if (t != napi_boolean) {
-    msock__dtls_throw_invalid(env, key, v, "must be a boolean");
-    return -1;
-  }
-  if (napi_get_value_bool(env, v, &b) != napi_ok) {
-    msock_throw_napi(env);
-    return -1;
-  }
-  *out = b ? 1 : 0;
-  return 1;
-}
-
-static int msock__dtls_opt_uint(napi_env env,
-                                napi_value obj,
-                                const char* key,
-                                double min,
-                                double max,
-                                unsigned int* out) {
-  napi_value v;
-  napi_valuetype t;
-  double d = 0;
-  int rc = msock__dtls_prop(env, obj, key, &v);
-  if (rc <= 0) return rc;
-  if (napi_typeof(env, v, &t) != napi_ok) {
-    msock_throw_napi(env);
-    return -1;
-  }
-  if (t == napi_number && napi_get_value_double(env, v, &d) != napi_ok) {
-    msock_throw_napi(env);
-    return -1;
-  }
-  if (t != napi_number || !(d >= min && d <= max) || d != (double)(unsigned int)d) {
-    char expected[96];
-    snprintf(expected, sizeof(expected), "must be an integer in %.0f..%.0f", min, max);
-    msock__dtls_throw_invalid(env, key, v, expected);
-    return -1;
-  }
-  *out = (unsigned int)d;
-  return 1;
-}
-
-static int msock__dtls_args(napi_env env, napi_callback_info info, size_t want, napi_value* argv) {
-  size_t argc = want;
-  size_t i;
-  napi_value undef;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok ||
-      napi_get_undefined(env, &undef) != napi_ok) {
-    msock_throw_napi(env);
-    return -1;
-  }
-  for (i = argc; i < want; i++) argv[i] = undef;
-  return 0;
-}
-
-/* The C state behind a tagged external; NULL with an exception pending when it is not one. */
-static void* msock__dtls_unwrap(napi_env env,
-                                napi_value v,
-                                const napi_type_tag* tag,
-                                const char* key,
-                                const char* expected) {
-  napi_valuetype t;
-  bool ok = false;
-  void* data = NULL;
-  if (napi_typeof(env, v, &t) != napi_ok) {
-    msock_throw_napi(env);
-    return NULL;
-  }
-  if (t != napi_external || napi_check_object_type_tag(env, v, tag, &ok) != napi_ok || !ok) {
-    msock__dtls_throw_invalid(env, key, v, expected);
-    return NULL;
-  }
-  if (napi_get_value_external(env, v, &data) != napi_ok) {
-    msock_throw_napi(env);
-    return NULL;
-  }
-  return data;
-}
+/* ---- handles ------------------------------------------------------------------------------ */
 
 /* A live connection (not freed); NULL with an exception pending otherwise. */
 static msock__dtls_conn_t* msock__dtls_conn_arg(napi_env env, napi_value v) {
-  msock__dtls_conn_t* conn =
-      msock__dtls_unwrap(env, v, &msock__conn_tag, "connection", "must be a DTLS connection");
+  msock__dtls_conn_t* conn = msock_arg_handle(env, v, &msock_tag_dtls_connection, "connection",
+                                              "must be a DTLS connection handle");
   if (conn == NULL) return NULL;
   if (conn->ssl == NULL) {
     msock__dtls_throw(env, "state", "the DTLS connection was freed", NULL, NULL);
@@ -475,8 +283,11 @@ static void msock__dgram_method_init(void) {
 
 static void msock__ctx_unref(msock__dtls_ctx_t* c) {
   if (c == NULL || __atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) != 0) return;
-  SSL_CTX_free(c->ctx);
-  msock__count(&msock__dtls_live_contexts, -1);
+  /* Counted from SSL_CTX_new on: a configuration rejected before it was never counted. */
+  if (c->ctx != NULL) {
+    SSL_CTX_free(c->ctx);
+    msock__count(&msock__dtls_live_contexts, -1);
+  }
   OPENSSL_cleanse(c->psk, sizeof(c->psk));
   OPENSSL_cleanse(c->cookie_secret, sizeof(c->cookie_secret));
   if (c->psk_identity != NULL) {
@@ -487,7 +298,7 @@ static void msock__ctx_unref(msock__dtls_ctx_t* c) {
 }
 
 static msock__dtls_ctx_t* msock__ctx_of(SSL* ssl) {
-  return SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), 0);
+  return SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
 }
 
 /* Fingerprint pinning replaces the CA chain unless a CA was given too (then both must hold). */
@@ -653,85 +464,83 @@ static napi_value msock_dtls_context(napi_env env, napi_callback_info info) {
   msock__dtls_ctx_t** slot = NULL;
   char *role = NULL, *cert = NULL, *key = NULL, *ca = NULL, *ciphers = NULL;
   const char* failed = NULL;
-  int verify_peer = 0, rc;
-  unsigned int retransmit_ms = 1000;
-  napi_valuetype t;
+  int verify_peer = 0, rc, retransmit_ms = 1000;
 
   ERR_clear_error();
-  if (msock__dtls_args(env, info, 1, argv) != 0) return NULL;
-  DTLS_CALL(env, napi_typeof(env, argv[0], &t));
-  if (t != napi_object) {
-    msock__dtls_throw_invalid(env, "options", argv[0], "must be an object");
-    return NULL;
-  }
-  if (msock__dgram_method == NULL) pthread_once(&msock__dgram_once, msock__dgram_method_init);
-  if (msock__dgram_method == NULL) {
+  if (msock_args(env, info, 1, argv) != 0) return NULL;
+  if (msock_arg_object(env, argv[0], "options") != 0) return NULL;
+  /* Unconditionally: pthread_once is what orders the write of msock__dgram_method (made by
+   * whichever thread came first) before this read, across worker threads. */
+  if (pthread_once(&msock__dgram_once, msock__dgram_method_init) != 0 ||
+      msock__dgram_method == NULL) {
     msock__dtls_throw(env, "config", "cannot create the datagram BIO method", NULL, NULL);
     return NULL;
   }
   c = calloc(1, sizeof(*c));
   if (c == NULL) {
-    napi_throw_error(env, NULL, "out of memory");
+    msock_throw_errno(env, ENOMEM, "malloc", NULL, NULL, -1);
     return NULL;
   }
   c->refs = 1;
 
-  if (msock__dtls_opt_string(env, argv[0], "role", &role) <= 0) {
-    if (role == NULL) msock__dtls_throw_invalid(env, "role", NULL, "must be 'client' or 'server'");
+  rc = msock_opt_string_dup(env, argv[0], "role", &role);
+  if (rc < 0) goto fail;
+  if (rc == 0) {
+    msock_throw_invalid(env, "role", NULL, "must be 'client' or 'server'");
     goto fail;
   }
   if (strcmp(role, "server") == 0)
     c->server = 1;
   else if (strcmp(role, "client") != 0) {
-    msock__dtls_throw_invalid(env, "role", NULL, "must be 'client' or 'server'");
+    msock_throw_invalid(env, "role", NULL, "must be 'client' or 'server'");
     goto fail;
   }
-  if (msock__dtls_opt_string(env, argv[0], "cert", &cert) < 0 ||
-      msock__dtls_opt_string(env, argv[0], "key", &key) < 0 ||
-      msock__dtls_opt_string(env, argv[0], "ca", &ca) < 0 ||
-      msock__dtls_opt_string(env, argv[0], "ciphers", &ciphers) < 0 ||
-      msock__dtls_opt_string(env, argv[0], "pskIdentity", &c->psk_identity) < 0 ||
-      msock__dtls_opt_bool(env, argv[0], "verifyPeer", &verify_peer) < 0 ||
-      msock__dtls_opt_uint(env, argv[0], "retransmitInitialMs", 1, 60000, &retransmit_ms) < 0)
+  if (msock_opt_string_dup(env, argv[0], "cert", &cert) < 0 ||
+      msock_opt_string_dup(env, argv[0], "key", &key) < 0 ||
+      msock_opt_string_dup(env, argv[0], "ca", &ca) < 0 ||
+      msock_opt_string_dup(env, argv[0], "ciphers", &ciphers) < 0 ||
+      msock_opt_string_dup(env, argv[0], "pskIdentity", &c->psk_identity) < 0 ||
+      msock_opt_bool(env, argv[0], "verifyPeer", &verify_peer) < 0 ||
+      msock_opt_int(env, argv[0], "retransmitInitialMs", 1, 60000, &retransmit_ms) < 0)
     goto fail;
-  c->retransmit_initial_us = retransmit_ms * 1000u;
+  c->retransmit_initial_us = (unsigned int)retransmit_ms * 1000u;
   if ((cert == NULL) != (key == NULL)) {
-    msock__dtls_throw_invalid(env, cert == NULL ? "cert" : "key", NULL,
+    msock_throw_invalid(env, cert == NULL ? "cert" : "key", NULL,
                               "must be given together with the other (PEM certificate + key)");
     goto fail;
   }
-  rc = msock__dtls_prop(env, argv[0], "fingerprint", &v);
+  rc = msock_arg_prop(env, argv[0], "fingerprint", &v);
   if (rc < 0) goto fail;
   if (rc > 0) {
-    const unsigned char* fp;
+    uint8_t* fp;
     size_t fp_len;
-    if (msock__dtls_bytes(env, v, "fingerprint", &fp, &fp_len) != 0) goto fail;
+    if (msock_arg_bytes(env, v, "fingerprint", &fp, &fp_len) != 0) goto fail;
     if (fp_len != 32) {
-      msock__dtls_throw_invalid(env, "fingerprint", v, "must be a SHA-256 digest (32 bytes)");
+      msock_throw_invalid(env, "fingerprint", v, "must be a SHA-256 digest (32 bytes)");
       goto fail;
     }
     memcpy(c->fingerprint, fp, 32);
     c->has_fingerprint = 1;
   }
-  rc = msock__dtls_prop(env, argv[0], "psk", &v);
+  rc = msock_arg_prop(env, argv[0], "psk", &v);
   if (rc < 0) goto fail;
   if (rc > 0) {
-    const unsigned char* psk;
+    uint8_t* psk;
     size_t psk_len;
-    if (msock__dtls_bytes(env, v, "psk", &psk, &psk_len) != 0) goto fail;
+    if (msock_arg_bytes(env, v, "psk", &psk, &psk_len) != 0) goto fail;
     if (psk_len == 0 || psk_len > PSK_MAX_PSK_LEN) {
-      msock__dtls_throw_invalid(env, "psk", v, "must be 1..256 bytes");
+      msock_throw_invalid(env, "psk", v, "must be 1..256 bytes");
       goto fail;
     }
     memcpy(c->psk, psk, psk_len);
     c->psk_len = (unsigned int)psk_len;
   }
   if ((c->psk_len > 0) != (c->psk_identity != NULL)) {
-    msock__dtls_throw_invalid(env, "pskIdentity", NULL, "must be given together with psk");
+    msock_throw_invalid(env, "pskIdentity", NULL, "must be given together with psk");
     goto fail;
   }
   if (c->psk_identity != NULL && strlen(c->psk_identity) > PSK_MAX_IDENTITY_LEN) {
-    msock__dtls_throw_invalid(env, "pskIdentity", NULL, "must be at most 128 bytes");
+    msock_throw_invalid(env, "pskIdentity", NULL, "must be at most 128 bytes");
     goto fail;
   }
 
@@ -741,7 +550,7 @@ static napi_value msock_dtls_context(napi_env env, napi_callback_info info) {
     goto ssl_fail;
   }
   msock__count(&msock__dtls_live_contexts, 1);
-  if (!SSL_CTX_set_ex_data(c->ctx, 0, c) ||
+  if (!SSL_CTX_set_app_data(c->ctx, c) ||
       !SSL_CTX_set_min_proto_version(c->ctx, DTLS1_2_VERSION) ||
       !SSL_CTX_set_max_proto_version(c->ctx, DTLS1_2_VERSION)) {
     failed = "cannot restrict the context to DTLS 1.2";
@@ -793,21 +602,18 @@ static napi_value msock_dtls_context(napi_env env, napi_callback_info info) {
 
   slot = malloc(sizeof(*slot));
   if (slot == NULL) {
-    napi_throw_error(env, NULL, "out of memory");
+    msock_throw_errno(env, ENOMEM, "malloc", NULL, NULL, -1);
     goto fail;
   }
   *slot = c;
-  if (napi_create_external(env, slot, msock__ctx_finalize, NULL, &result) != napi_ok) {
+  rc = msock_handle_new(env, slot, msock__ctx_finalize, &msock_tag_dtls_context, &result);
+  if (rc == -1) {
     free(slot);
-    msock_throw_napi(env);
     goto fail;
   }
   /* From here the finalizer owns slot and c. */
   c = NULL;
-  if (napi_type_tag_object(env, result, &msock__ctx_tag) != napi_ok) {
-    msock_throw_napi(env);
-    result = NULL;
-  }
+  if (rc != 0) result = NULL;
   goto done;
 
 ssl_fail:
@@ -832,8 +638,9 @@ done:
 static napi_value msock_dtls_context_free(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   msock__dtls_ctx_t** slot;
-  if (msock__dtls_args(env, info, 1, argv) != 0) return NULL;
-  slot = msock__dtls_unwrap(env, argv[0], &msock__ctx_tag, "context", "must be a DTLS context");
+  if (msock_args(env, info, 1, argv) != 0) return NULL;
+  slot = msock_arg_handle(env, argv[0], &msock_tag_dtls_context, "context",
+                          "must be a DTLS context handle");
   if (slot == NULL) return NULL;
   msock__ctx_unref(*slot);
   *slot = NULL;
@@ -889,29 +696,25 @@ static napi_value msock_dtls_connection(napi_env env, napi_callback_info info) {
   msock__dtls_conn_t* conn = NULL;
   BIO* bio = NULL;
   char* hostname = NULL;
-  unsigned int mtu = 1472;
-  napi_valuetype t;
+  int mtu = 1472, rc;
 
   ERR_clear_error();
-  if (msock__dtls_args(env, info, 2, argv) != 0) return NULL;
-  slot = msock__dtls_unwrap(env, argv[0], &msock__ctx_tag, "context", "must be a DTLS context");
+  if (msock_args(env, info, 2, argv) != 0) return NULL;
+  slot = msock_arg_handle(env, argv[0], &msock_tag_dtls_context, "context",
+                          "must be a DTLS context handle");
   if (slot == NULL) return NULL;
   if (*slot == NULL) {
     msock__dtls_throw(env, "state", "the DTLS context was freed", NULL, NULL);
     return NULL;
   }
-  DTLS_CALL(env, napi_typeof(env, argv[1], &t));
-  if (t != napi_object) {
-    msock__dtls_throw_invalid(env, "options", argv[1], "must be an object");
-    return NULL;
-  }
-  if (msock__dtls_opt_uint(env, argv[1], "mtu", 256, 65507, &mtu) < 0 ||
-      msock__dtls_opt_string(env, argv[1], "hostname", &hostname) < 0)
+  if (msock_arg_object(env, argv[1], "options") != 0) return NULL;
+  if (msock_opt_int(env, argv[1], "mtu", 256, 65507, &mtu) < 0 ||
+      msock_opt_string_dup(env, argv[1], "hostname", &hostname) < 0)
     goto fail;
 
   conn = calloc(1, sizeof(*conn));
   if (conn == NULL) {
-    napi_throw_error(env, NULL, "out of memory");
+    msock_throw_errno(env, ENOMEM, "malloc", NULL, NULL, -1);
     goto fail;
   }
   conn->ssl = SSL_new((*slot)->ctx);
@@ -932,7 +735,7 @@ static napi_value msock_dtls_connection(napi_env env, napi_callback_info info) {
   SSL_set_app_data(conn->ssl, conn);
   SSL_set_options(conn->ssl, SSL_OP_NO_QUERY_MTU);
   if (!SSL_set_mtu(conn->ssl, (long)mtu)) {
-    msock__dtls_throw_invalid(env, "mtu", argv[1], "is below what DTLS can work with");
+    msock_throw_invalid(env, "mtu", argv[1], "is below what DTLS can work with");
     goto fail;
   }
   DTLS_set_timer_cb(conn->ssl, msock__timer_cb);
@@ -947,15 +750,10 @@ static napi_value msock_dtls_connection(napi_env env, napi_callback_info info) {
       goto fail;
     }
   }
-  if (napi_create_external(env, conn, msock__conn_finalize, NULL, &result) != napi_ok) {
-    msock_throw_napi(env);
-    goto fail;
-  }
+  rc = msock_handle_new(env, conn, msock__conn_finalize, &msock_tag_dtls_connection, &result);
+  if (rc == -1) goto fail;
   conn = NULL; /* owned by the finalizer */
-  if (napi_type_tag_object(env, result, &msock__conn_tag) != napi_ok) {
-    msock_throw_napi(env);
-    result = NULL;
-  }
+  if (rc != 0) result = NULL;
   free(hostname);
   ERR_clear_error();
   return result;
@@ -973,16 +771,13 @@ fail:
 /* Feeds one datagram (argv[i], may be undefined/null) into the read slot. */
 static int msock__feed(napi_env env, msock__dtls_conn_t* conn, napi_value v) {
   napi_valuetype t;
-  const unsigned char* data;
+  uint8_t* data;
   size_t len;
   conn->in = NULL;
   conn->in_len = 0;
-  if (napi_typeof(env, v, &t) != napi_ok) {
-    msock_throw_napi(env);
-    return -1;
-  }
+  NAPI_CALL_INT(env, napi_typeof(env, v, &t));
   if (t == napi_undefined || t == napi_null) return 0;
-  if (msock__dtls_bytes(env, v, "datagram", &data, &len) != 0) return -1;
+  if (msock_arg_bytes(env, v, "datagram", &data, &len) != 0) return -1;
   conn->in = data;
   conn->in_len = len;
   return 0;
@@ -1018,17 +813,17 @@ static napi_value msock_dtls_listen(napi_env env, napi_callback_info info) {
   int r;
 
   ERR_clear_error();
-  if (msock__dtls_args(env, info, 3, argv) != 0) return NULL;
+  if (msock_args(env, info, 3, argv) != 0) return NULL;
   conn = msock__dtls_conn_arg(env, argv[0]);
   if (conn == NULL) return NULL;
   if (!conn->ctx->server) {
     msock__dtls_throw(env, "state", "DTLSv1_listen needs a server connection", NULL, NULL);
     return NULL;
   }
-  if (msock__dtls_string(env, argv[2], "peer", &peer) != 0) return NULL;
+  if (msock_arg_string_dup(env, argv[2], "peer", &peer) != 0) return NULL;
   if (strlen(peer) >= sizeof(conn->peer)) {
     free(peer);
-    msock__dtls_throw_invalid(env, "peer", argv[2], "must be shorter than 128 bytes");
+    msock_throw_invalid(env, "peer", argv[2], "must be shorter than 128 bytes");
     return NULL;
   }
   memcpy(conn->peer, peer, strlen(peer) + 1);
@@ -1048,10 +843,7 @@ static napi_value msock_dtls_listen(napi_env env, napi_callback_info info) {
     return NULL;
   }
   ERR_clear_error();
-  if (napi_get_boolean(env, r > 0, &result) != napi_ok) {
-    msock_throw_napi(env);
-    return NULL;
-  }
+  NAPI_CALL(env, napi_get_boolean(env, r > 0, &result));
   return result;
 }
 
@@ -1065,7 +857,7 @@ static napi_value msock_dtls_handshake(napi_env env, napi_callback_info info) {
   int r, err;
 
   ERR_clear_error();
-  if (msock__dtls_args(env, info, 2, argv) != 0) return NULL;
+  if (msock_args(env, info, 2, argv) != 0) return NULL;
   conn = msock__dtls_conn_arg(env, argv[0]);
   if (conn == NULL) return NULL;
   if (msock__feed(env, conn, argv[1]) != 0) return NULL;
@@ -1084,10 +876,7 @@ static napi_value msock_dtls_handshake(napi_env env, napi_callback_info info) {
     }
   }
   ERR_clear_error();
-  if (napi_get_boolean(env, r == 1, &result) != napi_ok) {
-    msock_throw_napi(env);
-    return NULL;
-  }
+  NAPI_CALL(env, napi_get_boolean(env, r == 1, &result));
   return result;
 }
 
@@ -1099,30 +888,24 @@ static napi_value msock_dtls_handshake(napi_env env, napi_callback_info info) {
 static napi_value msock_dtls_read(napi_env env, napi_callback_info info) {
   napi_value argv[2], result = NULL, buffer;
   msock__dtls_conn_t* conn;
-  unsigned char* buf = NULL;
   uint32_t count = 0;
   int i, r, err, closed = 0;
 
   ERR_clear_error();
-  if (msock__dtls_args(env, info, 2, argv) != 0) return NULL;
+  if (msock_args(env, info, 2, argv) != 0) return NULL;
   conn = msock__dtls_conn_arg(env, argv[0]);
   if (conn == NULL) return NULL;
   if (!SSL_is_init_finished(conn->ssl)) {
     msock__dtls_throw(env, "state", "the DTLS handshake is not complete", NULL, NULL);
     return NULL;
   }
-  buf = malloc(MSOCK__DTLS_MAX_RECORD);
-  if (buf == NULL) {
-    napi_throw_error(env, NULL, "out of memory");
-    return NULL;
-  }
-  DTLS_CALL(env, napi_create_array(env, &result));
+  NAPI_CALL_GOTO(env, fail, napi_create_array(env, &result));
   if (msock__feed(env, conn, argv[1]) != 0) goto fail;
   for (i = 0; i < MSOCK__DTLS_MAX_READS; i++) {
-    r = SSL_read(conn->ssl, buf, MSOCK__DTLS_MAX_RECORD);
+    r = SSL_read(conn->ssl, conn->record, (int)sizeof(conn->record));
     if (r > 0) {
-      DTLS_CALL(env, napi_create_buffer_copy(env, (size_t)r, buf, NULL, &buffer));
-      DTLS_CALL(env, napi_set_element(env, result, count++, buffer));
+      NAPI_CALL_GOTO(env, fail, napi_create_buffer_copy(env, (size_t)r, conn->record, NULL, &buffer));
+      NAPI_CALL_GOTO(env, fail, napi_set_element(env, result, count++, buffer));
       continue;
     }
     err = SSL_get_error(conn->ssl, r);
@@ -1137,17 +920,12 @@ static napi_value msock_dtls_read(napi_env env, napi_callback_info info) {
   }
   conn->in = NULL;
   conn->in_len = 0;
-  free(buf);
   ERR_clear_error();
-  if (closed && count == 0 && napi_get_null(env, &result) != napi_ok) {
-    msock_throw_napi(env);
-    return NULL;
-  }
+  if (closed && count == 0) NAPI_CALL(env, napi_get_null(env, &result));
   return result;
 fail:
   conn->in = NULL;
   conn->in_len = 0;
-  free(buf);
   ERR_clear_error();
   return NULL;
 }
@@ -1160,15 +938,15 @@ fail:
 static napi_value msock_dtls_write(napi_env env, napi_callback_info info) {
   napi_value argv[2], result, error;
   msock__dtls_conn_t* conn;
-  const unsigned char* data;
+  uint8_t* data;
   size_t len, max;
   int r;
 
   ERR_clear_error();
-  if (msock__dtls_args(env, info, 2, argv) != 0) return NULL;
+  if (msock_args(env, info, 2, argv) != 0) return NULL;
   conn = msock__dtls_conn_arg(env, argv[0]);
   if (conn == NULL) return NULL;
-  if (msock__dtls_bytes(env, argv[1], "data", &data, &len) != 0) return NULL;
+  if (msock_arg_bytes(env, argv[1], "data", &data, &len) != 0) return NULL;
   if (!SSL_is_init_finished(conn->ssl)) {
     msock__dtls_throw(env, "state", "the DTLS handshake is not complete", NULL, NULL);
     return NULL;
@@ -1189,7 +967,7 @@ static napi_value msock_dtls_write(napi_env env, napi_callback_info info) {
       msock_throw_napi(env);
       return NULL;
     }
-    napi_throw(env, error);
+    NAPI_CALL(env, napi_throw(env, error));
     return NULL;
   }
   r = SSL_write(conn->ssl, data, (int)len);
@@ -1198,10 +976,7 @@ static napi_value msock_dtls_write(napi_env env, napi_callback_info info) {
     return NULL;
   }
   ERR_clear_error();
-  if (napi_create_uint32(env, (uint32_t)r, &result) != napi_ok) {
-    msock_throw_napi(env);
-    return NULL;
-  }
+  NAPI_CALL(env, napi_create_uint32(env, (uint32_t)r, &result));
   return result;
 }
 
@@ -1212,19 +987,17 @@ static napi_value msock_dtls_take_output(napi_env env, napi_callback_info info) 
   msock__dgram_t* d;
   uint32_t i = 0;
 
-  if (msock__dtls_args(env, info, 1, argv) != 0) return NULL;
+  if (msock_args(env, info, 1, argv) != 0) return NULL;
   conn = msock__dtls_conn_arg(env, argv[0]);
   if (conn == NULL) return NULL;
-  DTLS_CALL(env, napi_create_array_with_length(env, conn->out_count, &result));
+  NAPI_CALL(env, napi_create_array_with_length(env, conn->out_count, &result));
   for (d = conn->out_head; d != NULL; d = d->next) {
-    DTLS_CALL(env, napi_create_buffer_copy(env, d->len, d->data, NULL, &buffer));
-    DTLS_CALL(env, napi_set_element(env, result, i++, buffer));
+    NAPI_CALL(env, napi_create_buffer_copy(env, d->len, d->data, NULL, &buffer));
+    NAPI_CALL(env, napi_set_element(env, result, i++, buffer));
   }
   msock__out_clear(conn);
   conn->out_overflow = 0;
   return result;
-fail:
-  return NULL;
 }
 
 /* msock_dtls_timeout(connection) -> number: ms until DTLSv1_handle_timeout is due, -1 if none. */
@@ -1234,15 +1007,13 @@ static napi_value msock_dtls_timeout(napi_env env, napi_callback_info info) {
   struct timeval tv;
   double ms = -1;
 
-  if (msock__dtls_args(env, info, 1, argv) != 0) return NULL;
+  if (msock_args(env, info, 1, argv) != 0) return NULL;
   conn = msock__dtls_conn_arg(env, argv[0]);
   if (conn == NULL) return NULL;
   if (DTLSv1_get_timeout(conn->ssl, &tv))
     ms = (double)tv.tv_sec * 1000.0 + (double)((tv.tv_usec + 999) / 1000);
-  DTLS_CALL(env, napi_create_double(env, ms, &result));
+  NAPI_CALL(env, napi_create_double(env, ms, &result));
   return result;
-fail:
-  return NULL;
 }
 
 /*
@@ -1255,7 +1026,7 @@ static napi_value msock_dtls_handle_timeout(napi_env env, napi_callback_info inf
   int r;
 
   ERR_clear_error();
-  if (msock__dtls_args(env, info, 1, argv) != 0) return NULL;
+  if (msock_args(env, info, 1, argv) != 0) return NULL;
   conn = msock__dtls_conn_arg(env, argv[0]);
   if (conn == NULL) return NULL;
   r = DTLSv1_handle_timeout(conn->ssl);
@@ -1265,10 +1036,8 @@ static napi_value msock_dtls_handle_timeout(napi_env env, napi_callback_info inf
     return NULL;
   }
   ERR_clear_error();
-  DTLS_CALL(env, napi_get_boolean(env, r > 0, &result));
+  NAPI_CALL(env, napi_get_boolean(env, r > 0, &result));
   return result;
-fail:
-  return NULL;
 }
 
 /* msock_dtls_shutdown(connection): queues close_notify (SSL_shutdown); never throws on state. */
@@ -1276,7 +1045,7 @@ static napi_value msock_dtls_shutdown(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   msock__dtls_conn_t* conn;
   ERR_clear_error();
-  if (msock__dtls_args(env, info, 1, argv) != 0) return NULL;
+  if (msock_args(env, info, 1, argv) != 0) return NULL;
   conn = msock__dtls_conn_arg(env, argv[0]);
   if (conn == NULL) return NULL;
   if (SSL_is_init_finished(conn->ssl)) (void)SSL_shutdown(conn->ssl);
@@ -1296,13 +1065,13 @@ static napi_value msock_dtls_info(napi_env env, napi_callback_info info) {
   const char* identity;
   int finished;
 
-  if (msock__dtls_args(env, info, 1, argv) != 0) return NULL;
+  if (msock_args(env, info, 1, argv) != 0) return NULL;
   conn = msock__dtls_conn_arg(env, argv[0]);
   if (conn == NULL) return NULL;
   finished = SSL_is_init_finished(conn->ssl);
-  DTLS_CALL(env, napi_create_object(env, &result));
-  DTLS_CALL(env, napi_get_boolean(env, finished, &established));
-  DTLS_CALL(env, napi_set_named_property(env, result, "established", established));
+  NAPI_CALL(env, napi_create_object(env, &result));
+  NAPI_CALL(env, napi_get_boolean(env, finished, &established));
+  NAPI_CALL(env, napi_set_named_property(env, result, "established", established));
   if (msock_set_str(env, result, "version", SSL_get_version(conn->ssl)) != 0) return NULL;
   if (!finished) return result;
   cipher = SSL_get_cipher_name(conn->ssl);
@@ -1331,17 +1100,15 @@ static napi_value msock_dtls_info(napi_env env, napi_callback_info info) {
     return NULL;
   ERR_clear_error();
   return result;
-fail:
-  return NULL;
 }
 
 /* msock_dtls_free(connection): frees the SSL and its BIO now; idempotent. */
 static napi_value msock_dtls_free(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   msock__dtls_conn_t* conn;
-  if (msock__dtls_args(env, info, 1, argv) != 0) return NULL;
-  conn = msock__dtls_unwrap(env, argv[0], &msock__conn_tag, "connection",
-                            "must be a DTLS connection");
+  if (msock_args(env, info, 1, argv) != 0) return NULL;
+  conn = msock_arg_handle(env, argv[0], &msock_tag_dtls_connection, "connection",
+                          "must be a DTLS connection handle");
   if (conn == NULL) return NULL;
   msock__conn_release(conn);
   return NULL;
@@ -1351,24 +1118,18 @@ static napi_value msock_dtls_free(napi_env env, napi_callback_info info) {
 static napi_value msock_dtls_live(napi_env env, napi_callback_info info) {
   napi_value result;
   (void)info;
-  DTLS_CALL(env, napi_create_object(env, &result));
+  NAPI_CALL(env, napi_create_object(env, &result));
   if (msock_set_num(env, result, "contexts",
                           __atomic_load_n(&msock__dtls_live_contexts, __ATOMIC_RELAXED)) != 0 ||
       msock_set_num(env, result, "connections",
                           __atomic_load_n(&msock__dtls_live_connections, __ATOMIC_RELAXED)) != 0)
     return NULL;
   return result;
-fail:
-  return NULL;
 }
 
 int msock_dtls_init(napi_env env, napi_value exports) {
-  size_t i;
   napi_value version;
-  static const struct {
-    const char* name;
-    napi_callback cb;
-  } fns[] = {
+  static const msock_export_t fns[] = {
       {"msock_dtls_context", msock_dtls_context},
       {"msock_dtls_context_free", msock_dtls_context_free},
       {"msock_dtls_connection", msock_dtls_connection},
@@ -1384,21 +1145,10 @@ int msock_dtls_init(napi_env env, napi_value exports) {
       {"msock_dtls_free", msock_dtls_free},
       {"msock_dtls_live", msock_dtls_live},
   };
-  for (i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {
-    napi_value fn;
-    if (napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].cb, NULL, &fn) !=
-            napi_ok ||
-        napi_set_named_property(env, exports, fns[i].name, fn) != napi_ok) {
-      msock_throw_napi(env);
-      return -1;
-    }
-  }
+  if (msock_export_functions(env, exports, fns, sizeof(fns) / sizeof(fns[0])) != 0) return -1;
   /* The OpenSSL the addon runs on: Node's own (OpenSSL_version of the running process). */
-  if (napi_create_string_utf8(env, OpenSSL_version(OPENSSL_VERSION), NAPI_AUTO_LENGTH,
-                              &version) != napi_ok ||
-      napi_set_named_property(env, exports, "dtlsOpenssl", version) != napi_ok) {
-    msock_throw_napi(env);
-    return -1;
-  }
+  NAPI_CALL_INT(env, napi_create_string_utf8(env, OpenSSL_version(OPENSSL_VERSION),
+                                             NAPI_AUTO_LENGTH, &version));
+  NAPI_CALL_INT(env, napi_set_named_property(env, exports, "dtlsOpenssl", version));
   return 0;
 }

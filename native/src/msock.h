@@ -1,7 +1,7 @@
 /*
- * mediasock native core: declarations shared by the N-API glue (addon.c, batch.c, dtls.c) and the
- * pure C parts (socket.c: socket creation with options applied before bind; cmsg.c: ancillary
- * data parsing).
+ * mediasock native core: declarations shared by the N-API glue (addon.c, batch.c, dtls.c), the one
+ * N-API layer they all use (napi-args.c: errors, arguments, tagged handles) and the pure C parts
+ * (socket.c: socket creation with options applied before bind; cmsg.c: ancillary data).
  *
  * Conventions (libuv style): internal functions return 0 or a negative errno and never throw;
  * on failure they fill an msock_failure_t with the system call and socket option involved, so
@@ -11,6 +11,13 @@
 #ifndef MSOCK_H_
 #define MSOCK_H_
 
+#ifndef NAPI_VERSION
+# define NAPI_VERSION 8
+#endif
+#include <node_api.h>
+
+#include <errno.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -89,6 +96,8 @@ typedef struct msock_cmsg_info_s {
   int64_t timestamp_nsec;
   int has_drops;              /* SO_RXQ_OVFL seen (the kernel sends it once drops are non-zero) */
   uint32_t drops;
+  int has_ttl;                /* IP_TTL (IP_RECVTTL on) / IPV6_HOPLIMIT (IPV6_RECVHOPLIMIT on) seen */
+  int ttl;
 } msock_cmsg_info_t;
 
 /* Room for every control message msock__cmsg_parse understands. */
@@ -98,40 +107,52 @@ typedef struct msock_cmsg_info_s {
 void msock__cmsg_parse(struct msghdr* msg, msock_cmsg_info_t* info);
 
 /*
+ * Writes the control messages of one outgoing message into a caller-owned buffer (aligned for
+ * struct cmsghdr), one after the other, without CMSG_NXTHDR (which reads the next header's length
+ * from the buffer). Use: msock__cmsg_encode_begin, msock__cmsg_encode per message (-ENOSPC when the
+ * buffer is full), msock__cmsg_encode_end (sets msg_controllen, or no control at all when empty).
+ */
+typedef struct msock_cmsg_encoder_s {
+  struct msghdr* msg;
+  size_t used;
+  size_t size;
+} msock_cmsg_encoder_t;
+void msock__cmsg_encode_begin(msock_cmsg_encoder_t* enc, struct msghdr* msg, void* buf, size_t size);
+int msock__cmsg_encode(msock_cmsg_encoder_t* enc,
+                       int level,
+                       int type,
+                       const void* data,
+                       size_t len);
+void msock__cmsg_encode_end(msock_cmsg_encoder_t* enc);
+
+/* ---- system-call helpers (socket.c) -------------------------------------------------------- */
+
+/*
+ * Evaluates `expr` (a system call returning -1 with errno on failure) again while it fails with
+ * EINTR, and yields its last value. Every system call of the addon that can be interrupted goes
+ * through it (socket2's `syscall!`, quinn-udp's `retry_if_interrupted`); close(2) does not (see
+ * msock__close).
+ */
+#define MSOCK_RETRY_EINTR(expr)                    \
+  __extension__({                                  \
+    __typeof__(expr) msock__r;                     \
+    do                                             \
+      msock__r = (expr);                           \
+    while (msock__r == -1 && errno == EINTR);      \
+    msock__r;                                      \
+  })
+
+/* setsockopt(2) of any value, retrying EINTR; 0 or -errno. */
+int msock__setsockopt(int fd, int level, int name, const void* value, socklen_t len);
+
+/*
  * Module initialisers: each C file that exports functions to JS registers them on `exports` from
  * its own init, called by addon.c. Returns 0 on success, -1 with a pending JS exception.
  */
-struct napi_env__;
-struct napi_value__;
-int msock_batch_init(struct napi_env__* env, struct napi_value__* exports);
-int msock_dtls_init(struct napi_env__* env, struct napi_value__* exports);
+int msock_batch_init(napi_env env, napi_value exports);
+int msock_dtls_init(napi_env env, napi_value exports);
 
-/*
- * N-API error and property helpers shared by the glue files, defined once in addon.c. (The
- * struct pointers are napi_env and napi_value, spelled so this header needs no node_api.h.)
- * - msock_throw_napi: throws the last N-API error as an Error, unless an exception is pending.
- * - msock_set_str / msock_set_num: obj[key] = value; 0, or -1 with an exception pending.
- * - msock_throw_invalid: throws TypeError { argument, expected, value } for input the TS layer
- *   should have rejected (InvalidArgumentError on the TS side); value NULL means undefined.
- */
-void msock_throw_napi(struct napi_env__* env);
-int msock_set_str(struct napi_env__* env,
-                  struct napi_value__* obj,
-                  const char* key,
-                  const char* value);
-int msock_set_num(struct napi_env__* env, struct napi_value__* obj, const char* key, double value);
-void msock_throw_invalid(struct napi_env__* env,
-                         const char* argument,
-                         struct napi_value__* value,
-                         const char* expected);
-/* Throws Error { errno: -err, syscall, option?, address?, port? } (the TS loader turns it into a
- * SystemCallError); err is an errno, either sign; option/address may be NULL, port -1. */
-void msock_throw_errno(struct napi_env__* env,
-                       int err,
-                       const char* syscall,
-                       const char* option,
-                       const char* address,
-                       int port);
+/* ---- the N-API layer (napi-args.c): the only N-API helpers the glue files use ------------- */
 
 /* Checks an N-API call; on failure throws the N-API error and returns NULL (or -1). */
 #define NAPI_CALL(env, call)     \
@@ -149,5 +170,112 @@ void msock_throw_errno(struct napi_env__* env,
       return -1;                 \
     }                            \
   } while (0)
+
+/* Checks an N-API call; on failure throws the N-API error and jumps to `label` (for cleanup). */
+#define NAPI_CALL_GOTO(env, label, call) \
+  do {                                   \
+    if ((call) != napi_ok) {             \
+      msock_throw_napi(env);             \
+      goto label;                        \
+    }                                    \
+  } while (0)
+
+/* Throws the last N-API error as an Error, unless an exception is already pending. */
+void msock_throw_napi(napi_env env);
+/*
+ * Throws Error { errno: -|err|, syscall, option?, address?, port? } (the TS loader turns it into a
+ * SystemCallError). err is an errno of either sign (both 12 and -12 mean ENOMEM); option and
+ * address may be NULL, port -1 for none. Out of memory is msock_throw_errno(env, ENOMEM, "malloc").
+ */
+void msock_throw_errno(napi_env env,
+                       int err,
+                       const char* syscall,
+                       const char* option,
+                       const char* address,
+                       int port);
+/*
+ * Throws TypeError { argument, expected, value } for input the TS layer should have rejected
+ * (InvalidArgumentError on the TS side); value NULL means undefined.
+ */
+void msock_throw_invalid(napi_env env, const char* argument, napi_value value, const char* expected);
+
+/* obj[key] = value; 0, or -1 with an exception pending. */
+int msock_set_str(napi_env env, napi_value obj, const char* key, const char* value);
+int msock_set_num(napi_env env, napi_value obj, const char* key, double value);
+int msock_set_bool(napi_env env, napi_value obj, const char* key, int value);
+
+/* Registers exported functions on `exports` under their C names. */
+typedef struct msock_export_s {
+  const char* name;
+  napi_callback cb;
+} msock_export_t;
+int msock_export_functions(napi_env env,
+                           napi_value exports,
+                           const msock_export_t* fns,
+                           size_t count);
+
+/*
+ * Argument unpacking. All return 0, or -1 with an exception pending (TypeError { argument,
+ * expected } for a value of the wrong shape). The msock_opt_* family reads an optional property:
+ * 1 present (and *out set), 0 absent or undefined (*out untouched), -1 exception pending.
+ */
+/* The first `want` arguments; missing ones are undefined. */
+int msock_args(napi_env env, napi_callback_info info, size_t want, napi_value* argv);
+/* obj[key]: 1 present, 0 absent or undefined, -1. */
+int msock_arg_prop(napi_env env, napi_value obj, const char* key, napi_value* out);
+int msock_arg_int(napi_env env,
+                  napi_value v,
+                  const char* key,
+                  int64_t min,
+                  int64_t max,
+                  int64_t* out);
+/* A file descriptor: an integer in 0..INT32_MAX. */
+int msock_arg_fd(napi_env env, napi_value v, int* fd);
+int msock_arg_bool(napi_env env, napi_value v, const char* key, int* out);
+int msock_arg_object(napi_env env, napi_value v, const char* key);
+int msock_arg_function(napi_env env, napi_value v, const char* key);
+/* A string into buf (NUL-terminated); refuses one that does not fit or holds a NUL. */
+int msock_arg_string(napi_env env, napi_value v, const char* key, char* buf, size_t size);
+/* A string into a fresh malloc'd buffer (*out, the caller frees); refuses an embedded NUL. */
+int msock_arg_string_dup(napi_env env, napi_value v, const char* key, char** out);
+/* The bytes of a Uint8Array (or Buffer), borrowed for the call; never NULL. */
+int msock_arg_bytes(napi_env env, napi_value v, const char* key, uint8_t** data, size_t* length);
+/* The words of an Int32Array, borrowed for the call. */
+int msock_arg_int32s(napi_env env, napi_value v, const char* key, int32_t** data, size_t* length);
+int msock_opt_int(napi_env env,
+                  napi_value obj,
+                  const char* key,
+                  int64_t min,
+                  int64_t max,
+                  int* out);
+int msock_opt_bool(napi_env env, napi_value obj, const char* key, int* out);
+int msock_opt_string(napi_env env, napi_value obj, const char* key, char* buf, size_t size);
+int msock_opt_string_dup(napi_env env, napi_value obj, const char* key, char** out);
+
+/*
+ * Native handles: every C object JS holds is an external carrying a type tag (napi_type_tag_object)
+ * of its kind, and every entry point checks the tag, so a handle of one kind passed where another
+ * is expected throws TypeError { argument: key, expected } instead of reading the wrong struct.
+ * The tags are distinct 128-bit values (high word "mediasock", low word the kind).
+ */
+extern const napi_type_tag msock_tag_batch;
+extern const napi_type_tag msock_tag_dtls_context;
+extern const napi_type_tag msock_tag_dtls_connection;
+/*
+ * Wraps data in a tagged external with `finalize`. 0; -1 when the external could not be made (data
+ * still belongs to the caller); -2 when it was made but not tagged (data belongs to the finalizer,
+ * which runs once the unreturned external is collected). An exception is pending on failure.
+ */
+int msock_handle_new(napi_env env,
+                     void* data,
+                     napi_finalize finalize,
+                     const napi_type_tag* tag,
+                     napi_value* out);
+/* The data of an external carrying `tag`; NULL with an exception pending for anything else. */
+void* msock_arg_handle(napi_env env,
+                       napi_value v,
+                       const napi_type_tag* tag,
+                       const char* key,
+                       const char* expected);
 
 #endif /* MSOCK_H_ */

@@ -11,22 +11,18 @@
 #include <string.h>
 #include <unistd.h>
 
+int msock__setsockopt(int fd, int level, int name, const void* value, socklen_t len) {
+  return MSOCK_RETRY_EINTR(setsockopt(fd, level, name, value, len)) == 0 ? 0 : -errno;
+}
+
 int msock__setsockopt_int(int fd, int level, int name, int value) {
-  int rc;
-  do
-    rc = setsockopt(fd, level, name, &value, sizeof(value));
-  while (rc == -1 && errno == EINTR);
-  return rc == 0 ? 0 : -errno;
+  return msock__setsockopt(fd, level, name, &value, sizeof(value));
 }
 
 int msock__getsockopt_int(int fd, int level, int name, int* value) {
   socklen_t len = sizeof(*value);
-  int rc;
   *value = 0;
-  do
-    rc = getsockopt(fd, level, name, value, &len);
-  while (rc == -1 && errno == EINTR);
-  return rc == 0 ? 0 : -errno;
+  return MSOCK_RETRY_EINTR(getsockopt(fd, level, name, value, &len)) == 0 ? 0 : -errno;
 }
 
 int msock__close(int fd) {
@@ -102,11 +98,9 @@ int msock__socket_create(const msock_socket_opts_t* o,
 
   if (o->device[0] != '\0') {
 #ifdef SO_BINDTODEVICE
-    int rc;
-    do
-      rc = setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, o->device, (socklen_t)strlen(o->device));
-    while (rc == -1 && errno == EINTR);
-    if (rc == -1) MSOCK__TRY(-errno, "setsockopt", "SO_BINDTODEVICE");
+    MSOCK__TRY(msock__setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, o->device,
+                                 (socklen_t)strlen(o->device)),
+               "setsockopt", "SO_BINDTODEVICE");
 #else
     MSOCK__UNSUPPORTED(SO_BINDTODEVICE);
 #endif
@@ -200,13 +194,8 @@ int msock__socket_create(const msock_socket_opts_t* o,
     if (!v6 || (dual && MSOCK__LINUX)) MSOCK__SET(IPPROTO_IP, IP_TOS, o->tos);
   }
 
-  {
-    int rc;
-    do
-      rc = bind(fd, (const struct sockaddr*)&o->addr, o->addrlen);
-    while (rc == -1 && errno == EINTR);
-    if (rc == -1) MSOCK__TRY(-errno, "bind", NULL);
-  }
+  if (MSOCK_RETRY_EINTR(bind(fd, (const struct sockaddr*)&o->addr, o->addrlen)) == -1)
+    MSOCK__TRY(-errno, "bind", NULL);
 
   if (o->type == SOCK_STREAM && o->listen) {
     if (listen(fd, o->backlog) == -1) MSOCK__TRY(-errno, "listen", NULL);

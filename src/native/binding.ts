@@ -116,6 +116,8 @@ export interface NativeDatagram {
   ifindex?: number;
   /** TOS byte / IPv6 traffic class (recvTos). */
   tos?: number;
+  /** TTL / hop limit the datagram arrived with (`IP_RECVTTL` / `IPV6_RECVHOPLIMIT` set on the fd). */
+  ttl?: number;
   /** Kernel receive time in nanoseconds since the epoch (timestamps). */
   timestampNs?: bigint;
   /** Datagrams the kernel dropped on this socket so far (rxqOvfl; present once non-zero). */
@@ -204,7 +206,11 @@ export interface NativeBinding {
   msock_if_indextoname(index: number): string;
   /** `MCAST_JOIN_GROUP` / `MCAST_LEAVE_GROUP` / `MCAST_JOIN_SOURCE_GROUP` / `MCAST_LEAVE_SOURCE_GROUP`. */
   msock_mcast_membership(fd: number, options: NativeMembershipOptions): void;
-  /** One non-blocking `recvmsg(2)` into `buffer`; `null` when nothing is queued (`EAGAIN`). */
+  /**
+   * One non-blocking `recvmsg(2)` into `buffer` with its ancillary data parsed; `null` when nothing
+   * is queued (`EAGAIN`). For tests and diagnostics (what a datagram carried on the wire); the
+   * library's receive paths are `node:dgram` and the batch engine.
+   */
   msock_recvmsg(fd: number, buffer: Uint8Array): NativeDatagram | null;
   /** Creates a DTLS 1.2 context (`SSL_CTX` on `DTLS_method`). */
   msock_dtls_context(options: NativeDtlsContextOptions): NativeDtlsContext;

@@ -1,8 +1,14 @@
 /**
  * The batch engine of `UdpSocket`: the addon polls the socket on Node's event loop and drains it
- * with `recvmmsg(2)` into one ArrayBuffer allocated per socket, then calls JS once per filled batch;
- * sends go out with `sendmmsg(2)`, one UDP GSO super-packet (`UDP_SEGMENT`) per run of equal-size
- * datagrams where the kernel has GSO. See `native/src/batch.c` for the C half and the memory layout.
+ * with `recvmmsg(2)` into receive memory it maps per socket (`mmap(2)`, anonymous: pages the kernel
+ * never writes stay unbacked), then calls JS once per filled batch; sends go out with
+ * `sendmmsg(2)`, one UDP GSO super-packet (`UDP_SEGMENT`) per run of equal-size datagrams where the
+ * kernel has GSO, and a send row may carry its own TTL as a control message (`IP_TTL` /
+ * `IPV6_HOPLIMIT`). See `native/src/batch.c` for the C half and the memory layout.
+ *
+ * Receive memory follows the socket: `close()` detaches the ArrayBuffer (views of a batch read as
+ * length 0 from then on) and unmaps it at once, so RSS and the count of mappings drop when the
+ * socket closes, not at some later GC.
  *
  * What it does not do: it is not a `dgram.Socket`. libuv forbids two watchers on one fd, so a
  * batch-engine socket is never adopted by `node:dgram`; this module implements the few dgram calls
@@ -13,6 +19,7 @@
  * @module
  * @internal
  */
+import { constants as osConstants } from 'node:os';
 import { SystemCallError, SocketClosedError } from '../errors.js';
 import type { NativeBinding } from '../native/binding.js';
 import { AddressCache, parseIPv4, parseIPv6 } from './ip-bytes.js';
@@ -47,6 +54,7 @@ const L = {
   TX_FAMILY: 4,
   TX_SCOPE: 5,
   TX_ADDR: 6,
+  TX_TTL: 10,
   TX_STRIDE: 12,
   CTRL_COUNT: 0,
   CTRL_DROPS: 1,
@@ -58,16 +66,17 @@ const L = {
   CTRL_CAP_RECVMMSG: 7,
   CTRL_CAP_SENDMMSG: 8,
   CTRL_GSO_MAX_SEGMENTS: 9,
-  CTRL_RECV_CALLS: 10,
-  CTRL_WAKEUPS: 11,
   CTRL_LENGTH: 16,
   GRO_MAX_SEGMENTS: 128,
   GSO_MAX_SEGMENTS: 64,
   EV_BATCH: 0,
   EV_WRITABLE: 1,
-  EV_CLOSED: 2,
   EV_ERROR: 3,
+  EV_POLL_ERROR: 4,
 } as const;
+
+/** `-EFAULT`: the engine's receive memory was detached (transferred away) while it was open. */
+const DETACHED = -osConstants.errno.EFAULT;
 
 /**
  * The batch exports of the addon (`native/src/batch.c`), one to one with the C names. Declared
@@ -75,14 +84,17 @@ const L = {
  */
 export interface BatchBinding {
   msock_batch_layout(): Record<string, number>;
+  /**
+   * Starts the engine on `fd` and maps its receive memory: `meta` (receive rows) and `arena`
+   * (`slots x slotBytes` payload bytes; `RX_OFFSET` counts from its start) are views of one
+   * external ArrayBuffer that `msock_batch_close` detaches and unmaps.
+   */
   msock_batch_open(
     fd: number,
-    arena: ArrayBuffer,
-    meta: Int32Array,
     control: Int32Array,
     callback: (kind: number, value: number) => void,
     options: { slots: number; slotBytes: number; gro: boolean; maxBatchesPerWake: number },
-  ): unknown;
+  ): { handle: unknown; meta: Int32Array; arena: Uint8Array };
   msock_batch_close(handle: unknown): number;
   msock_batch_ref(handle: unknown, on: boolean): void;
   msock_batch_read(handle: unknown, on: boolean): void;
@@ -275,84 +287,6 @@ class SharedBatch implements DatagramBatch {
   }
 }
 
-/** One datagram as a batch of one (the node engine's `'batch'` events). */
-export class SingleBatch implements DatagramBatch {
-  readonly data: Uint8Array;
-  readonly #address: string;
-  readonly #port: number;
-  readonly #family: 4 | 6;
-
-  constructor(data: Uint8Array, address: string, port: number, family: 4 | 6) {
-    this.data = data;
-    this.#address = address;
-    this.#port = port;
-    this.#family = family;
-  }
-
-  get count(): number {
-    return 1;
-  }
-
-  #check(i: number): void {
-    if (i !== 0) throw outOfRange(i, 1);
-  }
-
-  offset(i: number): number {
-    this.#check(i);
-    return 0;
-  }
-
-  length(i: number): number {
-    this.#check(i);
-    return this.data.length;
-  }
-
-  payload(i: number): Uint8Array {
-    this.#check(i);
-    return this.data;
-  }
-
-  address(i: number): string {
-    this.#check(i);
-    return this.#address;
-  }
-
-  port(i: number): number {
-    this.#check(i);
-    return this.#port;
-  }
-
-  family(i: number): 4 | 6 {
-    this.#check(i);
-    return this.#family;
-  }
-
-  truncated(i: number): boolean {
-    this.#check(i);
-    return false;
-  }
-
-  localAddress(i: number): undefined {
-    this.#check(i);
-    return undefined;
-  }
-
-  ifindex(i: number): undefined {
-    this.#check(i);
-    return undefined;
-  }
-
-  timestampNs(i: number): undefined {
-    this.#check(i);
-    return undefined;
-  }
-
-  segmentSize(i: number): number {
-    this.#check(i);
-    return 0;
-  }
-}
-
 /** Receive memory of one engine. */
 export interface BatchEngineOptions {
   /** Datagrams per receive call (`recvmmsg` vlen). */
@@ -389,7 +323,10 @@ export interface RowsSent {
 
 /**
  * Send rows being built: one Int32Array (grown as needed) plus a byte view to write addresses.
- * Rows: offset, length, segment size, port, family (0 = connected), scope, 16 address bytes.
+ * Rows: offset, length, segment size, port, family (0 = connected), scope, 16 address bytes, TTL.
+ *
+ * Each row goes out as its own message (one GSO super-packet when it is segmented), so rows with
+ * different TTLs are never merged into one send.
  */
 export class SendRows {
   /** Words per row. */
@@ -411,14 +348,23 @@ export class SendRows {
     this.count = 0;
   }
 
-  /** Appends a row; `address` undefined sends to the connected peer. Throws on a bad literal. */
+  /**
+   * Appends a row; `address` undefined sends to the connected peer. Throws on a bad literal.
+   *
+   * @param ttl - this row's TTL / hop limit, sent as a control message on its datagrams only
+   *   (`IP_TTL` for IPv4 and v4-mapped destinations, 1..255; `IPV6_HOPLIMIT` for IPv6, 0..255);
+   *   Linux applies it to unicast and multicast destinations alike. -1 (the default) leaves the
+   *   socket's TTL (`IP_TTL`/`IP_MULTICAST_TTL`, `IPV6_UNICAST_HOPS`/`IPV6_MULTICAST_HOPS`). Linux
+   *   rejects `IP_TTL` 0, so a host-local multicast TTL of 0 on IPv4 needs `IP_MULTICAST_TTL` on
+   *   the socket instead; the addon refuses such a row with a TypeError.
+   */
   push(
     offset: number,
     length: number,
     segment: number,
     address: string | undefined,
     port: number,
-    _ttl = -1,
+    ttl = -1,
   ): void {
     if ((this.count + 1) * L.TX_STRIDE > this.rows.length) {
       const grown = new Int32Array(this.rows.length * 2);
@@ -432,6 +378,7 @@ export class SendRows {
     rows[r + L.TX_LENGTH] = length;
     rows[r + L.TX_SEGMENT] = segment;
     rows[r + L.TX_PORT] = port;
+    rows[r + L.TX_TTL] = ttl;
     if (address === undefined) {
       rows[r + L.TX_FAMILY] = 0;
     } else {
@@ -487,9 +434,6 @@ export class BatchEngine {
     this.#binding = batchBinding;
     this.#options = options;
     this.#sink = sink;
-    const arena = new ArrayBuffer(options.slots * options.slotBytes);
-    const rows = options.slots * (options.gro ? L.GRO_MAX_SEGMENTS : 1);
-    const meta = new Int32Array(rows * L.RX_STRIDE);
     this.#control = new Int32Array(L.CTRL_LENGTH);
     const names = new AddressCache((scope) => {
       try {
@@ -498,11 +442,13 @@ export class BatchEngine {
         return String(scope);
       }
     });
-    const batch = new SharedBatch(new Uint8Array(arena), meta, names);
-    this.#batch = batch;
+    // The receive memory comes from the addon (the SharedBatch needs it first); the callback reaches
+    // the batch through this box and only ever runs after open returned.
+    const box: { batch?: SharedBatch } = {};
     const onEvent = (kind: number, value: number): void => {
       switch (kind) {
-        case L.EV_BATCH:
+        case L.EV_BATCH: {
+          const batch = box.batch!;
           batch.set(value);
           try {
             sink.batch(batch);
@@ -510,24 +456,31 @@ export class BatchEngine {
             if (!this.#held) batch.set(0);
           }
           break;
+        }
         case L.EV_WRITABLE:
           sink.writable();
+          break;
+        case L.EV_POLL_ERROR:
+          // libuv could not (re-)arm the poll: the engine reads no more until it is reopened.
+          sink.error(new SystemCallError('uv_poll', value));
           break;
         default:
           sink.error(
             new SystemCallError(
-              value === -14 ? 'recvmmsg (shared memory detached)' : 'recvmmsg',
+              value === DETACHED ? 'recvmmsg (shared memory detached)' : 'recvmmsg',
               value,
             ),
           );
       }
     };
-    this.#handle = batchBinding.msock_batch_open(fd, arena, meta, this.#control, onEvent, {
+    const opened = batchBinding.msock_batch_open(fd, this.#control, onEvent, {
       slots: options.slots,
       slotBytes: options.slotBytes,
       gro: options.gro,
       maxBatchesPerWake: options.maxBatchesPerWake,
     });
+    this.#handle = opened.handle;
+    this.#batch = box.batch = new SharedBatch(opened.arena, opened.meta, names);
   }
 
   /** The probed kernel features; see {@link BatchCapabilities}. */
@@ -552,19 +505,6 @@ export class BatchEngine {
   /** Datagrams cut by `MSG_TRUNC` so far. */
   get truncated(): number {
     return this.#control[L.CTRL_TRUNCATED]! >>> 0;
-  }
-
-  /** Receive system calls and wake-ups so far (for benchmarks). */
-  get receiveCalls(): { calls: number; wakeups: number } {
-    return {
-      calls: this.#control[L.CTRL_RECV_CALLS]! >>> 0,
-      wakeups: this.#control[L.CTRL_WAKEUPS]! >>> 0,
-    };
-  }
-
-  /** GSO: datagrams per super-packet the engine uses now (1 when GSO is off). */
-  get gsoMaxSegments(): number {
-    return this.#control[L.CTRL_GSO_MAX_SEGMENTS]!;
   }
 
   get closed(): boolean {
@@ -617,7 +557,10 @@ export class BatchEngine {
     if (!this.#closing) this.#binding.msock_batch_ref(this.#handle, on);
   }
 
-  /** Stops polling and closes the fd (`close(2)` now); the sink hears `closed` on the next tick. */
+  /**
+   * Stops polling, closes the fd (`close(2)` now) and gives the receive memory back (detached, so
+   * views of a batch read as length 0, and unmapped); the sink hears `closed` on the next tick.
+   */
   close(): void {
     if (this.#closing) return;
     this.#closing = true;

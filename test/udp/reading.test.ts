@@ -159,3 +159,41 @@ for (const engine of engines) {
     assert.equal(s.stats.receiveErrors, errors.length);
   });
 }
+
+test(
+  'batch engine: a batch held by batches() is not overwritten by the rest of the wake-up',
+  { skip: nativeStatus().loaded ? false : 'the batch engine needs the native addon' },
+  async (t) => {
+    // Small slots and many batches per wake-up: the engine must stop reading as soon as the loop
+    // holds a batch, not fill the same memory again before the wake-up ends.
+    const rx = await open(t, {
+      type: 'udp4',
+      address: '127.0.0.1',
+      engine: 'batch',
+      batch: { slots: 4, maxBatchesPerWake: 16 },
+    });
+    const tx = await open(t, { type: 'udp4', address: '127.0.0.1', engine: 'batch' });
+    await tx.sendBatch(
+      Array.from({ length: 40 }, (_, i) => new Uint8Array([i])),
+      rx.address().port,
+      '127.0.0.1',
+    );
+    await sleep(50);
+    const seen: number[] = [];
+    for await (const b of rx.batches()) {
+      const before = Array.from({ length: b.count }, (_, i) => b.data[b.offset(i)]!);
+      await sleep(1);
+      assert.deepEqual(
+        Array.from({ length: b.count }, (_, i) => b.data[b.offset(i)]!),
+        before,
+        'the held batch is unchanged',
+      );
+      seen.push(...before);
+      if (seen.length >= 40) break;
+    }
+    assert.deepEqual(
+      seen,
+      Array.from({ length: 40 }, (_, i) => i),
+    );
+  },
+);
