@@ -29,10 +29,10 @@ import type { SocketOptionName, SocketOptionSetValue } from '../options.js';
 import { BatchEngine, SendRows } from './batch-engine.js';
 import { zoneIndex } from './destination.js';
 import type { BatchCapabilities, BatchEngineOptions, DatagramBatch } from './batch-engine.js';
+import type { Destination } from './destination.js';
 import type {
   BatchSendResult,
   DatagramEngine,
-  Destination,
   EngineSink,
   MembershipRequest,
   ReadableOption,

@@ -9,7 +9,18 @@ import { addressFamily, splitZone } from '../address.js';
 import { InvalidArgumentError } from '../errors.js';
 import { ifNameToIndex } from '../options.js';
 import { validateString } from '../validate.js';
-import type { Destination } from './engine.js';
+
+/**
+ * A destination or peer, validated by `UdpSocket`: the address as the user gave it (an IPv6
+ * link-local literal may carry `%zone`), the literal without the zone, and the zone's interface
+ * index (0 for none).
+ */
+export interface Destination {
+  readonly address: string;
+  readonly literal: string;
+  readonly scopeId: number;
+  readonly port: number;
+}
 
 /** The interface index a zone names: digits are an index, anything else an interface name. */
 export function zoneIndex(zone: string): number {

@@ -28,10 +28,10 @@ import { getSocketOption, ifIndexToName, setSocketOption } from '../options.js';
 import type { SocketOptionName, SocketOptionSetValue } from '../options.js';
 import type { BatchCapabilities, DatagramBatch } from './batch-engine.js';
 import { noBatchCapabilities } from './engine.js';
+import type { Destination } from './destination.js';
 import type {
   BatchSendResult,
   DatagramEngine,
-  Destination,
   EngineSink,
   MembershipRequest,
   ReadableOption,

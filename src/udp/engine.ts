@@ -18,6 +18,7 @@
 import type { SocketClosedError, SystemCallError } from '../errors.js';
 import type { SocketOptionName, SocketOptionSetValue } from '../options.js';
 import type { BatchCapabilities, DatagramBatch } from './batch-engine.js';
+import type { Destination } from './destination.js';
 import type { SendPlan } from './send-plan.js';
 
 /** What a batch send resolves with (the `uv_udp_try_send2` contract). */
@@ -26,18 +27,6 @@ export interface BatchSendResult {
   sent: number;
   /** Why the send stopped before the end, when it did; datagrams after `sent` were not sent. */
   error?: SystemCallError | SocketClosedError;
-}
-
-/**
- * A destination or peer, validated by `UdpSocket`: the address as the user gave it (an IPv6
- * link-local literal may carry `%zone`), the literal without the zone, and the zone's interface
- * index (0 for none).
- */
-export interface Destination {
-  readonly address: string;
-  readonly literal: string;
-  readonly scopeId: number;
-  readonly port: number;
 }
 
 /** An interface to join a group on: its index (0: the kernel chooses), name and IPv4 address. */

@@ -12,7 +12,7 @@
  */
 import { InvalidArgumentError } from '../errors.js';
 import { validateInteger } from '../validate.js';
-import type { Destination } from './engine.js';
+import type { Destination } from './destination.js';
 
 /** The largest UDP payload over IPv4 (65535 - 8 UDP - 20 IP header bytes). */
 export const UDP_MAX_PAYLOAD = 65507;

@@ -45,7 +45,8 @@ import {
   validateTtl,
 } from '../validate.js';
 import type { BatchCapabilities, DatagramBatch } from './batch-engine.js';
-import type { BatchSendResult, DatagramEngine, Destination } from './engine.js';
+import type { Destination } from './destination.js';
+import type { BatchSendResult, DatagramEngine } from './engine.js';
 import { toDestination } from './destination.js';
 import { openEngine } from './open.js';
 import { Reception } from './reception.js';

@@ -10,7 +10,8 @@ import test from 'node:test';
 
 import { nativeStatus } from '../../src/native/index.js';
 import type { DatagramBatch } from '../../src/udp/batch-engine.js';
-import type { DatagramEngine, Destination } from '../../src/udp/engine.js';
+import type { DatagramEngine } from '../../src/udp/engine.js';
+import type { Destination } from '../../src/udp/destination.js';
 import { openEngine } from '../../src/udp/open.js';
 import { planSend } from '../../src/udp/send-plan.js';
 import { toDestination } from '../../src/udp/destination.js';
