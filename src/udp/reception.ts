@@ -4,9 +4,10 @@
  * Consumers are `'batch'` listeners and `batches()` loops (the batch itself, no copy), `'message'`
  * listeners (a copy per datagram), and readers, `receive()` and `datagrams()`, through a bounded
  * {@link ReaderQueue}. The engine reads from the kernel exactly while something consumes: a
- * listener, a waiting reader or a waiting `batches()` loop, and no `batches()` loop holds a batch.
- * What one read brings beyond what a reader takes waits in the queue, and reading stops until the
- * queue is taken; so a socket nobody reads keeps its datagrams in the kernel, as any socket does.
+ * listener, a waiting `batches()` loop, or readers with nothing queued for them; and never while a
+ * `batches()` loop holds a batch. What one read brings beyond what a reader takes waits in the
+ * queue, and reading stops until the queue is taken. So a socket nobody has read yet keeps its
+ * datagrams in the kernel, as any socket does, and one that is read holds at most one read ahead.
  *
  * @module
  * @internal
@@ -23,7 +24,6 @@ import type { Datagram } from './socket-options.js';
 
 /** What reception needs from the socket it serves. */
 export interface ReceptionHost {
-  listenerCount(event: 'message' | 'batch'): number;
   emitMessage(data: Buffer, rinfo: dgram.RemoteInfo): void;
   emitBatch(batch: DatagramBatch): void;
 }
@@ -43,6 +43,15 @@ export class Reception {
   /** Live datagram iterations: while any runs, every datagram is queued for it. */
   #datagramIterations = 0;
   readonly #batchLoops = new Set<(batch: DatagramBatch | undefined) => void>();
+  /**
+   * Whether anyone has read with `receive()` or `datagrams()`: from then on reading goes on while the
+   * queue is empty, so a reader that comes straight back finds the next datagram without a restart
+   * of reading (a queue that holds something stops it).
+   */
+  #readers = false;
+  /** `'message'` and `'batch'` listeners of the socket (kept by {@link listeners}). */
+  #messageListeners = 0;
+  #batchListeners = 0;
   /** Datagrams read from the kernel, and their payload bytes. */
   packets = 0;
   bytes = 0;
@@ -60,6 +69,7 @@ export class Reception {
 
   /** The next datagram for a reader; `undefined` once reception has ended. */
   next(signal: AbortSignal | undefined, operation: string): Promise<Datagram | undefined> {
+    this.#readers = true;
     const next = this.#queue.next(signal, operation);
     this.update();
     return next;
@@ -120,20 +130,23 @@ export class Reception {
     }
   }
 
-  /**
-   * Turns reading on or off to match consumption; `listenerComing` counts a `'message'` or
-   * `'batch'` listener about to be added.
-   */
-  update(listenerComing = false): void {
+  /** The socket's `'message'` and `'batch'` listener counts changed. */
+  listeners(messages: number, batches: number): void {
+    this.#messageListeners = messages;
+    this.#batchListeners = batches;
+    this.update();
+  }
+
+  /** Turns reading on or off to match consumption. */
+  update(): void {
     if (this.#ended) return;
-    const host = this.#host;
     const want =
       this.#holds === 0 &&
-      (listenerComing ||
-        host.listenerCount('message') > 0 ||
-        host.listenerCount('batch') > 0 ||
+      (this.#messageListeners > 0 ||
+        this.#batchListeners > 0 ||
         this.#queue.waiting > 0 ||
-        this.#batchWaiters > 0);
+        this.#batchWaiters > 0 ||
+        (this.#readers && this.#queue.length === 0));
     if (want === this.#reading) return;
     this.#reading = want;
     if (want) this.#engine.resume();
@@ -143,23 +156,51 @@ export class Reception {
   /** Hands one batch from the engine to every consumer. */
   deliver(batch: DatagramBatch): void {
     if (this.#ended) return;
+    if (batch instanceof DgramBatch) {
+      this.#deliverOne(batch);
+      return;
+    }
     const count = batch.count;
     let bytes = 0;
     for (let i = 0; i < count; i++) bytes += batch.length(i);
     this.packets += count;
     this.bytes += bytes;
-    const host = this.#host;
-    const batchListeners = host.listenerCount('batch') > 0;
-    if (batchListeners) host.emitBatch(batch);
+    const batchListeners = this.#batchListeners > 0;
+    if (batchListeners) this.#host.emitBatch(batch);
     for (const loop of this.#batchLoops) loop(batch);
-    const messages = host.listenerCount('message') > 0;
-    // Readers get every datagram while they wait or iterate, and whatever no one else took.
-    const queue =
-      this.#queue.waiting > 0 ||
-      this.#datagramIterations > 0 ||
-      (!messages && !batchListeners && this.#batchLoops.size === 0);
+    const messages = this.#messageListeners > 0;
+    const queue = this.#queues(messages || batchListeners);
     if (messages || queue) this.#deliverEach(batch, messages, queue);
     this.update();
+  }
+
+  /** Readers get every datagram while they wait or iterate, and whatever no one else took. */
+  #queues(othersConsume: boolean): boolean {
+    return (
+      this.#queue.waiting > 0 ||
+      this.#datagramIterations > 0 ||
+      (!othersConsume && this.#batchLoops.size === 0)
+    );
+  }
+
+  /** The node engine's datagram: its payload is a fresh Buffer, handed on without a copy. */
+  #deliverOne(batch: DgramBatch): void {
+    const data = batch.data as Buffer;
+    this.packets++;
+    this.bytes += data.length;
+    if (this.#batchListeners > 0) this.#host.emitBatch(batch);
+    if (this.#batchLoops.size > 0) for (const loop of this.#batchLoops) loop(batch);
+    const messages = this.#messageListeners > 0;
+    if (messages) this.#host.emitMessage(data, batch.rinfo);
+    if (this.#queues(messages || this.#batchListeners > 0)) {
+      if (this.#ended) return;
+      const rinfo = batch.rinfo;
+      const family = rinfo.family === 'IPv6' ? 6 : 4;
+      this.#queue.push({ data, address: rinfo.address, port: rinfo.port, family });
+      this.update();
+    } else if (this.#batchLoops.size > 0) {
+      this.update();
+    }
   }
 
   /** Ends reception: readers get `undefined`, loops end, nothing more is delivered. */
@@ -175,17 +216,7 @@ export class Reception {
   }
 
   #deliverEach(batch: DatagramBatch, messages: boolean, queue: boolean): void {
-    // The node engine's payload is a fresh Buffer already; the batch engine's is shared memory.
-    if (batch instanceof DgramBatch) {
-      const data = batch.data as Buffer;
-      if (messages) this.#host.emitMessage(data, batch.rinfo);
-      if (queue && !this.#ended) {
-        const rinfo = batch.rinfo;
-        const family = rinfo.family === 'IPv6' ? 6 : 4;
-        this.#queue.push({ data, address: rinfo.address, port: rinfo.port, family });
-      }
-      return;
-    }
+    // The batch engine's payloads live in shared memory: each is copied once.
     for (let i = 0; i < batch.count; i++) {
       // As with dgram: nothing is delivered once close() was called; a listener may call it.
       if (this.#ended) return;

@@ -138,7 +138,6 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> {
     this.#reception = new Reception(
       engine,
       {
-        listenerCount: (event) => this.listenerCount(event),
         emitMessage: (data, rinfo) => this.emit('message', data, rinfo),
         emitBatch: (batch) => this.emit('batch', batch),
       },
@@ -157,10 +156,10 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> {
     // 'newListener' fires before the listener is added, 'removeListener' after it is removed.
     const emitter = this as EventEmitter;
     emitter.on('newListener', (event: string | symbol) => {
-      if (event === 'message' || event === 'batch') this.#reception.update(true);
+      if (event === 'message' || event === 'batch') this.#countListeners(event);
     });
     emitter.on('removeListener', (event: string | symbol) => {
-      if (event === 'message' || event === 'batch') this.#reception.update();
+      if (event === 'message' || event === 'batch') this.#countListeners();
     });
   }
 
@@ -599,6 +598,14 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> {
     checkOptionsObject(options);
     validateAbortSignal(options.signal, 'signal');
     return this.#reception.batches(options.signal);
+  }
+
+  /** Tells reception how many listeners consume; `coming` is one about to be added. */
+  #countListeners(coming?: 'message' | 'batch'): void {
+    this.#reception.listeners(
+      this.listenerCount('message') + (coming === 'message' ? 1 : 0),
+      this.listenerCount('batch') + (coming === 'batch' ? 1 : 0),
+    );
   }
 
   #onError(err: SystemCallError): void {
