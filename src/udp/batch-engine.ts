@@ -197,7 +197,7 @@ function outOfRange(i: number, count: number): RangeError {
 }
 
 /** A batch over the engine's shared memory. */
-class SharedBatch implements DatagramBatch {
+export class SharedBatch implements DatagramBatch {
   readonly data: Uint8Array;
   readonly #meta: Int32Array;
   readonly #metaBytes: Uint8Array;
@@ -230,6 +230,15 @@ class SharedBatch implements DatagramBatch {
 
   length(i: number): number {
     return this.#meta[this.#row(i) + L.RX_LENGTH]!;
+  }
+
+  /** Payload bytes of every datagram, read straight from the rows (for the socket's counters). */
+  totalBytes(): number {
+    const m = this.#meta;
+    const end = this.#count * L.RX_STRIDE;
+    let bytes = 0;
+    for (let r = L.RX_LENGTH; r < end; r += L.RX_STRIDE) bytes += m[r]!;
+    return bytes;
   }
 
   payload(i: number): Uint8Array {

@@ -17,6 +17,7 @@ import { addAbortListener } from 'node:events';
 
 import { AbortError } from '../errors.js';
 import { ReaderQueue } from '../internal/reader-queue.js';
+import { SharedBatch } from './batch-engine.js';
 import type { DatagramBatch } from './batch-engine.js';
 import { DgramBatch } from './dgram-engine.js';
 import type { DatagramEngine } from './engine.js';
@@ -161,10 +162,12 @@ export class Reception {
       return;
     }
     const count = batch.count;
-    let bytes = 0;
-    for (let i = 0; i < count; i++) bytes += batch.length(i);
     this.packets += count;
-    this.bytes += bytes;
+    if (batch instanceof SharedBatch) {
+      this.bytes += batch.totalBytes();
+    } else {
+      for (let i = 0; i < count; i++) this.bytes += batch.length(i);
+    }
     const batchListeners = this.#batchListeners > 0;
     if (batchListeners) this.#host.emitBatch(batch);
     for (const loop of this.#batchLoops) loop(batch);
