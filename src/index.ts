@@ -29,6 +29,7 @@ export type { PortRange, RtpPortPairOptions } from './rtp/port-pair.js';
 export { PortPool } from './rtp/port-pool.js';
 export type { PortLease, PortPoolOptions, PortPoolStats } from './rtp/port-pool.js';
 export { RistTransport } from './rist/rist-transport.js';
+export { RistMediaBatch } from './rist/media-batch.js';
 export type {
   RistDatagram,
   RistMulticastOptions,

@@ -61,6 +61,8 @@ export interface AddressLearnerOptions {
 export class AddressLearner {
   readonly #rebindAfterMs: number;
   #media: Endpoint | undefined;
+  /** The learned media source as a socket last reported it (maybe `::ffff:`-mapped). */
+  #mediaText: string | undefined;
   #rtcp: Endpoint | undefined;
   #lastSeenMs: number | undefined;
   readonly #stats: AddressLearnerStats = { mediaRejected: 0, rtcpRejected: 0, rebinds: 0 };
@@ -97,6 +99,7 @@ export class AddressLearner {
    */
   learnMedia(source: Endpoint, nowMs: number): LearnVerdict {
     const src = checkEndpoint(source, 'source');
+    this.#mediaText = undefined;
     if (this.#media === undefined) {
       this.#media = src;
       if (this.#rtcp !== undefined && this.#rtcp.address !== src.address) {
@@ -119,6 +122,21 @@ export class AddressLearner {
     }
     this.#stats.mediaRejected++;
     return 'rejected';
+  }
+
+  /**
+   * {@link learnMedia} for a source as a socket reports it (text, maybe IPv4-mapped, and a port):
+   * the batch read path. The learned source is recognised by comparing the text, without
+   * normalizing or allocating anything; other sources go through {@link learnMedia}.
+   */
+  learnMediaSource(address: string, port: number, nowMs: number): LearnVerdict {
+    if (address === this.#mediaText && port === this.#media?.port) {
+      this.#lastSeenMs = nowMs;
+      return 'known';
+    }
+    const verdict = this.learnMedia({ address, port }, nowMs);
+    if (verdict !== 'rejected') this.#mediaText = address;
+    return verdict;
   }
 
   /**
@@ -163,6 +181,7 @@ export class AddressLearner {
   /** Forgets both addresses, so the next sources are learned afresh. Counters stay. */
   forget(): void {
     this.#media = undefined;
+    this.#mediaText = undefined;
     this.#rtcp = undefined;
     this.#lastSeenMs = undefined;
   }

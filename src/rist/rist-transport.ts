@@ -50,6 +50,7 @@ import { requireNative } from '../native/index.js';
 import { AddressLearner } from './address-learning.js';
 import type { Endpoint } from './address-learning.js';
 import { DtlsChannel } from './dtls.js';
+import { RistMediaBatch } from './media-batch.js';
 import type {
   DtlsClientConfig,
   DtlsHandshakeOptions,
@@ -414,10 +415,35 @@ export class RistTransport {
     }
     for (;;) {
       const d = await this.#media.receive(options);
-      const datagram = { data: d.data, address: unmapIPv4(d.address), port: d.port };
-      if (this.#learner?.learnMedia(datagram, performance.now()) === 'rejected') continue;
+      if (this.#learner?.learnMediaSource(d.address, d.port, performance.now()) === 'rejected')
+        continue;
       this.#counters.mediaReceived++;
-      return datagram;
+      return { data: d.data, address: unmapIPv4(d.address), port: d.port };
+    }
+  }
+
+  /**
+   * Media as batches, without a copy or an allocation per datagram: each {@link RistMediaBatch}
+   * views the socket's receive memory until the next step of the loop, with address learning's
+   * verdict per datagram (rejected ones are counted in `stats.mediaRejected`). In the Main profile
+   * this reads the one socket. Ends when the transport closes; with `AbortError` when `signal`
+   * aborts. Without the batch engine each batch holds one datagram.
+   *
+   * @throws InvalidStateError with DTLS: records are decrypted one by one, read them with
+   *   {@link readMedia}.
+   */
+  async *mediaBatches(
+    options: { signal?: AbortSignal } = {},
+  ): AsyncGenerator<RistMediaBatch, void, undefined> {
+    validateAbortSignal(options.signal, 'signal');
+    if (this.#dtls)
+      throw new InvalidStateError(
+        'mediaBatches: with DTLS, read the decrypted records with readMedia()',
+      );
+    const view = new RistMediaBatch();
+    for await (const batch of this.#media.batches(options)) {
+      this.#counters.mediaReceived += view.load(batch, this.#learner, performance.now());
+      yield view;
     }
   }
 
