@@ -22,6 +22,7 @@
 import { constants as osConstants } from 'node:os';
 
 import { SocketClosedError, SystemCallError } from '../errors.js';
+import { SendOrder } from '../internal/send-order.js';
 import type { NativeSocketResult } from '../native/binding.js';
 import type { NativeBinding } from '../native/binding.js';
 import { getSocketOption, setSocketOption } from '../options.js';
@@ -66,7 +67,7 @@ export class BatchDatagramEngine implements DatagramEngine {
   readonly #local: { address: string; port: number };
   readonly #rows: SendRows;
   #sink: EngineSink | undefined;
-  #tail: Promise<unknown> | undefined;
+  readonly #order = new SendOrder();
   #writableWaiters: (() => void)[] = [];
   #closing: Promise<void> | undefined;
   #closed: (() => void) | undefined;
@@ -207,7 +208,7 @@ export class BatchDatagramEngine implements DatagramEngine {
     if (this.#closing) return Promise.reject(new SocketClosedError('send'));
     const count = rows.count;
     const cursor: Cursor = { row: 0, skip: 0, sent: 0 };
-    if (this.#tail === undefined) {
+    if (!this.#order.busy) {
       // Nothing queued: try now, and copy the rows only when the send has to wait.
       let done: BatchSendResult | undefined;
       around?.before();
@@ -223,28 +224,14 @@ export class BatchDatagramEngine implements DatagramEngine {
       }
       const copy = rows.rows.slice(0, count * TX_STRIDE);
       const job = this.#drive(payload, copy, count, cursor, true);
-      return this.#track(around ? job.finally(() => around.after()) : job);
+      return this.#order.track(around ? job.finally(() => around.after()) : job);
     }
     const copy = rows.rows.slice(0, count * TX_STRIDE);
-    const job = this.#tail.then(() => {
+    return this.#order.after(() => {
       around?.before();
       const driven = this.#drive(payload, copy, count, cursor, false);
       return around ? driven.finally(() => around.after()) : driven;
     });
-    return this.#track(job);
-  }
-
-  /** Makes `job` the tail of the send order; returns it. */
-  #track<T>(job: Promise<T>): Promise<T> {
-    const settled = job.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.#tail = settled;
-    void settled.then(() => {
-      if (this.#tail === settled) this.#tail = undefined;
-    });
-    return job;
   }
 
   /** One try: the result when finished (or stopped by an error), `undefined` when blocked. */

@@ -21,6 +21,7 @@ import type * as dgram from 'node:dgram';
 import { readFileSync } from 'node:fs';
 
 import { NotSupportedError, SystemCallError } from '../errors.js';
+import { SendOrder } from '../internal/send-order.js';
 import { findInterface, interfaceAddress } from '../interfaces.js';
 import type { NativeBinding } from '../native/binding.js';
 import { nativeStatus } from '../native/index.js';
@@ -154,7 +155,7 @@ export class DgramEngine implements DatagramEngine {
   /** Values of TTL options as last set, so a per-send TTL restores the right one. */
   readonly #ttls = new Map<TtlOption, number>();
   /** Sends with their own TTL in flight; plain sends wait behind them. */
-  #ttlChain: Promise<unknown> | undefined;
+  readonly #ttlOrder = new SendOrder();
   /** The TTL option a per-send TTL holds right now (set, sending, not yet restored). */
   #ttlActive: TtlOption | undefined;
   #zoneNames = new Map<number, string>();
@@ -345,24 +346,8 @@ export class DgramEngine implements DatagramEngine {
   send(payload: Uint8Array, to: Destination | undefined, ttl: number | undefined): Promise<number> {
     if (ttl !== undefined) return this.#sendWithTtl(payload, to, ttl);
     // While a send with its own TTL is in flight, the socket's TTL is not the socket's: wait.
-    if (this.#ttlChain !== undefined) {
-      const run = (): Promise<number> => this.#sendNow(payload, to);
-      return this.#chain(run);
-    }
+    if (this.#ttlOrder.busy) return this.#ttlOrder.after(() => this.#sendNow(payload, to));
     return this.#sendNow(payload, to);
-  }
-
-  #chain<T>(run: () => Promise<T>): Promise<T> {
-    const result = (this.#ttlChain ?? Promise.resolve()).then(run, run);
-    const tail = result.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.#ttlChain = tail;
-    void tail.then(() => {
-      if (this.#ttlChain === tail) this.#ttlChain = undefined;
-    });
-    return result;
   }
 
   #sendNow(payload: Uint8Array, to: Destination | undefined): Promise<number> {
@@ -387,7 +372,7 @@ export class DgramEngine implements DatagramEngine {
 
   #sendWithTtl(payload: Uint8Array, to: Destination | undefined, ttl: number): Promise<number> {
     const option = this.#ttlOption(to);
-    return this.#chain(async () => {
+    return this.#ttlOrder.after(async () => {
       const before = this.#ttlBefore(option);
       this.#set(option, ttl);
       this.#ttlActive = option;
