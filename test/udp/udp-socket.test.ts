@@ -216,20 +216,44 @@ test('close is idempotent, wakes pending readers, ends iteration, releases the p
   await again.close();
 });
 
-test('the reader queue is bounded and counts what it drops', async (t) => {
-  const rx = await open(t, { type: 'udp4', address: '127.0.0.1', readerQueueLength: 4 });
+test(
+  'the reader queue is bounded: a read bringing more than it holds drops the oldest, counted',
+  {
+    skip: nativeStatus().loaded ? false : 'one read brings many datagrams on the batch engine only',
+  },
+  async (t) => {
+    const rx = await open(t, {
+      type: 'udp4',
+      address: '127.0.0.1',
+      readerQueueLength: 4,
+      engine: 'batch',
+    });
+    const tx = await open(t, { type: 'udp4', address: '127.0.0.1' });
+    for (let i = 0; i < 10; i++) await tx.send(String(i), rx.address().port, '127.0.0.1');
+    await new Promise((r) => setTimeout(r, 50));
+    // One recvmmsg brings all 10: the first to the reader, 4 kept, 5 dropped and counted.
+    assert.equal((await rx.receive()).data.toString(), '0');
+    assert.equal(rx.stats.packetsReceived, 10);
+    assert.equal(rx.stats.readerDrops, 5);
+    const rest: string[] = [];
+    for (let i = 0; i < 4; i++) rest.push((await rx.receive()).data.toString());
+    assert.deepEqual(rest, ['6', '7', '8', '9']);
+  },
+);
+
+test('the node engine reads one datagram ahead at most: the kernel keeps the rest, none dropped', async (t) => {
+  const rx = await open(t, {
+    type: 'udp4',
+    address: '127.0.0.1',
+    readerQueueLength: 4,
+    engine: 'node',
+  });
   const tx = await open(t, { type: 'udp4', address: '127.0.0.1' });
-  const first = rx.receive(); // starts queueing
   for (let i = 0; i < 10; i++) await tx.send(String(i), rx.address().port, '127.0.0.1');
-  assert.equal((await first).data.toString(), '0');
-  // Wait (bounded) until all 10 arrived.
-  for (let i = 0; i < 200 && rx.stats.packetsReceived < 10; i++)
-    await new Promise((r) => setTimeout(r, 5));
-  assert.equal(rx.stats.packetsReceived, 10);
-  assert.equal(rx.stats.readerDrops, 5);
-  const rest: string[] = [];
-  for (let i = 0; i < 4; i++) rest.push((await rx.receive()).data.toString());
-  assert.deepEqual(rest, ['6', '7', '8', '9']);
+  const got: string[] = [];
+  for (let i = 0; i < 10; i++) got.push((await rx.receive()).data.toString());
+  assert.deepEqual(got, ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
+  assert.equal(rx.stats.readerDrops, 0);
 });
 
 test('AbortSignal on open and on receive', async (t) => {
