@@ -15,11 +15,12 @@ import {
   getSocketOption,
   ifIndexToName,
   ifNameToIndex,
-  preBindRows,
   setSocketOption,
   socketOptions,
 } from '../src/options.js';
-import type { PreBindOption, SocketOptionName, SocketOptionSpec } from '../src/options.js';
+import type { SocketOptionName, SocketOptionSpec } from '../src/options.js';
+import { preBindRows } from '../src/option-rows.js';
+import type { PreBindOption } from '../src/option-rows.js';
 
 const status = nativeStatus();
 const skipNoNative = status.loaded
@@ -583,12 +584,12 @@ test(
 
 test('MEDIASOCK_NO_NATIVE=1: NotSupportedError naming the option and the platform', () => {
   const script = `
-    import('./src/options.ts').then((m) => {
+    Promise.all([import('./src/options.ts'), import('./src/option-rows.ts')]).then(([m, r]) => {
       const out = {};
       try { m.setSocketOption(3, 'IP_TOS', 0xb8); } catch (e) { out.set = [e.name, e.code, e.feature, e.platform, e.message]; }
       try { m.getSocketOption(3, 'TCP_KEEPINTVL'); } catch (e) { out.get = [e.name, e.feature]; }
       try { m.setSocketOption(3, 'IP_TOS', 999); } catch (e) { out.invalid = e.name; }
-      try { m.preBindRows({ family: 6, protocol: 'udp' }, [['IP_MULTICAST_ALL', false]]); } catch (e) { out.rows = [e.name, e.feature]; }
+      try { r.preBindRows({ family: 6, protocol: 'udp' }, [['IP_MULTICAST_ALL', false]]); } catch (e) { out.rows = [e.name, e.feature]; }
       out.lo = m.ifNameToIndex('lo');
       console.log(JSON.stringify(out));
     });`;

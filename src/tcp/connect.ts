@@ -59,7 +59,8 @@ import {
   type NativeBinding,
   type NativeOptionRow,
 } from '../native/index.js';
-import { ifNameToIndex, preBindRows, type PreBindOption } from '../options.js';
+import { ifNameToIndex } from '../options.js';
+import { preBindRows, type PreBindOption } from '../option-rows.js';
 import { resolveHost, type ResolvedAddress } from '../resolve.js';
 import { validateAbortSignal, validateInteger, validatePort } from '../validate.js';
 import {

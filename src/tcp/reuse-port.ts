@@ -13,7 +13,7 @@ import { isIP } from 'node:net';
 
 import { NotSupportedError } from '../errors.js';
 import { loadNative, nativeStatus } from '../native/index.js';
-import { preBindRows, type PreBindOption } from '../options.js';
+import { preBindRows, type PreBindOption } from '../option-rows.js';
 
 /** Where and how to listen. */
 export interface ReusePortListenSpec {

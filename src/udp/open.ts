@@ -20,8 +20,9 @@ import * as dgram from 'node:dgram';
 
 import { splitZone } from '../address.js';
 import { AbortError, NotSupportedError, SystemCallError } from '../errors.js';
-import { ifIndexToName, preBindRows, socketOptionSupported } from '../options.js';
-import type { PreBindOption } from '../options.js';
+import { ifIndexToName } from '../options.js';
+import { preBindRows, socketOptionSupported } from '../option-rows.js';
+import type { PreBindOption } from '../option-rows.js';
 import type { NativeBinding, NativeUdpSocketOptions } from '../native/binding.js';
 import { loadNative, nativeStatus } from '../native/index.js';
 import { nodeHasReusePort } from '../node-features.js';

@@ -14,7 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { InvalidArgumentError } from '../../src/errors.js';
 import { nativeStatus, requireNative } from '../../src/native/index.js';
 import type { NativeBinding, NativeDatagram } from '../../src/native/index.js';
-import { preBindRows } from '../../src/options.js';
+import { preBindRows } from '../../src/option-rows.js';
 import { BatchEngine, SendRows } from '../../src/udp/batch-engine.js';
 import type { BatchEngineSink } from '../../src/udp/batch-engine.js';
 import { ipv6LoopbackSkipReason } from '../helpers/capabilities.js';

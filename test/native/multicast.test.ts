@@ -14,7 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { SystemCallError } from '../../src/errors.js';
 import { nativeStatus, requireNative } from '../../src/native/index.js';
 import type { NativeBinding } from '../../src/native/index.js';
-import { preBindRows } from '../../src/options.js';
+import { preBindRows } from '../../src/option-rows.js';
 
 const status = nativeStatus();
 const skipNoNative = status.loaded

@@ -11,7 +11,7 @@ import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { nativeStatus, requireNative } from '../../src/native/index.js';
 import type { NativeBinding, NativeDatagram } from '../../src/native/index.js';
-import { preBindRows } from '../../src/options.js';
+import { preBindRows } from '../../src/option-rows.js';
 import { openFdCount, assertFdsBackToBaseline } from '../helpers/fds.js';
 
 const status = nativeStatus();

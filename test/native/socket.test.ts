@@ -16,7 +16,8 @@ import { once } from 'node:events';
 import { InvalidArgumentError, SystemCallError } from '../../src/errors.js';
 import { loadNative, nativeStatus, requireNative } from '../../src/native/index.js';
 import type { NativeBinding, NativeOptionRow } from '../../src/native/index.js';
-import { getSocketOption, preBindRows } from '../../src/options.js';
+import { preBindRows } from '../../src/option-rows.js';
+import { getSocketOption } from '../../src/options.js';
 import { openFdCount, assertFdsBackToBaseline } from '../helpers/fds.js';
 
 const status = nativeStatus();
@@ -424,7 +425,7 @@ test('policy "clamp": without CAP_NET_ADMIN, SO_RCVBUFFORCE falls back to the cl
     (process.getuid?.() !== 0 ? 'dropping CAP_NET_ADMIN with setpriv needs root' : false),
 }, () => {
   const script = `
-    Promise.all([import('./src/options.ts'), import('./src/native/index.ts')]).then(([m, n]) => {
+    Promise.all([import('./src/option-rows.ts'), import('./src/native/index.ts')]).then(([m, n]) => {
       const b = n.requireNative('test');
       const big = 64 << 20;
       const rows = m.preBindRows({ family: 4, protocol: 'udp' }, [['SO_RCVBUFFORCE', big], ['SO_SNDBUFFORCE', big]]);
