@@ -248,10 +248,10 @@ function rowOf(spec: SocketOptionSpec, value: unknown): NativeOptionRow {
 }
 
 /**
- * The row of option `name` set to `value`: what {@link setSocketOption} applies, and one entry of
- * what socket creation applies before bind.
+ * The row of option `name` set to `value`: what `setSocketOption` (options.ts) applies, and one
+ * entry of what socket creation applies before bind.
  *
- * @throws InvalidArgumentError, NotSupportedError as {@link setSocketOption}.
+ * @throws InvalidArgumentError, NotSupportedError as `setSocketOption` does.
  * @internal
  */
 export function optionRow<N extends SocketOptionName>(
@@ -287,32 +287,44 @@ export function socketOptionSupported(name: SocketOptionName): boolean {
  *   option does not exist at all, the fallback's row comes instead.
  *
  * @throws InvalidArgumentError for an option not marked `preBind`, of the wrong kind, or with a
- *   bad value; NotSupportedError as {@link setSocketOption}.
+ *   bad value; NotSupportedError as `setSocketOption` does.
  * @internal
  */
 export function preBindRows(
   socket: Required<SocketOptionTarget>,
   list: readonly PreBindOption[],
 ): NativeOptionRow[] {
+  // Every entry is checked before anything is resolved: validation errors come first.
+  const plan = list.map(([name, value]) => planEntry(socket, name, value));
   const rows: NativeOptionRow[] = [];
-  for (const [name, value] of list) {
-    const spec = specOf(name);
-    if (spec.preBind !== true) {
-      throw new InvalidArgumentError(
-        'name',
-        name,
-        'must be an option socket creation sets before bind (marked preBind in the table)',
-      );
-    }
-    checkTarget(spec, socket);
-    if (socket.family === 6 && spec.family === 'ip') {
-      if (spec.ipv6 !== undefined) rows.push(preBindRow(specOf(spec.ipv6), value));
-      rows.push({ ...preBindRow(spec, value), ipv4Side: true });
-    } else {
-      rows.push(preBindRow(spec, value));
-    }
+  for (const { spec, counterpart, value } of plan) {
+    if (counterpart !== undefined) rows.push(preBindRow(counterpart, value));
+    const row = preBindRow(spec, value);
+    rows.push(socket.family === 6 && spec.family === 'ip' ? { ...row, ipv4Side: true } : row);
   }
   return rows;
+}
+
+/** One checked entry of a creation list, with its IPv6 counterpart on an IPv6 socket. */
+function planEntry(
+  socket: Required<SocketOptionTarget>,
+  name: unknown,
+  value: unknown,
+): { spec: SocketOptionSpec; counterpart: SocketOptionSpec | undefined; value: unknown } {
+  const spec = specOf(name);
+  if (spec.preBind !== true) {
+    throw new InvalidArgumentError(
+      'name',
+      name,
+      'must be an option socket creation sets before bind (marked preBind in the table)',
+    );
+  }
+  checkTarget(spec, socket);
+  validateValue(spec, value);
+  const counterpart =
+    socket.family === 6 && spec.ipv6 !== undefined ? specOf(spec.ipv6) : undefined;
+  if (counterpart !== undefined) validateValue(counterpart, value);
+  return { spec, counterpart, value };
 }
 
 /** One pre-bind row, with its fallback attached, or the fallback's row where it alone exists. */

@@ -590,6 +590,7 @@ test('MEDIASOCK_NO_NATIVE=1: NotSupportedError naming the option and the platfor
       try { m.getSocketOption(3, 'TCP_KEEPINTVL'); } catch (e) { out.get = [e.name, e.feature]; }
       try { m.setSocketOption(3, 'IP_TOS', 999); } catch (e) { out.invalid = e.name; }
       try { r.preBindRows({ family: 6, protocol: 'udp' }, [['IP_MULTICAST_ALL', false]]); } catch (e) { out.rows = [e.name, e.feature]; }
+      try { r.preBindRows({ family: 6, protocol: 'udp' }, [['SO_REUSEADDR', true], ['IP_TOS', -1]]); } catch (e) { out.rowsInvalid = [e.name, e.argument]; }
       out.lo = m.ifNameToIndex('lo');
       console.log(JSON.stringify(out));
     });`;
@@ -608,6 +609,7 @@ test('MEDIASOCK_NO_NATIVE=1: NotSupportedError naming the option and the platfor
     get: string[];
     invalid: string;
     rows: string[];
+    rowsInvalid: string[];
     lo: number;
   };
   const platform = `${process.platform}/${process.arch}`;
@@ -621,5 +623,7 @@ test('MEDIASOCK_NO_NATIVE=1: NotSupportedError naming the option and the platfor
   assert.deepEqual(out.get, ['NotSupportedError', 'TCP_KEEPINTVL']);
   assert.equal(out.invalid, 'InvalidArgumentError', 'validation still comes first');
   assert.deepEqual(out.rows, ['NotSupportedError', 'IPV6_MULTICAST_ALL'], 'creation rows too');
+  // IPV6_TCLASS takes -1, IP_TOS does not: the whole list is checked before anything resolves.
+  assert.deepEqual(out.rowsInvalid, ['InvalidArgumentError', 'IP_TOS']);
   assert.equal(out.lo, loIndex, 'interface lookups fall back to /sys/class/net');
 });
