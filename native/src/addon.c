@@ -105,7 +105,10 @@ static int msock__get_kind(napi_env env, napi_value v, const char* key, msock_ki
 
 /* IP_MULTICAST_IF's { ifindex?, address? }: struct ip_mreqn on Linux (by index or address),
  * struct in_addr elsewhere (by address only: an index there fails with EOPNOTSUPP). */
-static int msock__row_mreqn(napi_env env, napi_value v, const char* key, msock_option_row_t* row) {
+static int msock__row_mreqn(napi_env env,
+                            napi_value v,
+                            const char* key,
+                            msock_option_row_t* row) {
   napi_value av;
   char address[INET_ADDRSTRLEN] = "0.0.0.0";
   int ifindex = 0;
@@ -124,7 +127,8 @@ static int msock__row_mreqn(napi_env env, napi_value v, const char* key, msock_o
   row->len = sizeof(row->value.mreqn);
 #else
   if (ifindex != 0) {
-    msock_throw_errno(env, EOPNOTSUPP, "setsockopt", row->option[0] ? row->option : NULL, NULL, -1);
+    const char* option = row->option[0] != '\0' ? row->option : NULL;
+    msock_throw_errno(env, EOPNOTSUPP, "setsockopt", option, NULL, -1);
     return -1;
   }
   if (inet_pton(AF_INET, address, &row->value.in) != 1) {
@@ -137,7 +141,10 @@ static int msock__row_mreqn(napi_env env, napi_value v, const char* key, msock_o
 }
 
 /* Marshals a row's value (row->kind set) into row->value / row->len; `key` names it in errors. */
-static int msock__row_value(napi_env env, napi_value v, const char* key, msock_option_row_t* row) {
+static int msock__row_value(napi_env env,
+                            napi_value v,
+                            const char* key,
+                            msock_option_row_t* row) {
   int64_t n;
   switch (row->kind) {
     case MSOCK_KIND_INT:
@@ -198,13 +205,17 @@ static int msock__row_number(napi_env env,
 }
 
 /* The optional policies of a row: fallback { name, option } (clamp) and ipv4Side. */
-static int msock__row_policies(napi_env env, napi_value obj, size_t index, msock_option_row_t* row) {
+static int msock__row_policies(napi_env env,
+                               napi_value obj,
+                               size_t index,
+                               msock_option_row_t* row) {
   char key[48];
   napi_value v, fv;
   int has = msock_arg_prop(env, obj, "fallback", &v);
   if (has < 0) return -1;
   if (has) {
-    if (msock_arg_object(env, v, msock__row_key(key, sizeof(key), index, "fallback")) != 0) return -1;
+    if (msock_arg_object(env, v, msock__row_key(key, sizeof(key), index, "fallback")) != 0)
+      return -1;
     if (msock__row_number(env, v, "name", index, "fallback.name", &row->fallback_name) != 0)
       return -1;
     if (msock_arg_prop(env, v, "option", &fv) < 0) return -1;
@@ -214,11 +225,15 @@ static int msock__row_policies(napi_env env, napi_value obj, size_t index, msock
   }
   has = msock_arg_prop(env, obj, "ipv4Side", &v);
   if (has <= 0) return has;
-  return msock_arg_bool(env, v, msock__row_key(key, sizeof(key), index, "ipv4Side"), &row->ipv4_side);
+  return msock_arg_bool(env, v, msock__row_key(key, sizeof(key), index, "ipv4Side"),
+                        &row->ipv4_side);
 }
 
 /* One row object { level, name, kind, value, option, fallback?, ipv4Side? } of a creation list. */
-static int msock__row_parse(napi_env env, napi_value obj, size_t index, msock_option_row_t* row) {
+static int msock__row_parse(napi_env env,
+                            napi_value obj,
+                            size_t index,
+                            msock_option_row_t* row) {
   char key[48];
   napi_value v;
   msock__row_init(row);
@@ -233,12 +248,16 @@ static int msock__row_parse(napi_env env, napi_value obj, size_t index, msock_op
   if (msock__get_kind(env, v, msock__row_key(key, sizeof(key), index, "kind"), &row->kind) != 0)
     return -1;
   if (msock_arg_prop(env, obj, "value", &v) < 0) return -1;
-  if (msock__row_value(env, v, msock__row_key(key, sizeof(key), index, "value"), row) != 0) return -1;
+  if (msock__row_value(env, v, msock__row_key(key, sizeof(key), index, "value"), row) != 0)
+    return -1;
   return msock__row_policies(env, obj, index, row);
 }
 
 /* options.options: an array of at most MSOCK_MAX_OPTION_ROWS rows (absent: none). */
-static int msock__rows_parse(napi_env env, napi_value opts, msock_option_row_t* rows, size_t* count) {
+static int msock__rows_parse(napi_env env,
+                             napi_value opts,
+                             msock_option_row_t* rows,
+                             size_t* count) {
   napi_value list, item;
   bool is_array = false;
   uint32_t length = 0, i;
@@ -262,7 +281,11 @@ static int msock__rows_parse(napi_env env, napi_value opts, msock_option_row_t* 
 /* ---- msock_udp_socket / msock_tcp_socket -------------------------------------------------- */
 
 /* family, address, port and scopeId of a creation request into o->family / o->addr. */
-static int msock__socket_address(napi_env env, napi_value opts_v, msock_socket_opts_t* o, char* address, int* port) {
+static int msock__socket_address(napi_env env,
+                                 napi_value opts_v,
+                                 msock_socket_opts_t* o,
+                                 char* address,
+                                 int* port) {
   napi_value v;
   int family = 0, scope_id = 0;
   if (msock_opt_int(env, opts_v, "family", 4, 6, &family) < 0) return -1;
@@ -380,7 +403,13 @@ static int msock__sockopt_args(napi_env env,
 }
 
 /* The optional trailing option name (argv[at]) into buf; NULL when absent. */
-static int msock__sockopt_name(napi_env env, size_t argc, napi_value* argv, size_t at, char* buf, size_t size, const char** out) {
+static int msock__sockopt_name(napi_env env,
+                               size_t argc,
+                               napi_value* argv,
+                               size_t at,
+                               char* buf,
+                               size_t size,
+                               const char** out) {
   napi_valuetype t;
   *out = NULL;
   if (argc <= at) return 0;

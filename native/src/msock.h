@@ -93,7 +93,10 @@ typedef struct msock_option_row_s {
  * Applies one row to fd (with its policy); 0, or -errno with failure set to setsockopt and the
  * option that failed (the fallback's name when the clamp policy's fallback failed too).
  */
-int msock__option_apply(int fd, int family, const msock_option_row_t* row, msock_failure_t* failure);
+int msock__option_apply(int fd,
+                        int family,
+                        const msock_option_row_t* row,
+                        msock_failure_t* failure);
 
 /* What socket creation does besides socket options. */
 typedef struct msock_socket_opts_s {

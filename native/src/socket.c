@@ -75,7 +75,10 @@ static int msock__clamp_applies(int err) {
   return err == -EPERM || err == -ENOPROTOOPT;
 }
 
-int msock__option_apply(int fd, int family, const msock_option_row_t* row, msock_failure_t* failure) {
+int msock__option_apply(int fd,
+                        int family,
+                        const msock_option_row_t* row,
+                        msock_failure_t* failure) {
   int err;
   failure->syscall = "setsockopt";
   failure->option = row->option;
