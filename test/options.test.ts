@@ -1,7 +1,10 @@
 /**
- * The socket option table (src/options.ts): one round-trip per option and socket family (read the
- * initial value, check it differs from the value about to be set, set, read back), validation
- * before any system call, errno errors naming the option, and the no-addon path.
+ * The socket option table (src/option-table.ts, src/options.ts, src/option-rows.ts): one round-trip
+ * per option and socket family (read the initial value, check it differs from the value about to
+ * be set, set, read back; options the kernel takes only before bind are set through socket
+ * creation's rows), the links between rows, docs/options.md listing every row, validation before
+ * any system call, refusal of an option of the wrong kind for the socket, the rows socket creation
+ * gets (preBindRows), errno errors naming the option, and the no-addon path.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

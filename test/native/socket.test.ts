@@ -1,6 +1,7 @@
 /**
- * The native addon: loading, socket creation with options before bind, adoption of its
- * descriptors by node:dgram and node:net, error shapes, and descriptor hygiene.
+ * The native addon: loading, socket creation with option rows applied in order before bind (and
+ * its two policies, clamp and IPv4 side), adoption of its descriptors by node:dgram and node:net,
+ * error shapes, and descriptor hygiene.
  *
  * Every test needs the addon loaded in this process and otherwise skips with the loader's reason
  * (under MEDIASOCK_NO_NATIVE=1 that is the env switch), except the child-process test of the
