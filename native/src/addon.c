@@ -86,87 +86,277 @@ static void msock__format_sockaddr(const struct sockaddr_storage* ss,
   }
 }
 
+/* ---- option rows (msock_setsockopt and socket creation) ------------------------------------ */
+
+static int msock__get_kind(napi_env env, napi_value v, const char* key, msock_kind_t* kind) {
+  char s[16];
+  if (msock_arg_string(env, v, key, s, sizeof(s)) != 0) return -1;
+  if (strcmp(s, "int") == 0) *kind = MSOCK_KIND_INT;
+  else if (strcmp(s, "bool") == 0) *kind = MSOCK_KIND_BOOL;
+  else if (strcmp(s, "uchar") == 0) *kind = MSOCK_KIND_UCHAR;
+  else if (strcmp(s, "string") == 0) *kind = MSOCK_KIND_STRING;
+  else if (strcmp(s, "mreqn") == 0) *kind = MSOCK_KIND_MREQN;
+  else {
+    msock_throw_invalid(env, key, v, "must be one of int, bool, uchar, string, mreqn");
+    return -1;
+  }
+  return 0;
+}
+
+/* IP_MULTICAST_IF's { ifindex?, address? }: struct ip_mreqn on Linux (by index or address),
+ * struct in_addr elsewhere (by address only: an index there fails with EOPNOTSUPP). */
+static int msock__row_mreqn(napi_env env,
+                            napi_value v,
+                            const char* key,
+                            msock_option_row_t* row) {
+  napi_value av;
+  char address[INET_ADDRSTRLEN] = "0.0.0.0";
+  int ifindex = 0;
+  int has;
+  if (msock_arg_object(env, v, key) != 0) return -1;
+  if (msock_opt_int(env, v, "ifindex", 0, INT32_MAX, &ifindex) < 0) return -1;
+  has = msock_arg_prop(env, v, "address", &av);
+  if (has < 0) return -1;
+  if (has && msock_arg_string(env, av, "address", address, sizeof(address)) != 0) return -1;
+#if defined(__linux__)
+  row->value.mreqn.imr_ifindex = ifindex;
+  if (inet_pton(AF_INET, address, &row->value.mreqn.imr_address) != 1) {
+    msock_throw_invalid(env, "address", has ? av : NULL, "must be an IPv4 address literal");
+    return -1;
+  }
+  row->len = sizeof(row->value.mreqn);
+#else
+  if (ifindex != 0) {
+    const char* option = row->option[0] != '\0' ? row->option : NULL;
+    msock_throw_errno(env, EOPNOTSUPP, "setsockopt", option, NULL, -1);
+    return -1;
+  }
+  if (inet_pton(AF_INET, address, &row->value.in) != 1) {
+    msock_throw_invalid(env, "address", has ? av : NULL, "must be an IPv4 address literal");
+    return -1;
+  }
+  row->len = sizeof(row->value.in);
+#endif
+  return 0;
+}
+
+/* Marshals a row's value (row->kind set) into row->value / row->len; `key` names it in errors. */
+static int msock__row_value(napi_env env,
+                            napi_value v,
+                            const char* key,
+                            msock_option_row_t* row) {
+  int64_t n;
+  switch (row->kind) {
+    case MSOCK_KIND_INT:
+      if (msock_arg_int(env, v, key, -2147483647 - 1, 2147483647, &n) != 0) return -1;
+      row->value.i = (int)n;
+      row->len = sizeof(row->value.i);
+      return 0;
+    case MSOCK_KIND_BOOL:
+      if (msock_arg_bool(env, v, key, &row->value.i) != 0) return -1;
+      row->len = sizeof(row->value.i);
+      return 0;
+    case MSOCK_KIND_UCHAR:
+      if (msock_arg_int(env, v, key, 0, 255, &n) != 0) return -1;
+      row->value.c = (unsigned char)n;
+      row->len = sizeof(row->value.c);
+      return 0;
+    case MSOCK_KIND_STRING:
+      if (msock_arg_string(env, v, key, row->value.s, sizeof(row->value.s)) != 0) return -1;
+      row->len = (socklen_t)strlen(row->value.s);
+      return 0;
+    case MSOCK_KIND_MREQN:
+      return msock__row_mreqn(env, v, key, row);
+  }
+  msock_throw_invalid(env, "kind", NULL, "must be one of int, bool, uchar, string, mreqn");
+  return -1;
+}
+
+static void msock__row_init(msock_option_row_t* row) {
+  memset(row, 0, sizeof(*row));
+  row->fallback_name = -1;
+}
+
+/* row.<field> of row number `index`, for error messages: "options[2].value". */
+static const char* msock__row_key(char* buf, size_t size, size_t index, const char* field) {
+  if (field[0] == '\0')
+    snprintf(buf, size, "options[%zu]", index);
+  else
+    snprintf(buf, size, "options[%zu].%s", index, field);
+  return buf;
+}
+
+/* obj[prop] of row `index` (a level or option number): an integer in 0..INT32_MAX; `field` names
+ * it in errors. */
+static int msock__row_number(napi_env env,
+                             napi_value obj,
+                             const char* prop,
+                             size_t index,
+                             const char* field,
+                             int* out) {
+  char key[48];
+  napi_value v;
+  int64_t n;
+  if (msock_arg_prop(env, obj, prop, &v) < 0) return -1;
+  if (msock_arg_int(env, v, msock__row_key(key, sizeof(key), index, field), 0, INT32_MAX, &n) != 0)
+    return -1;
+  *out = (int)n;
+  return 0;
+}
+
+/* The optional policies of a row: fallback { name, option } (clamp) and ipv4Side. */
+static int msock__row_policies(napi_env env,
+                               napi_value obj,
+                               size_t index,
+                               msock_option_row_t* row) {
+  char key[48];
+  napi_value v, fv;
+  int has = msock_arg_prop(env, obj, "fallback", &v);
+  if (has < 0) return -1;
+  if (has) {
+    if (msock_arg_object(env, v, msock__row_key(key, sizeof(key), index, "fallback")) != 0)
+      return -1;
+    if (msock__row_number(env, v, "name", index, "fallback.name", &row->fallback_name) != 0)
+      return -1;
+    if (msock_arg_prop(env, v, "option", &fv) < 0) return -1;
+    if (msock_arg_string(env, fv, msock__row_key(key, sizeof(key), index, "fallback.option"),
+                         row->fallback_option, sizeof(row->fallback_option)) != 0)
+      return -1;
+  }
+  has = msock_arg_prop(env, obj, "ipv4Side", &v);
+  if (has <= 0) return has;
+  return msock_arg_bool(env, v, msock__row_key(key, sizeof(key), index, "ipv4Side"),
+                        &row->ipv4_side);
+}
+
+/* One row object { level, name, kind, value, option, fallback?, ipv4Side? } of a creation list. */
+static int msock__row_parse(napi_env env,
+                            napi_value obj,
+                            size_t index,
+                            msock_option_row_t* row) {
+  char key[48];
+  napi_value v;
+  msock__row_init(row);
+  if (msock_arg_object(env, obj, msock__row_key(key, sizeof(key), index, "")) != 0) return -1;
+  if (msock_arg_prop(env, obj, "option", &v) < 0) return -1;
+  if (msock_arg_string(env, v, msock__row_key(key, sizeof(key), index, "option"), row->option,
+                       sizeof(row->option)) != 0)
+    return -1;
+  if (msock__row_number(env, obj, "level", index, "level", &row->level) != 0) return -1;
+  if (msock__row_number(env, obj, "name", index, "name", &row->name) != 0) return -1;
+  if (msock_arg_prop(env, obj, "kind", &v) < 0) return -1;
+  if (msock__get_kind(env, v, msock__row_key(key, sizeof(key), index, "kind"), &row->kind) != 0)
+    return -1;
+  if (msock_arg_prop(env, obj, "value", &v) < 0) return -1;
+  if (msock__row_value(env, v, msock__row_key(key, sizeof(key), index, "value"), row) != 0)
+    return -1;
+  return msock__row_policies(env, obj, index, row);
+}
+
+/* options.options: an array of at most MSOCK_MAX_OPTION_ROWS rows (absent: none). */
+static int msock__rows_parse(napi_env env,
+                             napi_value opts,
+                             msock_option_row_t* rows,
+                             size_t* count) {
+  napi_value list, item;
+  bool is_array = false;
+  uint32_t length = 0, i;
+  int has = msock_arg_prop(env, opts, "options", &list);
+  *count = 0;
+  if (has <= 0) return has;
+  NAPI_CALL_INT(env, napi_is_array(env, list, &is_array));
+  if (is_array) NAPI_CALL_INT(env, napi_get_array_length(env, list, &length));
+  if (!is_array || length > MSOCK_MAX_OPTION_ROWS) {
+    msock_throw_invalid(env, "options", list, "must be an array of at most 64 option rows");
+    return -1;
+  }
+  for (i = 0; i < length; i++) {
+    NAPI_CALL_INT(env, napi_get_element(env, list, i, &item));
+    if (msock__row_parse(env, item, i, &rows[i]) != 0) return -1;
+  }
+  *count = length;
+  return 0;
+}
+
 /* ---- msock_udp_socket / msock_tcp_socket -------------------------------------------------- */
 
+/* family, address, port and scopeId of a creation request into o->family / o->addr. */
+static int msock__socket_address(napi_env env,
+                                 napi_value opts_v,
+                                 msock_socket_opts_t* o,
+                                 char* address,
+                                 int* port) {
+  napi_value v;
+  int family = 0, scope_id = 0;
+  if (msock_opt_int(env, opts_v, "family", 4, 6, &family) < 0) return -1;
+  if (family != 4 && family != 6) {
+    if (msock_arg_prop(env, opts_v, "family", &v) < 0) return -1;
+    msock_throw_invalid(env, "family", v, "must be 4 or 6");
+    return -1;
+  }
+  o->family = family == 4 ? AF_INET : AF_INET6;
+  if (msock_arg_prop(env, opts_v, "address", &v) < 0) return -1;
+  if (msock_arg_string(env, v, "address", address, INET6_ADDRSTRLEN) != 0) return -1;
+  if (msock_opt_int(env, opts_v, "port", 0, 65535, port) < 0) return -1;
+  if (msock_opt_int(env, opts_v, "scopeId", 0, INT32_MAX, &scope_id) < 0) return -1;
+  return msock__parse_sockaddr(env, "address", family, address, v, *port, scope_id, &o->addr,
+                               &o->addrlen);
+}
+
+/* The creation result: { fd, address, port, family, recvBufferBytes, sendBufferBytes }. */
+static napi_value msock__socket_result(napi_env env, const msock_socket_result_t* r) {
+  napi_value result;
+  char out_address[MSOCK__ADDRSTRLEN];
+  const char* out_family;
+  int out_port;
+  msock__format_sockaddr(&r->addr, out_address, &out_port, &out_family);
+  if (napi_create_object(env, &result) != napi_ok || msock_set_num(env, result, "fd", r->fd) != 0 ||
+      msock_set_str(env, result, "address", out_address) != 0 ||
+      msock_set_num(env, result, "port", out_port) != 0 ||
+      msock_set_str(env, result, "family", out_family) != 0 ||
+      msock_set_num(env, result, "recvBufferBytes", r->recv_buffer_bytes) != 0 ||
+      msock_set_num(env, result, "sendBufferBytes", r->send_buffer_bytes) != 0) {
+    (void)msock__close(r->fd);
+    msock_throw_napi(env);
+    return NULL;
+  }
+  return result;
+}
+
+/* { family, address, port, scopeId?, options?: rows[], listen?, backlog? } -> a bound socket. */
 static napi_value msock__socket(napi_env env, napi_callback_info cbinfo, int type) {
-  size_t argc = 1;
-  napi_value argv[1], opts_v, v, result;
+  size_t argc = 1, count = 0;
+  napi_value argv[1];
   msock_socket_opts_t o;
   msock_socket_result_t r;
   msock_failure_t failure = {NULL, NULL};
+  msock_option_row_t rows[MSOCK_MAX_OPTION_ROWS];
   char address[MSOCK__ADDRSTRLEN];
-  char out_address[MSOCK__ADDRSTRLEN];
-  const char* out_family;
-  int family = 0, port = 0, scope_id = 0, out_port, err;
+  int port = 0, err;
 
   NAPI_CALL(env, napi_get_cb_info(env, cbinfo, &argc, argv, NULL, NULL));
   if (argc < 1) {
     msock_throw_invalid(env, "options", NULL, "must be an object");
     return NULL;
   }
-  opts_v = argv[0];
-  if (msock_arg_object(env, opts_v, "options") != 0) return NULL;
-
+  if (msock_arg_object(env, argv[0], "options") != 0) return NULL;
   memset(&o, 0, sizeof(o));
   o.type = type;
-  o.ipv6_only = -1;
-  o.multicast_all = -1;
-  o.tos = -1;
   o.backlog = 511;
-
-  if (msock_opt_int(env, opts_v, "family", 4, 6, &family) < 0) return NULL;
-  if (family != 4 && family != 6) {
-    if (msock_arg_prop(env, opts_v, "family", &v) < 0) return NULL;
-    msock_throw_invalid(env, "family", v, "must be 4 or 6");
-    return NULL;
-  }
-  o.family = family == 4 ? AF_INET : AF_INET6;
-  if (msock_arg_prop(env, opts_v, "address", &v) < 0) return NULL;
-  if (msock_arg_string(env, v, "address", address, INET6_ADDRSTRLEN) != 0) return NULL;
-  if (msock_opt_int(env, opts_v, "port", 0, 65535, &port) < 0) return NULL;
-  if (msock_opt_int(env, opts_v, "scopeId", 0, INT32_MAX, &scope_id) < 0) return NULL;
-  if (msock__parse_sockaddr(env, "address", family, address, v, port, scope_id, &o.addr, &o.addrlen) != 0)
-    return NULL;
-
-  if (msock_opt_bool(env, opts_v, "reuseAddr", &o.reuse_addr) < 0 ||
-      msock_opt_bool(env, opts_v, "reusePort", &o.reuse_port) < 0 ||
-      msock_opt_bool(env, opts_v, "ipv6Only", &o.ipv6_only) < 0 ||
-      msock_opt_string(env, opts_v, "bindToDevice", o.device, sizeof(o.device)) < 0 ||
-      msock_opt_int(env, opts_v, "recvBufferBytes", 0, INT32_MAX, &o.recv_buffer_bytes) < 0 ||
-      msock_opt_int(env, opts_v, "sendBufferBytes", 0, INT32_MAX, &o.send_buffer_bytes) < 0 ||
-      msock_opt_int(env, opts_v, "tos", 0, 255, &o.tos) < 0)
-    return NULL;
-  if (type == SOCK_DGRAM) {
-    if (msock_opt_bool(env, opts_v, "multicastAll", &o.multicast_all) < 0 ||
-        msock_opt_bool(env, opts_v, "pktinfo", &o.pktinfo) < 0 ||
-        msock_opt_bool(env, opts_v, "timestamps", &o.timestamps) < 0 ||
-        msock_opt_bool(env, opts_v, "rxqOvfl", &o.rxq_ovfl) < 0 ||
-        msock_opt_bool(env, opts_v, "recvTos", &o.recv_tos) < 0)
-      return NULL;
-  } else {
-    if (msock_opt_bool(env, opts_v, "listen", &o.listen) < 0 ||
-        msock_opt_int(env, opts_v, "backlog", 0, INT32_MAX, &o.backlog) < 0)
+  if (msock__socket_address(env, argv[0], &o, address, &port) != 0) return NULL;
+  if (msock__rows_parse(env, argv[0], rows, &count) != 0) return NULL;
+  if (type == SOCK_STREAM) {
+    if (msock_opt_bool(env, argv[0], "listen", &o.listen) < 0 ||
+        msock_opt_int(env, argv[0], "backlog", 0, INT32_MAX, &o.backlog) < 0)
       return NULL;
   }
 
-  err = msock__socket_create(&o, &r, &failure);
+  err = msock__socket_create(&o, rows, count, &r, &failure);
   if (err != 0) {
     msock_throw_errno(env, -err, failure.syscall, failure.option, address, port);
     return NULL;
   }
-
-  msock__format_sockaddr(&r.addr, out_address, &out_port, &out_family);
-  if (napi_create_object(env, &result) != napi_ok || msock_set_num(env, result, "fd", r.fd) != 0 ||
-      msock_set_str(env, result, "address", out_address) != 0 ||
-      msock_set_num(env, result, "port", out_port) != 0 ||
-      msock_set_str(env, result, "family", out_family) != 0 ||
-      msock_set_num(env, result, "recvBufferBytes", r.recv_buffer_bytes) != 0 ||
-      msock_set_num(env, result, "sendBufferBytes", r.send_buffer_bytes) != 0) {
-    (void)msock__close(r.fd);
-    msock_throw_napi(env);
-    return NULL;
-  }
-  return result;
+  return msock__socket_result(env, &r);
 }
 
 static napi_value msock_udp_socket(napi_env env, napi_callback_info cbinfo) {
@@ -196,24 +386,7 @@ static napi_value msock_close(napi_env env, napi_callback_info cbinfo) {
 
 /* ---- msock_setsockopt / msock_getsockopt -------------------------------------------------- */
 
-typedef enum { MSOCK_KIND_INT, MSOCK_KIND_BOOL, MSOCK_KIND_UCHAR, MSOCK_KIND_STRING, MSOCK_KIND_MREQN } msock_kind_t;
-
-static int msock__get_kind(napi_env env, napi_value v, msock_kind_t* kind) {
-  char s[16];
-  if (msock_arg_string(env, v, "kind", s, sizeof(s)) != 0) return -1;
-  if (strcmp(s, "int") == 0) *kind = MSOCK_KIND_INT;
-  else if (strcmp(s, "bool") == 0) *kind = MSOCK_KIND_BOOL;
-  else if (strcmp(s, "uchar") == 0) *kind = MSOCK_KIND_UCHAR;
-  else if (strcmp(s, "string") == 0) *kind = MSOCK_KIND_STRING;
-  else if (strcmp(s, "mreqn") == 0) *kind = MSOCK_KIND_MREQN;
-  else {
-    msock_throw_invalid(env, "kind", v, "must be one of int, bool, uchar, string, mreqn");
-    return -1;
-  }
-  return 0;
-}
-
-/* Common head of set/getsockopt: fd, level, name, kind, and the option's C name for errors. */
+/* Common head of set/getsockopt: fd, level, name, kind. */
 static int msock__sockopt_args(napi_env env,
                                napi_value* argv,
                                int* fd,
@@ -226,110 +399,48 @@ static int msock__sockopt_args(napi_env env,
   *level = (int)n;
   if (msock_arg_int(env, argv[2], "name", 0, INT32_MAX, &n) != 0) return -1;
   *name = (int)n;
-  return msock__get_kind(env, argv[3], kind);
+  return msock__get_kind(env, argv[3], "kind", kind);
 }
 
+/* The optional trailing option name (argv[at]) into buf; NULL when absent. */
+static int msock__sockopt_name(napi_env env,
+                               size_t argc,
+                               napi_value* argv,
+                               size_t at,
+                               char* buf,
+                               size_t size,
+                               const char** out) {
+  napi_valuetype t;
+  *out = NULL;
+  if (argc <= at) return 0;
+  NAPI_CALL_INT(env, napi_typeof(env, argv[at], &t));
+  if (t == napi_undefined) return 0;
+  if (msock_arg_string(env, argv[at], "option", buf, size) != 0) return -1;
+  *out = buf;
+  return 0;
+}
+
+/* (fd, level, name, kind, value[, option]): one row, through msock__option_apply. */
 static napi_value msock_setsockopt(napi_env env, napi_callback_info cbinfo) {
   size_t argc = 6;
   napi_value argv[6];
-  int fd, level, name, rc;
-  msock_kind_t kind;
-  char option[64] = "";
-  const char* option_name = NULL;
+  int fd, err;
+  msock_option_row_t row;
+  msock_failure_t failure = {NULL, NULL};
+  const char* option_name;
 
   NAPI_CALL(env, napi_get_cb_info(env, cbinfo, &argc, argv, NULL, NULL));
   if (argc < 5) {
     msock_throw_invalid(env, "arguments", NULL, "must be (fd, level, name, kind, value[, option])");
     return NULL;
   }
-  if (msock__sockopt_args(env, argv, &fd, &level, &name, &kind) != 0) return NULL;
-  if (argc >= 6) {
-    napi_valuetype t;
-    NAPI_CALL(env, napi_typeof(env, argv[5], &t));
-    if (t != napi_undefined) {
-      if (msock_arg_string(env, argv[5], "option", option, sizeof(option)) != 0) return NULL;
-      option_name = option;
-    }
-  }
-
-  switch (kind) {
-    case MSOCK_KIND_INT:
-    case MSOCK_KIND_BOOL: {
-      int value;
-      if (kind == MSOCK_KIND_BOOL) {
-        bool b;
-        napi_valuetype t;
-        NAPI_CALL(env, napi_typeof(env, argv[4], &t));
-        if (t != napi_boolean) {
-          msock_throw_invalid(env, "value", argv[4], "must be a boolean");
-          return NULL;
-        }
-        NAPI_CALL(env, napi_get_value_bool(env, argv[4], &b));
-        value = b ? 1 : 0;
-      } else {
-        int64_t n;
-        if (msock_arg_int(env, argv[4], "value", -2147483647 - 1, 2147483647, &n) != 0) return NULL;
-        value = (int)n;
-      }
-      rc = msock__setsockopt_int(fd, level, name, value);
-      break;
-    }
-    case MSOCK_KIND_UCHAR: {
-      int64_t n;
-      unsigned char c;
-      if (msock_arg_int(env, argv[4], "value", 0, 255, &n) != 0) return NULL;
-      c = (unsigned char)n;
-      rc = msock__setsockopt(fd, level, name, &c, sizeof(c));
-      break;
-    }
-    case MSOCK_KIND_STRING: {
-      char s[IFNAMSIZ];
-      if (msock_arg_string(env, argv[4], "value", s, sizeof(s)) != 0) return NULL;
-      rc = msock__setsockopt(fd, level, name, s, (socklen_t)strlen(s));
-      break;
-    }
-    case MSOCK_KIND_MREQN: {
-      /* IP_MULTICAST_IF: { ifindex?, address? }; by index needs struct ip_mreqn (Linux). */
-      napi_value v;
-      char address[INET_ADDRSTRLEN] = "0.0.0.0";
-      int ifindex = 0;
-      int has;
-      if (msock_arg_object(env, argv[4], "value") != 0) return NULL;
-      if (msock_opt_int(env, argv[4], "ifindex", 0, INT32_MAX, &ifindex) < 0) return NULL;
-      has = msock_arg_prop(env, argv[4], "address", &v);
-      if (has < 0) return NULL;
-      if (has && msock_arg_string(env, v, "address", address, sizeof(address)) != 0) return NULL;
-#if defined(__linux__)
-      {
-        struct ip_mreqn mreq;
-        memset(&mreq, 0, sizeof(mreq));
-        mreq.imr_ifindex = ifindex;
-        if (inet_pton(AF_INET, address, &mreq.imr_address) != 1) {
-          msock_throw_invalid(env, "address", has ? v : NULL, "must be an IPv4 address literal");
-          return NULL;
-        }
-        rc = msock__setsockopt(fd, level, name, &mreq, sizeof(mreq));
-      }
-#else
-      {
-        struct in_addr in;
-        if (ifindex != 0) {
-          msock_throw_errno(env, EOPNOTSUPP, "setsockopt", option_name, NULL, -1);
-          return NULL;
-        }
-        if (inet_pton(AF_INET, address, &in) != 1) {
-          msock_throw_invalid(env, "address", has ? v : NULL, "must be an IPv4 address literal");
-          return NULL;
-        }
-        rc = msock__setsockopt(fd, level, name, &in, sizeof(in));
-      }
-#endif
-      break;
-    }
-    default:
-      rc = -EINVAL;
-  }
-  if (rc != 0) msock_throw_errno(env, -rc, "setsockopt", option_name, NULL, -1);
+  msock__row_init(&row);
+  if (msock__sockopt_args(env, argv, &fd, &row.level, &row.name, &row.kind) != 0) return NULL;
+  if (msock__sockopt_name(env, argc, argv, 5, row.option, sizeof(row.option), &option_name) != 0)
+    return NULL;
+  if (msock__row_value(env, argv[4], "value", &row) != 0) return NULL;
+  err = msock__option_apply(fd, AF_UNSPEC, &row, &failure);
+  if (err != 0) msock_throw_errno(env, -err, failure.syscall, option_name, NULL, -1);
   return NULL;
 }
 
@@ -347,14 +458,8 @@ static napi_value msock_getsockopt(napi_env env, napi_callback_info cbinfo) {
     return NULL;
   }
   if (msock__sockopt_args(env, argv, &fd, &level, &name, &kind) != 0) return NULL;
-  if (argc >= 5) {
-    napi_valuetype t;
-    NAPI_CALL(env, napi_typeof(env, argv[4], &t));
-    if (t != napi_undefined) {
-      if (msock_arg_string(env, argv[4], "option", option, sizeof(option)) != 0) return NULL;
-      option_name = option;
-    }
-  }
+  if (msock__sockopt_name(env, argc, argv, 4, option, sizeof(option), &option_name) != 0)
+    return NULL;
 
   switch (kind) {
     case MSOCK_KIND_INT:

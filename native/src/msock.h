@@ -43,24 +43,67 @@ typedef struct msock_failure_s {
   const char* option;
 } msock_failure_t;
 
-/* Options for msock__socket_create; -1 in a tri-state field means "leave the OS default". */
+/* How a row's value is laid out for setsockopt(2) (the `kind` strings of the JS side). */
+typedef enum {
+  MSOCK_KIND_INT,    /* int */
+  MSOCK_KIND_BOOL,   /* int 0/1 from a JS boolean */
+  MSOCK_KIND_UCHAR,  /* one byte (BSD multicast TTL/loop) */
+  MSOCK_KIND_STRING, /* interface name, without its NUL (SO_BINDTODEVICE) */
+  MSOCK_KIND_MREQN   /* struct ip_mreqn (Linux) or struct in_addr (IP_MULTICAST_IF) */
+} msock_kind_t;
+
+/* Longest C option name a row carries for errors ("IPV6_MULTICAST_HOPS" and the like). */
+#define MSOCK_OPTION_NAME_MAX 32
+
+/*
+ * One socket option, marshalled: made from the option table in TS (src/options.ts), parsed by
+ * addon.c, applied by msock__option_apply. `option` names it in errors. Two named policies:
+ * - clamp (fallback_name != -1): when setsockopt is refused as not permitted (EPERM, or
+ *   ENOPROTOOPT from a kernel without the option), set fallback_name at the same level with the
+ *   same value instead: SO_RCVBUFFORCE/SO_SNDBUFFORCE need CAP_NET_ADMIN, while SO_RCVBUF/
+ *   SO_SNDBUF are clamped to net.core.[rw]mem_max rather than refused;
+ * - IPv4 side (ipv4_side): an IPPROTO_IP option for the IPv4 traffic of the socket; on an AF_INET6
+ *   socket it is set only when the socket carries IPv4 (IPV6_V6ONLY off, read from the kernel) on
+ *   Linux, which applies IPPROTO_IP options to v4-mapped traffic, and skipped otherwise.
+ */
+typedef struct msock_option_row_s {
+  int level;
+  int name;
+  msock_kind_t kind;
+  union {
+    int i;
+    unsigned char c;
+    char s[IFNAMSIZ];
+#if defined(__linux__)
+    struct ip_mreqn mreqn;
+#endif
+    struct in_addr in;
+  } value;
+  socklen_t len;                        /* bytes of value passed to setsockopt */
+  char option[MSOCK_OPTION_NAME_MAX];
+  int fallback_name;                    /* -1: no clamp policy */
+  char fallback_option[MSOCK_OPTION_NAME_MAX];
+  int ipv4_side;                        /* 0/1 */
+} msock_option_row_t;
+
+/* Most rows one socket creation takes. */
+#define MSOCK_MAX_OPTION_ROWS 64
+
+/*
+ * Applies one row to fd (with its policy); 0, or -errno with failure set to setsockopt and the
+ * option that failed (the fallback's name when the clamp policy's fallback failed too).
+ */
+int msock__option_apply(int fd,
+                        int family,
+                        const msock_option_row_t* row,
+                        msock_failure_t* failure);
+
+/* What socket creation does besides socket options. */
 typedef struct msock_socket_opts_s {
   int family;                 /* AF_INET or AF_INET6 */
   int type;                   /* SOCK_DGRAM or SOCK_STREAM */
   struct sockaddr_storage addr;
   socklen_t addrlen;
-  int reuse_addr;             /* 0/1 */
-  int reuse_port;             /* 0/1 */
-  int ipv6_only;              /* -1/0/1 */
-  char device[IFNAMSIZ];      /* "" = none */
-  int recv_buffer_bytes;      /* 0 = leave default */
-  int send_buffer_bytes;      /* 0 = leave default */
-  int multicast_all;          /* -1/0/1 */
-  int pktinfo;                /* 0/1 */
-  int timestamps;             /* 0/1 */
-  int rxq_ovfl;               /* 0/1 */
-  int recv_tos;               /* 0/1 */
-  int tos;                    /* -1 = default, else 0..255 */
   int listen;                 /* 0/1, stream only */
   int backlog;
 } msock_socket_opts_t;
@@ -72,8 +115,14 @@ typedef struct msock_socket_result_s {
   int send_buffer_bytes;
 } msock_socket_result_t;
 
-/* Creates, configures (every option before bind), binds and optionally listens. */
+/*
+ * Creates the socket (non-blocking, close-on-exec), applies rows[0..count) in order through
+ * msock__option_apply, binds and optionally listens; reads back the address and the effective
+ * buffer sizes. On failure the fd is closed and failure names the system call and option.
+ */
 int msock__socket_create(const msock_socket_opts_t* opts,
+                         const msock_option_row_t* rows,
+                         size_t count,
                          msock_socket_result_t* result,
                          msock_failure_t* failure);
 

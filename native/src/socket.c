@@ -1,8 +1,12 @@
 /*
- * Socket creation with every option applied before bind(2), so the kernel sees reuse flags,
+ * Socket creation with its options applied before bind(2), so the kernel sees reuse flags,
  * buffer sizes, device binding, IP_MULTICAST_ALL and the receive-side ancillary data switches
- * before the port is taken. The caller (addon.c) validated the values; this file only talks to
- * the kernel and closes the fd on every error path.
+ * before the port is taken, and the one place a socket option row reaches setsockopt(2)
+ * (msock__option_apply, also behind msock_setsockopt). Which options, in which order, with which
+ * values is decided in TS from the option table (src/options.ts); this file knows no option by
+ * name except through the two policies a row may ask for (msock.h: clamp, IPv4 side). The caller
+ * (addon.c) checked the shapes; this file only talks to the kernel and closes the fd on every
+ * error path.
  */
 #include "msock.h"
 
@@ -31,13 +35,6 @@ int msock__close(int fd) {
   return -errno;
 }
 
-/* SO_xxxBUFFORCE (needs CAP_NET_ADMIN) first, then the plain option, which the kernel clamps to
- * net.core.[rw]mem_max instead of failing. */
-static int msock__set_buffer(int fd, int force_name, int name, int bytes) {
-  if (force_name != -1 && msock__setsockopt_int(fd, SOL_SOCKET, force_name, bytes) == 0) return 0;
-  return msock__setsockopt_int(fd, SOL_SOCKET, name, bytes);
-}
-
 #define MSOCK__TRY(call, sys, opt)                                                            \
   do {                                                                                         \
     err = (call);                                                                              \
@@ -48,9 +45,6 @@ static int msock__set_buffer(int fd, int force_name, int name, int bytes) {
     }                                                                                          \
   } while (0)
 
-#define MSOCK__SET(level, name, value) \
-  MSOCK__TRY(msock__setsockopt_int(fd, (level), (name), (value)), "setsockopt", #name)
-
 #if defined(__linux__)
 /* Linux accepts IPPROTO_IP options on a dual-stack AF_INET6 socket and applies them to its
  * v4-mapped traffic; other systems reject them, so they are only set there. */
@@ -59,15 +53,60 @@ static int msock__set_buffer(int fd, int force_name, int name, int bytes) {
 # define MSOCK__LINUX 0
 #endif
 
-#define MSOCK__UNSUPPORTED(name) MSOCK__TRY(-ENOPROTOOPT, "setsockopt", #name)
+/*
+ * Policy "IPv4 side": whether an IPPROTO_IP row applies to this socket. An AF_INET socket: yes.
+ * An AF_INET6 socket: only on Linux and only while it carries IPv4, which the kernel says
+ * (IPV6_V6ONLY as set by an earlier row, or the net.ipv6.bindv6only default). 1 yes, 0 skip,
+ * -errno when the kernel could not be asked.
+ */
+static int msock__carries_ipv4(int fd, int family) {
+  int v6only = 0;
+  int err;
+  if (family != AF_INET6) return 1;
+  if (!MSOCK__LINUX) return 0;
+  err = msock__getsockopt_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only);
+  if (err != 0) return err;
+  return v6only == 0;
+}
+
+/* Policy "clamp": EPERM (not permitted) or ENOPROTOOPT (unknown to this kernel) hand over to the
+ * fallback option; any other error is the row's own. */
+static int msock__clamp_applies(int err) {
+  return err == -EPERM || err == -ENOPROTOOPT;
+}
+
+int msock__option_apply(int fd,
+                        int family,
+                        const msock_option_row_t* row,
+                        msock_failure_t* failure) {
+  int err;
+  failure->syscall = "setsockopt";
+  failure->option = row->option;
+  if (row->ipv4_side) {
+    err = msock__carries_ipv4(fd, family);
+    if (err < 0) {
+      failure->syscall = "getsockopt";
+      failure->option = "IPV6_V6ONLY";
+      return err;
+    }
+    if (err == 0) return 0;
+  }
+  err = msock__setsockopt(fd, row->level, row->name, &row->value, row->len);
+  if (err != 0 && row->fallback_name != -1 && msock__clamp_applies(err)) {
+    failure->option = row->fallback_option;
+    err = msock__setsockopt(fd, row->level, row->fallback_name, &row->value, row->len);
+  }
+  return err;
+}
 
 int msock__socket_create(const msock_socket_opts_t* o,
+                         const msock_option_row_t* rows,
+                         size_t count,
                          msock_socket_result_t* result,
                          msock_failure_t* failure) {
   int fd = -1;
   int err = 0;
-  int v6 = o->family == AF_INET6;
-  int dual = v6 && o->ipv6_only != 1; /* may carry IPv4 traffic as v4-mapped */
+  size_t i;
   socklen_t len;
 
   memset(result, 0, sizeof(*result));
@@ -86,112 +125,9 @@ int msock__socket_create(const msock_socket_opts_t* o,
   }
 #endif
 
-  if (o->reuse_addr) MSOCK__SET(SOL_SOCKET, SO_REUSEADDR, 1);
-  if (o->reuse_port) {
-#ifdef SO_REUSEPORT
-    MSOCK__SET(SOL_SOCKET, SO_REUSEPORT, 1);
-#else
-    MSOCK__UNSUPPORTED(SO_REUSEPORT);
-#endif
-  }
-  if (v6 && o->ipv6_only != -1) MSOCK__SET(IPPROTO_IPV6, IPV6_V6ONLY, o->ipv6_only);
-
-  if (o->device[0] != '\0') {
-#ifdef SO_BINDTODEVICE
-    MSOCK__TRY(msock__setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, o->device,
-                                 (socklen_t)strlen(o->device)),
-               "setsockopt", "SO_BINDTODEVICE");
-#else
-    MSOCK__UNSUPPORTED(SO_BINDTODEVICE);
-#endif
-  }
-
-  if (o->recv_buffer_bytes > 0) {
-#ifdef SO_RCVBUFFORCE
-    MSOCK__TRY(msock__set_buffer(fd, SO_RCVBUFFORCE, SO_RCVBUF, o->recv_buffer_bytes),
-               "setsockopt", "SO_RCVBUF");
-#else
-    MSOCK__TRY(msock__set_buffer(fd, -1, SO_RCVBUF, o->recv_buffer_bytes), "setsockopt", "SO_RCVBUF");
-#endif
-  }
-  if (o->send_buffer_bytes > 0) {
-#ifdef SO_SNDBUFFORCE
-    MSOCK__TRY(msock__set_buffer(fd, SO_SNDBUFFORCE, SO_SNDBUF, o->send_buffer_bytes),
-               "setsockopt", "SO_SNDBUF");
-#else
-    MSOCK__TRY(msock__set_buffer(fd, -1, SO_SNDBUF, o->send_buffer_bytes), "setsockopt", "SO_SNDBUF");
-#endif
-  }
-
-  if (o->multicast_all != -1) {
-#if defined(__linux__)
-    if (v6) {
-      MSOCK__SET(IPPROTO_IPV6, IPV6_MULTICAST_ALL, o->multicast_all);
-      if (dual) MSOCK__SET(IPPROTO_IP, IP_MULTICAST_ALL, o->multicast_all);
-    } else {
-      MSOCK__SET(IPPROTO_IP, IP_MULTICAST_ALL, o->multicast_all);
-    }
-#else
-    /* Elsewhere a socket only receives the groups it joined: nothing to switch off. */
-    if (o->multicast_all == 1) MSOCK__UNSUPPORTED(IP_MULTICAST_ALL);
-#endif
-  }
-
-  if (o->pktinfo) {
-    if (v6) {
-#ifdef IPV6_RECVPKTINFO
-      MSOCK__SET(IPPROTO_IPV6, IPV6_RECVPKTINFO, 1);
-#else
-      MSOCK__UNSUPPORTED(IPV6_RECVPKTINFO);
-#endif
-    }
-#ifdef IP_PKTINFO
-    if (!v6 || (dual && MSOCK__LINUX)) MSOCK__SET(IPPROTO_IP, IP_PKTINFO, 1);
-#else
-    if (!v6) MSOCK__UNSUPPORTED(IP_PKTINFO);
-#endif
-  }
-
-  if (o->timestamps) {
-#ifdef SO_TIMESTAMPNS
-    MSOCK__SET(SOL_SOCKET, SO_TIMESTAMPNS, 1);
-#else
-    MSOCK__UNSUPPORTED(SO_TIMESTAMPNS);
-#endif
-  }
-
-  if (o->rxq_ovfl) {
-#ifdef SO_RXQ_OVFL
-    MSOCK__SET(SOL_SOCKET, SO_RXQ_OVFL, 1);
-#else
-    MSOCK__UNSUPPORTED(SO_RXQ_OVFL);
-#endif
-  }
-
-  if (o->recv_tos) {
-    if (v6) {
-#ifdef IPV6_RECVTCLASS
-      MSOCK__SET(IPPROTO_IPV6, IPV6_RECVTCLASS, 1);
-#else
-      MSOCK__UNSUPPORTED(IPV6_RECVTCLASS);
-#endif
-    }
-#ifdef IP_RECVTOS
-    if (!v6 || (dual && MSOCK__LINUX)) MSOCK__SET(IPPROTO_IP, IP_RECVTOS, 1);
-#else
-    if (!v6) MSOCK__UNSUPPORTED(IP_RECVTOS);
-#endif
-  }
-
-  if (o->tos != -1) {
-    if (v6) {
-#ifdef IPV6_TCLASS
-      MSOCK__SET(IPPROTO_IPV6, IPV6_TCLASS, o->tos);
-#else
-      MSOCK__UNSUPPORTED(IPV6_TCLASS);
-#endif
-    }
-    if (!v6 || (dual && MSOCK__LINUX)) MSOCK__SET(IPPROTO_IP, IP_TOS, o->tos);
+  for (i = 0; i < count; i++) {
+    err = msock__option_apply(fd, o->family, &rows[i], failure);
+    if (err != 0) goto fail;
   }
 
   if (MSOCK_RETRY_EINTR(bind(fd, (const struct sockaddr*)&o->addr, o->addrlen)) == -1)

@@ -11,7 +11,43 @@
  * @module
  */
 
-/** Options of {@link NativeBinding.msock_udp_socket} and {@link NativeBinding.msock_tcp_socket}. */
+/**
+ * One socket option as the addon applies it with `setsockopt(2)`: numbers from
+ * {@link NativeBinding.constants}, the value marshalled by `kind`, and the C name for errors. Made
+ * from the option table by `optionRow` / `preBindRows` in `src/options.ts`, never by hand outside
+ * tests.
+ */
+export interface NativeOptionRow {
+  /** Protocol level (`SOL_SOCKET`, `IPPROTO_IP` …). */
+  level: number;
+  /** Option number (`IP_TOS` …). */
+  name: number;
+  /** How the value is marshalled. */
+  kind: NativeOptionKind;
+  /** The value, of the type `kind` says (`mreqn`: {@link NativeMreqn}). */
+  value: number | boolean | string | NativeMreqn;
+  /** The option's C name, set as `option` on a `SystemCallError`. */
+  option: string;
+  /**
+   * Policy "clamp": when the option is refused as not permitted (`EPERM`, or `ENOPROTOOPT` from a
+   * kernel without it), set this option of the same level with the same value instead
+   * (`SO_RCVBUFFORCE` → `SO_RCVBUF`, which the kernel clamps rather than fails).
+   */
+  fallback?: { name: number; option: string };
+  /**
+   * Policy "IPv4 side": an `IPPROTO_IP` option meant for the IPv4 traffic of the socket. On an
+   * `AF_INET6` socket it is set only when the socket carries IPv4 (`IPV6_V6ONLY` off, as the
+   * kernel reports it when the row comes) on a system that takes IPv4 options there (Linux), and
+   * skipped otherwise; on an `AF_INET` socket it is a plain row.
+   */
+  ipv4Side?: boolean;
+}
+
+/**
+ * What {@link NativeBinding.msock_udp_socket} and {@link NativeBinding.msock_tcp_socket} take: the
+ * parts of socket creation that are not socket options, and the options, applied in order before
+ * `bind(2)`.
+ */
 export interface NativeSocketOptions {
   /** Address family: 4 (`AF_INET`) or 6 (`AF_INET6`). */
   family: 4 | 6;
@@ -21,37 +57,14 @@ export interface NativeSocketOptions {
   port: number;
   /** IPv6 scope (interface index) of a link-local `address`; default 0. */
   scopeId?: number;
-  /** `SO_REUSEADDR` before bind. */
-  reuseAddr?: boolean;
-  /** `SO_REUSEPORT` before bind (Linux ≥ 3.9, BSDs, macOS). */
-  reusePort?: boolean;
-  /** `IPV6_V6ONLY` before bind (family 6 only); absent keeps the system default. */
-  ipv6Only?: boolean;
-  /** `SO_BINDTODEVICE` (Linux): interface name, at most 15 bytes. */
-  bindToDevice?: string;
-  /** Receive buffer request: `SO_RCVBUFFORCE` first (privileged), else `SO_RCVBUF` (clamped). */
-  recvBufferBytes?: number;
-  /** Send buffer request: `SO_SNDBUFFORCE` first (privileged), else `SO_SNDBUF` (clamped). */
-  sendBufferBytes?: number;
-  /** `IP_TOS` (and `IPV6_TCLASS` on family 6): 0..255. */
-  tos?: number;
+  /** Socket options set in this order between `socket(2)` and `bind(2)`; at most 64. */
+  options?: readonly NativeOptionRow[];
 }
 
-/** Options of {@link NativeBinding.msock_udp_socket}. */
-export interface NativeUdpSocketOptions extends NativeSocketOptions {
-  /** `false` sets `IP_MULTICAST_ALL` (and `IPV6_MULTICAST_ALL`) to 0 (Linux). */
-  multicastAll?: boolean;
-  /** `IP_PKTINFO` / `IPV6_RECVPKTINFO`: destination address and ifindex per datagram. */
-  pktinfo?: boolean;
-  /** `SO_TIMESTAMPNS`: kernel receive timestamp per datagram. */
-  timestamps?: boolean;
-  /** `SO_RXQ_OVFL`: kernel drop counter on each datagram once drops happened. */
-  rxqOvfl?: boolean;
-  /** `IP_RECVTOS` / `IPV6_RECVTCLASS`: TOS byte / traffic class per datagram. */
-  recvTos?: boolean;
-}
+/** What {@link NativeBinding.msock_udp_socket} takes. */
+export type NativeUdpSocketOptions = NativeSocketOptions;
 
-/** Options of {@link NativeBinding.msock_tcp_socket}. */
+/** What {@link NativeBinding.msock_tcp_socket} takes. */
 export interface NativeTcpSocketOptions extends NativeSocketOptions {
   /** Call `listen(2)` after bind. */
   listen?: boolean;
@@ -110,17 +123,17 @@ export interface NativeDatagram {
   port: number;
   /** `'IPv4'` or `'IPv6'` (v4-mapped sources on a dual-stack socket are `'IPv6'`). */
   family: 'IPv4' | 'IPv6' | 'unknown';
-  /** Destination address (pktinfo). */
+  /** Destination address (`IP_PKTINFO` / `IPV6_RECVPKTINFO` set on the fd). */
   localAddress?: string;
-  /** Arrival interface index (pktinfo). */
+  /** Arrival interface index (`IP_PKTINFO` / `IPV6_RECVPKTINFO`). */
   ifindex?: number;
-  /** TOS byte / IPv6 traffic class (recvTos). */
+  /** TOS byte / IPv6 traffic class (`IP_RECVTOS` / `IPV6_RECVTCLASS` set on the fd). */
   tos?: number;
   /** TTL / hop limit the datagram arrived with (`IP_RECVTTL` / `IPV6_RECVHOPLIMIT` set on the fd). */
   ttl?: number;
-  /** Kernel receive time in nanoseconds since the epoch (timestamps). */
+  /** Kernel receive time in nanoseconds since the epoch (`SO_TIMESTAMPNS` set on the fd). */
   timestampNs?: bigint;
-  /** Datagrams the kernel dropped on this socket so far (rxqOvfl; present once non-zero). */
+  /** Datagrams the kernel dropped on this socket so far (`SO_RXQ_OVFL` set on the fd; present once non-zero). */
   drops?: number;
 }
 
@@ -177,13 +190,13 @@ export interface NativeDtlsInfo {
 
 /** Everything the addon exports. */
 export interface NativeBinding {
-  /** Creates a UDP socket, applies every option before bind, binds. */
+  /** Creates a UDP socket, applies `options` in order, binds. */
   msock_udp_socket(options: NativeUdpSocketOptions): NativeSocketResult;
-  /** Creates a TCP socket, applies every option before bind, binds, listens if asked. */
+  /** Creates a TCP socket, applies `options` in order, binds, listens if asked. */
   msock_tcp_socket(options: NativeTcpSocketOptions): NativeSocketResult;
   /** `close(2)`; only for descriptors no Node handle has adopted. */
   msock_close(fd: number): void;
-  /** `setsockopt(2)`; `option` is the C name used in errors. */
+  /** `setsockopt(2)` of one row's parts; `option` is the C name used in errors. */
   msock_setsockopt(
     fd: number,
     level: number,

@@ -53,8 +53,14 @@ import {
   TimeoutError,
 } from '../errors.js';
 import { formatHostPort, hostnameProblem, splitZone } from '../address.js';
-import { loadNative, nativeStatus, type NativeBinding } from '../native/index.js';
+import {
+  loadNative,
+  nativeStatus,
+  type NativeBinding,
+  type NativeOptionRow,
+} from '../native/index.js';
 import { ifNameToIndex } from '../options.js';
+import { preBindRows, type PreBindOption } from '../option-rows.js';
 import { resolveHost, type ResolvedAddress } from '../resolve.js';
 import { validateAbortSignal, validateInteger, validatePort } from '../validate.js';
 import {
@@ -558,11 +564,7 @@ function attemptThroughAddon(
     address: bindAddress,
     port: localPort ?? 0,
     ...(zone !== undefined ? { scopeId: zoneIndex(zone) } : {}),
-    reuseAddr: localPort !== undefined && localPort !== 0,
-    ...(options.bindToDevice !== undefined ? { bindToDevice: options.bindToDevice } : {}),
-    ...(options.recvBufferBytes !== undefined ? { recvBufferBytes: options.recvBufferBytes } : {}),
-    ...(options.sendBufferBytes !== undefined ? { sendBufferBytes: options.sendBufferBytes } : {}),
-    ...(options.tos !== undefined ? { tos: options.tos } : {}),
+    options: preConnectRows(options, target.family),
     listen: false,
   });
   let socket: Socket;
@@ -618,6 +620,27 @@ function attemptThroughAddon(
 }
 
 const ETIMEDOUT = osConstants.errno.ETIMEDOUT;
+
+/**
+ * The option-table rows of one attempt, set before `bind(2)` and the SYN: `SO_REUSEADDR` when a
+ * local port is given, the device, the buffers (`SO_RCVBUFFORCE` with its clamp to `SO_RCVBUF`),
+ * and `IP_TOS` (on IPv6 `IPV6_TCLASS`, plus `IP_TOS` for the IPv4 side of a dual-stack socket).
+ */
+function preConnectRows(options: ConnectTcpOptions, family: 4 | 6): NativeOptionRow[] {
+  const list: PreBindOption[] = [];
+  if (options.localPort !== undefined && options.localPort !== 0) {
+    list.push(['SO_REUSEADDR', true]);
+  }
+  if (options.bindToDevice !== undefined) list.push(['SO_BINDTODEVICE', options.bindToDevice]);
+  if (options.recvBufferBytes !== undefined) {
+    list.push(['SO_RCVBUFFORCE', options.recvBufferBytes]);
+  }
+  if (options.sendBufferBytes !== undefined) {
+    list.push(['SO_SNDBUFFORCE', options.sendBufferBytes]);
+  }
+  if (options.tos !== undefined) list.push(['IP_TOS', options.tos]);
+  return preBindRows({ family, protocol: 'tcp' }, list);
+}
 
 /** The interface index a zone names: digits are an index, anything else an interface name. */
 function zoneIndex(zone: string): number {

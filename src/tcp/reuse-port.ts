@@ -13,6 +13,7 @@ import { isIP } from 'node:net';
 
 import { NotSupportedError } from '../errors.js';
 import { loadNative, nativeStatus } from '../native/index.js';
+import { preBindRows, type PreBindOption } from '../option-rows.js';
 
 /** Where and how to listen. */
 export interface ReusePortListenSpec {
@@ -39,13 +40,16 @@ export function createReusePortListenFd(spec: ReusePortListenSpec): number {
     );
   }
   const family = isIP(spec.host) === 6 ? 6 : 4;
+  const list: PreBindOption[] = [
+    ['SO_REUSEADDR', true],
+    ['SO_REUSEPORT', true],
+  ];
+  if (family === 6) list.push(['IPV6_V6ONLY', spec.ipv6Only]);
   return binding.msock_tcp_socket({
     family,
     address: spec.host,
     port: spec.port,
-    reuseAddr: true,
-    reusePort: true,
-    ...(family === 6 ? { ipv6Only: spec.ipv6Only } : {}),
+    options: preBindRows({ family, protocol: 'tcp' }, list),
     listen: true,
     backlog: spec.backlog,
   }).fd;

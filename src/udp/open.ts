@@ -2,10 +2,11 @@
  * Opening a UDP socket: the engine choice and the creation of its descriptor, with every option
  * that must precede `bind(2)` applied first.
  *
- * - With the addon, the addon creates the descriptor and sets the pre-bind options (reuse address
- *   and port, `IPV6_V6ONLY`, `SO_BINDTODEVICE`, buffer sizes with `SO_RCVBUFFORCE`,
- *   `IP_MULTICAST_ALL` off, TOS, pktinfo and timestamps), binds it, and either runs the batch
- *   engine on it or hands it to `node:dgram` with `bind({ fd })`.
+ * - With the addon, the addon creates the descriptor and applies the pre-bind rows of the option
+ *   table (reuse address and port, `IPV6_V6ONLY`, `SO_BINDTODEVICE`, buffer sizes with
+ *   `SO_RCVBUFFORCE`, `IP_MULTICAST_ALL` off, TOS, pktinfo and timestamps, built by
+ *   `preBindRows`), binds it, and either runs the batch engine on it or hands it to `node:dgram`
+ *   with `bind({ fd })`.
  * - Without it, `node:dgram` creates and binds the socket, and every option Node cannot set throws
  *   `NotSupportedError` naming the option, before anything is created.
  *
@@ -20,6 +21,8 @@ import * as dgram from 'node:dgram';
 import { splitZone } from '../address.js';
 import { AbortError, NotSupportedError, SystemCallError } from '../errors.js';
 import { ifIndexToName } from '../options.js';
+import { preBindRows, socketOptionSupported } from '../option-rows.js';
+import type { PreBindOption } from '../option-rows.js';
 import type { NativeBinding, NativeUdpSocketOptions } from '../native/binding.js';
 import { loadNative, nativeStatus } from '../native/index.js';
 import { nodeHasReusePort } from '../node-features.js';
@@ -79,32 +82,62 @@ function bindAddress(o: UdpSocketOptions): string {
   return o.address ?? (o.type === 'udp4' ? '0.0.0.0' : '::');
 }
 
-/** The pre-bind options for the addon. A link-local bind address carries its zone as scope id. */
-function nativeOptions(o: UdpSocketOptions): NativeUdpSocketOptions {
+/**
+ * What the addon needs to create the socket: the bind address (a link-local one carries its zone
+ * as scope id) and the rows of the option table to apply before `bind(2)`, in this order:
+ * reuse flags, `IPV6_V6ONLY` (before every row with the "IPv4 side" policy), device, buffers
+ * (`SO_RCVBUFFORCE` with its clamp to `SO_RCVBUF`), `IP_MULTICAST_ALL` (`false` unless asked
+ * otherwise), the receive-side switches the batch engine asks for (`extra`), then `IP_TOS`.
+ * On an IPv6 socket, IPv4 options turn into their IPv6 counterpart plus the IPv4 side
+ * (`preBindRows`).
+ */
+function nativeOptions(
+  o: UdpSocketOptions,
+  extra: readonly PreBindOption[] = [],
+): NativeUdpSocketOptions {
+  const family = familyOf(o);
   const { address, zone } = splitZone(bindAddress(o));
+  const list: PreBindOption[] = [];
+  if (o.reuseAddr === true) list.push(['SO_REUSEADDR', true]);
+  if (o.reusePort === true) list.push(['SO_REUSEPORT', true]);
+  if (family === 6) list.push(['IPV6_V6ONLY', o.ipv6Only === true]);
+  if (o.bindToDevice !== undefined && o.bindToDevice !== '') {
+    list.push(['SO_BINDTODEVICE', o.bindToDevice]);
+  }
+  const recvBytes = bufferRequest(o.recvBufferBytes, 'rmem_max');
+  const sendBytes = bufferRequest(o.sendBufferBytes, 'wmem_max');
+  if (recvBytes !== undefined && recvBytes > 0) list.push(['SO_RCVBUFFORCE', recvBytes]);
+  if (sendBytes !== undefined && sendBytes > 0) list.push(['SO_SNDBUFFORCE', sendBytes]);
+  // Off Linux a socket only ever sees the groups it joined: `false` is how it already behaves.
+  const multicastAll = o.multicastAll ?? false;
+  if (multicastAll || socketOptionSupported('IP_MULTICAST_ALL')) {
+    list.push(['IP_MULTICAST_ALL', multicastAll]);
+  }
+  list.push(...extra);
+  if (o.dscp !== undefined) list.push(['IP_TOS', o.dscp << 2]);
   return {
-    family: familyOf(o),
+    family,
     address,
     port: o.port ?? 0,
     scopeId: zone === undefined ? undefined : zoneIndex(zone),
-    reuseAddr: o.reuseAddr === true,
-    reusePort: o.reusePort === true,
-    ipv6Only: o.ipv6Only === true,
-    bindToDevice: o.bindToDevice,
-    recvBufferBytes: bufferRequest(o.recvBufferBytes, 'rmem_max'),
-    sendBufferBytes: bufferRequest(o.sendBufferBytes, 'wmem_max'),
-    multicastAll: o.multicastAll ?? false,
-    tos: o.dscp === undefined ? undefined : o.dscp << 2,
+    options: preBindRows({ family, protocol: 'udp' }, list),
   };
 }
 
+/**
+ * The receive-side switches of the batch engine: destination address and interface (pktinfo),
+ * kernel timestamps when asked for, and the kernel drop counter (`SO_RXQ_OVFL`) always.
+ */
+function batchSwitches(o: UdpSocketOptions): PreBindOption[] {
+  const list: PreBindOption[] = [];
+  if (o.pktinfo === true) list.push(['IP_PKTINFO', true]);
+  if (o.timestamps === true) list.push(['SO_TIMESTAMPNS', true]);
+  list.push(['SO_RXQ_OVFL', true]);
+  return list;
+}
+
 function openBatch(binding: NativeBinding, o: UdpSocketOptions): DatagramEngine {
-  const created = binding.msock_udp_socket({
-    ...nativeOptions(o),
-    pktinfo: o.pktinfo === true,
-    timestamps: o.timestamps === true,
-    rxqOvfl: true,
-  });
+  const created = binding.msock_udp_socket(nativeOptions(o, batchSwitches(o)));
   try {
     return new BatchDatagramEngine(binding, created, familyOf(o), {
       slots: o.batch?.slots ?? BATCH_DEFAULTS.slots,

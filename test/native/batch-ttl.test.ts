@@ -14,6 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { InvalidArgumentError } from '../../src/errors.js';
 import { nativeStatus, requireNative } from '../../src/native/index.js';
 import type { NativeBinding, NativeDatagram } from '../../src/native/index.js';
+import { preBindRows } from '../../src/option-rows.js';
 import { BatchEngine, SendRows } from '../../src/udp/batch-engine.js';
 import type { BatchEngineSink } from '../../src/udp/batch-engine.js';
 import { ipv6LoopbackSkipReason } from '../helpers/capabilities.js';
@@ -47,7 +48,7 @@ function engineOn(
     family,
     address: family === 4 ? '127.0.0.1' : dualStack ? '::' : '::1',
     port: 0,
-    ipv6Only: family === 6 ? !dualStack : undefined,
+    options: family === 6 ? preBindRows({ family, protocol: 'udp' }, [['IPV6_V6ONLY', !dualStack]]) : [],
   });
   const errors: Error[] = [];
   const sink: BatchEngineSink = {
@@ -102,7 +103,7 @@ async function checkTtls(c: Case): Promise<void> {
     family: c.family,
     address: c.receiverAddress,
     port: 0,
-    ipv6Only: c.family === 6 ? true : undefined,
+    options: c.family === 6 ? preBindRows({ family: 6, protocol: 'udp' }, [['IPV6_V6ONLY', true]]) : [],
   });
   const tx = engineOn(c.mapped ? 6 : c.family, c.mapped);
   try {

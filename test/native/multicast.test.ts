@@ -14,6 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { SystemCallError } from '../../src/errors.js';
 import { nativeStatus, requireNative } from '../../src/native/index.js';
 import type { NativeBinding } from '../../src/native/index.js';
+import { preBindRows } from '../../src/option-rows.js';
 
 const status = nativeStatus();
 const skipNoNative = status.loaded
@@ -91,13 +92,16 @@ async function collect(fd: number, until: readonly string[]): Promise<Set<string
 async function twoGroups(multicastAll: boolean | undefined): Promise<[Set<string>, Set<string>]> {
   const b = native();
   const lo = b.msock_if_nametoindex('lo');
-  const a = b.msock_udp_socket({ family: 4, address: '0.0.0.0', port: 0, reuseAddr: true, multicastAll });
+  const rows = preBindRows({ family: 4, protocol: 'udp' }, [
+    ['SO_REUSEADDR', true],
+    ...(multicastAll === undefined ? [] : [['IP_MULTICAST_ALL', multicastAll] as const]),
+  ]);
+  const a = b.msock_udp_socket({ family: 4, address: '0.0.0.0', port: 0, options: rows });
   const c = b.msock_udp_socket({
     family: 4,
     address: '0.0.0.0',
     port: a.port,
-    reuseAddr: true,
-    multicastAll,
+    options: rows,
   });
   const sender = await loSender();
   try {
@@ -146,7 +150,12 @@ test('source-specific join by ifindex: only the joined source is delivered; a se
   const b = native();
   const lo = b.msock_if_nametoindex('lo');
   const group = '232.0.1.254';
-  const rx = b.msock_udp_socket({ family: 4, address: '0.0.0.0', port: 0, multicastAll: false });
+  const rx = b.msock_udp_socket({
+    family: 4,
+    address: '0.0.0.0',
+    port: 0,
+    options: preBindRows({ family: 4, protocol: 'udp' }, [['IP_MULTICAST_ALL', false]]),
+  });
   const good = await loSender('127.0.0.1');
   const other = await loSender('127.0.0.2');
   try {

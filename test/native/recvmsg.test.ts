@@ -11,6 +11,7 @@ import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { nativeStatus, requireNative } from '../../src/native/index.js';
 import type { NativeBinding, NativeDatagram } from '../../src/native/index.js';
+import { preBindRows } from '../../src/option-rows.js';
 import { openFdCount, assertFdsBackToBaseline } from '../helpers/fds.js';
 
 const status = nativeStatus();
@@ -49,8 +50,10 @@ async function adoptedSender(
     family,
     address: family === 4 ? '127.0.0.1' : '::1',
     port: 0,
-    ipv6Only: family === 6 ? true : undefined,
-    tos,
+    options: preBindRows({ family, protocol: 'udp' }, [
+      ...(family === 6 ? [['IPV6_V6ONLY', true] as const] : []),
+      ['IP_TOS', tos],
+    ]),
   });
   const socket = dgram.createSocket(family === 4 ? 'udp4' : 'udp6');
   const listening = once(socket, 'listening');
@@ -83,11 +86,13 @@ for (const family of [4, 6] as const) {
       family,
       address: loopback,
       port: 0,
-      ipv6Only: family === 6 ? true : undefined,
-      pktinfo: true,
-      recvTos: true,
-      timestamps: true,
-      rxqOvfl: true,
+      options: preBindRows({ family, protocol: 'udp' }, [
+        ...(family === 6 ? [['IPV6_V6ONLY', true] as const] : []),
+        ['IP_PKTINFO', true],
+        ['IP_RECVTOS', true],
+        ['SO_TIMESTAMPNS', true],
+        ['SO_RXQ_OVFL', true],
+      ]),
     });
     t.after(() => b.msock_close(rx.fd));
     const tx = await adoptedSender(family, TOS_EF);
@@ -140,8 +145,10 @@ test('SO_RXQ_OVFL: the drop counter rises when a tiny receive buffer overflows',
     family: 4,
     address: '127.0.0.1',
     port: 0,
-    recvBufferBytes: 1, // raised to the kernel minimum: room for a datagram or two
-    rxqOvfl: true,
+    options: preBindRows({ family: 4, protocol: 'udp' }, [
+      ['SO_RCVBUFFORCE', 1], // raised to the kernel minimum: room for a datagram or two
+      ['SO_RXQ_OVFL', true],
+    ]),
   });
   t.after(() => b.msock_close(rx.fd));
   const tx = await adoptedSender(4, 0);
@@ -176,7 +183,12 @@ test('msock_recvmsg returns null when nothing is queued and keeps fds balanced',
 }, async () => {
   const b = native();
   const baseline = openFdCount();
-  const rx = b.msock_udp_socket({ family: 4, address: '127.0.0.1', port: 0, pktinfo: true });
+  const rx = b.msock_udp_socket({
+    family: 4,
+    address: '127.0.0.1',
+    port: 0,
+    options: preBindRows({ family: 4, protocol: 'udp' }, [['IP_PKTINFO', true]]),
+  });
   const buffer = Buffer.alloc(16);
   for (let i = 0; i < 100; i++) assert.equal(b.msock_recvmsg(rx.fd, buffer), null);
   b.msock_close(rx.fd);

@@ -1,6 +1,7 @@
 /**
- * The native addon: loading, socket creation with options before bind, adoption of its
- * descriptors by node:dgram and node:net, error shapes, and descriptor hygiene.
+ * The native addon: loading, socket creation with option rows applied in order before bind (and
+ * its two policies, clamp and IPv4 side), adoption of its descriptors by node:dgram and node:net,
+ * error shapes, and descriptor hygiene.
  *
  * Every test needs the addon loaded in this process and otherwise skips with the loader's reason
  * (under MEDIASOCK_NO_NATIVE=1 that is the env switch), except the child-process test of the
@@ -9,12 +10,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import * as dgram from 'node:dgram';
 import * as net from 'node:net';
 import { once } from 'node:events';
 import { InvalidArgumentError, SystemCallError } from '../../src/errors.js';
 import { loadNative, nativeStatus, requireNative } from '../../src/native/index.js';
-import type { NativeBinding } from '../../src/native/index.js';
+import type { NativeBinding, NativeOptionRow } from '../../src/native/index.js';
+import { preBindRows } from '../../src/option-rows.js';
+import { getSocketOption } from '../../src/options.js';
 import { openFdCount, assertFdsBackToBaseline } from '../helpers/fds.js';
 
 const status = nativeStatus();
@@ -24,6 +28,23 @@ const skipNoNative = status.loaded
 
 function native(): NativeBinding {
   return requireNative('test');
+}
+
+/** A plain row (SO_REUSEADDR on) with some fields replaced, for the shape checks. */
+function row(patch: Partial<Record<keyof NativeOptionRow, unknown>> = {}): NativeOptionRow {
+  const c = native().constants;
+  return {
+    level: c.SOL_SOCKET as number,
+    name: c.SO_REUSEADDR as number,
+    kind: 'bool',
+    value: true,
+    option: 'SO_REUSEADDR',
+    ...patch,
+  } as NativeOptionRow;
+}
+
+function udpWithRows(options: NativeOptionRow[]): unknown {
+  return native().msock_udp_socket({ family: 4, address: '127.0.0.1', port: 0, options });
 }
 
 test('nativeStatus reports where the addon came from, requireNative hands it out', {
@@ -67,9 +88,11 @@ test('msock_udp_socket: dgram adopts the fd, address() matches, datagrams arrive
     family: 4,
     address: '127.0.0.1',
     port: 0,
-    reuseAddr: true,
-    recvBufferBytes: 256 * 1024,
-    sendBufferBytes: 128 * 1024,
+    options: preBindRows({ family: 4, protocol: 'udp' }, [
+      ['SO_REUSEADDR', true],
+      ['SO_RCVBUFFORCE', 256 * 1024],
+      ['SO_SNDBUFFORCE', 128 * 1024],
+    ]),
   });
   assert.ok(s.port > 0);
   assert.equal(s.address, '127.0.0.1');
@@ -99,7 +122,12 @@ test('msock_udp_socket: IPv6 with ipv6Only, adopted by dgram', { skip: skipNoNat
   const b = native();
   let s;
   try {
-    s = b.msock_udp_socket({ family: 6, address: '::1', port: 0, ipv6Only: true });
+    s = b.msock_udp_socket({
+      family: 6,
+      address: '::1',
+      port: 0,
+      options: preBindRows({ family: 6, protocol: 'udp' }, [['IPV6_V6ONLY', true]]),
+    });
   } catch (err) {
     t.skip(`no IPv6 loopback: ${(err as Error).message}`);
     return;
@@ -120,7 +148,7 @@ test('msock_tcp_socket: net.Server adopts a listening fd and accepts', {
     family: 4,
     address: '127.0.0.1',
     port: 0,
-    reuseAddr: true,
+    options: preBindRows({ family: 4, protocol: 'tcp' }, [['SO_REUSEADDR', true]]),
     listen: true,
     backlog: 16,
   });
@@ -178,7 +206,7 @@ test('bad bindToDevice: SystemCallError ENODEV naming SO_BINDTODEVICE', { skip: 
         family: 4,
         address: '127.0.0.1',
         port: 0,
-        bindToDevice: 'nosuchdev0',
+        options: preBindRows({ family: 4, protocol: 'udp' }, [['SO_BINDTODEVICE', 'nosuchdev0']]),
       }),
     (err: unknown) => {
       assert.ok(err instanceof SystemCallError);
@@ -200,11 +228,19 @@ test('arguments the C side rejects come out as InvalidArgumentError, never a cra
     [() => b.msock_udp_socket({ family: 4, address: '::1', port: 0 }), 'address'],
     [() => b.msock_udp_socket({ family: 4, address: '127.0.0.1', port: 70000 }), 'port'],
     [() => b.msock_udp_socket({ family: 4, address: 'x'.repeat(200), port: 0 }), 'address'],
-    [
-      () => b.msock_udp_socket({ family: 4, address: '127.0.0.1', port: 0, bindToDevice: 'a'.repeat(40) }),
-      'bindToDevice',
-    ],
-    [() => b.msock_udp_socket({ family: 4, address: '127.0.0.1', port: 0, tos: 256 }), 'tos'],
+    [() => udpWithRows('nope' as never), 'options'],
+    [() => udpWithRows(Array.from({ length: 65 }, () => row())), 'options'],
+    [() => udpWithRows([null as never]), 'options[0]'],
+    [() => udpWithRows([row(), row({ kind: 'weird' })]), 'options[1].kind'],
+    [() => udpWithRows([row({ option: undefined as never })]), 'options[0].option'],
+    [() => udpWithRows([row({ option: 'X'.repeat(40) })]), 'options[0].option'],
+    [() => udpWithRows([row({ level: -1 })]), 'options[0].level'],
+    [() => udpWithRows([row({ value: 'x' })]), 'options[0].value'],
+    [() => udpWithRows([row({ kind: 'string', value: 'a'.repeat(40) })]), 'options[0].value'],
+    [() => udpWithRows([row({ kind: 'bool', value: 1 })]), 'options[0].value'],
+    [() => udpWithRows([row({ fallback: 5 })]), 'options[0].fallback'],
+    [() => udpWithRows([row({ fallback: { name: -2, option: 'X' } })]), 'options[0].fallback.name'],
+    [() => udpWithRows([row({ ipv4Side: 'yes' })]), 'options[0].ipv4Side'],
     [() => b.msock_udp_socket(null as never), 'options'],
     [() => b.msock_close(-1), 'fd'],
     [() => b.msock_close(1.5), 'fd'],
@@ -250,13 +286,15 @@ test('fd count is back to baseline after 1000 create/close cycles, failing ones 
 }, async () => {
   const b = native();
   const holder = b.msock_udp_socket({ family: 4, address: '127.0.0.1', port: 0 });
+  const pktinfo = preBindRows({ family: 4, protocol: 'udp' }, [['IP_PKTINFO', true]]);
+  const badDevice = preBindRows({ family: 4, protocol: 'udp' }, [['SO_BINDTODEVICE', 'nosuchdev0']]);
   try {
     const baseline = openFdCount();
     let failures = 0;
     for (let i = 0; i < 1000; i++) {
       switch (i % 4) {
         case 0: {
-          const s = b.msock_udp_socket({ family: 4, address: '127.0.0.1', port: 0, pktinfo: true });
+          const s = b.msock_udp_socket({ family: 4, address: '127.0.0.1', port: 0, options: pktinfo });
           b.msock_close(s.fd);
           break;
         }
@@ -275,7 +313,7 @@ test('fd count is back to baseline after 1000 create/close cycles, failing ones 
         default:
           // Fails at SO_BINDTODEVICE, before bind.
           assert.throws(
-            () => b.msock_udp_socket({ family: 4, address: '127.0.0.1', port: 0, bindToDevice: 'nosuchdev0' }),
+            () => b.msock_udp_socket({ family: 4, address: '127.0.0.1', port: 0, options: badDevice }),
             { code: 'ENODEV' },
           );
           failures++;
@@ -294,4 +332,141 @@ test('msock_close reports EBADF for a descriptor that is not open', { skip: skip
     code: 'EBADF',
     syscall: 'close',
   });
+});
+
+test('creation rows apply in order before bind: SO_REUSEPORT shares a port, the last IP_TOS wins', {
+  skip: skipNoNative,
+}, () => {
+  const b = native();
+  const rows = preBindRows({ family: 4, protocol: 'udp' }, [
+    ['SO_REUSEPORT', true],
+    ['IP_TOS', 0x10],
+    ['IP_TOS', 0xb8],
+  ]);
+  const first = b.msock_udp_socket({ family: 4, address: '127.0.0.1', port: 0, options: rows });
+  try {
+    // Set after bind, SO_REUSEPORT would not let the second socket in.
+    const second = b.msock_udp_socket({ family: 4, address: '127.0.0.1', port: first.port, options: rows });
+    b.msock_close(second.fd);
+    assert.equal(getSocketOption(first.fd, 'IP_TOS'), 0xb8);
+    assert.equal(getSocketOption(first.fd, 'SO_REUSEPORT'), true);
+  } finally {
+    b.msock_close(first.fd);
+  }
+});
+
+test('policy "IPv4 side": set on a dual-stack socket, skipped on an IPv6-only one (Linux)', {
+  skip: skipNoNative || (process.platform === 'linux' ? false : 'IPv4 options on AF_INET6 are Linux only'),
+}, (t) => {
+  const b = native();
+  const open = (v6only: boolean): number => {
+    const options = preBindRows({ family: 6, protocol: 'udp' }, [
+      ['IPV6_V6ONLY', v6only],
+      ['IP_TOS', 0xb8],
+      ['IP_MULTICAST_ALL', false],
+      ['IP_PKTINFO', true],
+    ]);
+    return b.msock_udp_socket({ family: 6, address: '::', port: 0, options }).fd;
+  };
+  let dual: number;
+  try {
+    dual = open(false);
+  } catch (err) {
+    t.skip(`no IPv6: ${(err as Error).message}`);
+    return;
+  }
+  const only = open(true);
+  try {
+    for (const [name, set, unset] of [
+      ['IPV6_TCLASS', 0xb8, 0xb8],
+      ['IPV6_MULTICAST_ALL', false, false],
+      ['IPV6_RECVPKTINFO', true, true],
+      ['IP_TOS', 0xb8, 0],
+      ['IP_PKTINFO', true, false],
+      // IP_MULTICAST_ALL is not checked: an AF_INET6 socket starts with its IPv4 flag off already.
+    ] as const) {
+      assert.equal(getSocketOption(dual, name), set, `${name} on the dual-stack socket`);
+      assert.equal(getSocketOption(only, name), unset, `${name} on the IPv6-only socket`);
+    }
+  } finally {
+    b.msock_close(dual);
+    b.msock_close(only);
+  }
+});
+
+test('a failed row names its option, and the fallback when the clamp policy tried it', {
+  skip: skipNoNative,
+}, async () => {
+  const b = native();
+  const c = b.constants;
+  const baseline = openFdCount();
+  // IPV6_V6ONLY on an AF_INET socket: the kernel answers ENOPROTOOPT (Linux) / EINVAL.
+  const v6only = { ...row(), level: c.IPPROTO_IPV6 as number, name: c.IPV6_V6ONLY as number, option: 'IPV6_V6ONLY' };
+  assert.throws(() => udpWithRows([row(), v6only]), (err: unknown) => {
+    assert.ok(err instanceof SystemCallError);
+    assert.equal(err.syscall, 'setsockopt');
+    assert.equal(err.option, 'IPV6_V6ONLY');
+    assert.equal(err.address, '127.0.0.1');
+    return true;
+  });
+  const unknown = { ...row(), level: c.IPPROTO_IPV6 as number, name: 0x7ff0, option: 'UNKNOWN_FORCE' };
+  const fallback = { name: 0x7ff1, option: 'UNKNOWN_PLAIN' };
+  assert.throws(() => b.msock_udp_socket({ family: 6, address: '::1', port: 0, options: [{ ...unknown, fallback }] }), {
+    name: 'SystemCallError',
+    code: 'ENOPROTOOPT',
+    option: 'UNKNOWN_PLAIN',
+  });
+  await assertFdsBackToBaseline(baseline);
+});
+
+test('policy "clamp": without CAP_NET_ADMIN, SO_RCVBUFFORCE falls back to the clamped SO_RCVBUF', {
+  skip:
+    skipNoNative ||
+    (process.platform !== 'linux' ? 'SO_RCVBUFFORCE is Linux only' : false) ||
+    (process.getuid?.() !== 0 ? 'dropping CAP_NET_ADMIN with setpriv needs root' : false),
+}, () => {
+  const script = `
+    Promise.all([import('./src/option-rows.ts'), import('./src/native/index.ts')]).then(([m, n]) => {
+      const b = n.requireNative('test');
+      const big = 64 << 20;
+      const rows = m.preBindRows({ family: 4, protocol: 'udp' }, [['SO_RCVBUFFORCE', big], ['SO_SNDBUFFORCE', big]]);
+      const s = b.msock_udp_socket({ family: 4, address: '127.0.0.1', port: 0, options: rows });
+      const out = { recv: s.recvBufferBytes, send: s.sendBufferBytes };
+      b.msock_close(s.fd);
+      const plain = rows.map(({ fallback, ...r }) => r);
+      try { b.msock_udp_socket({ family: 4, address: '127.0.0.1', port: 0, options: plain }); } catch (e) { out.plain = [e.code, e.option]; }
+      console.log(JSON.stringify(out));
+    });`;
+  const child = spawnSync(
+    'setpriv',
+    ['--bounding-set=-net_admin', '--', process.execPath, '--import', 'tsx', '--input-type=module', '-e', script],
+    { encoding: 'utf8', timeout: 30_000 },
+  );
+  if (child.error !== undefined) throw child.error;
+  assert.equal(child.status, 0, child.stderr);
+  const out = JSON.parse(child.stdout.trim()) as { recv: number; send: number; plain: string[] };
+  const max = (name: string): number => Number(readFileSync(`/proc/sys/net/core/${name}`, 'utf8'));
+  // Clamped to rmem_max / wmem_max, doubled by Linux; the request was larger.
+  assert.equal(out.recv, 2 * max('rmem_max'));
+  assert.equal(out.send, 2 * max('wmem_max'));
+  assert.deepEqual(out.plain, ['EPERM', 'SO_RCVBUFFORCE'], 'without the policy the row fails');
+});
+
+test('with CAP_NET_ADMIN, SO_RCVBUFFORCE at creation goes past rmem_max', {
+  skip: skipNoNative || (process.platform !== 'linux' ? 'SO_RCVBUFFORCE is Linux only' : false),
+}, (t) => {
+  const b = native();
+  const max = Number(readFileSync('/proc/sys/net/core/rmem_max', 'utf8'));
+  const want = max + (1 << 20);
+  const rows = preBindRows({ family: 4, protocol: 'udp' }, [['SO_RCVBUFFORCE', want]]);
+  const s = b.msock_udp_socket({ family: 4, address: '127.0.0.1', port: 0, options: rows });
+  try {
+    if (s.recvBufferBytes === 2 * max) {
+      t.skip('no CAP_NET_ADMIN here: the clamp policy fell back to SO_RCVBUF');
+      return;
+    }
+    assert.equal(s.recvBufferBytes, 2 * want);
+  } finally {
+    b.msock_close(s.fd);
+  }
 });
