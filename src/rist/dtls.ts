@@ -21,8 +21,14 @@
  *   stateless reply (an HMAC of its source address under a per-context secret), so a spoofed
  *   source creates no state at all, and only peers that receive at their claimed address can
  *   start a handshake;
- * - `maxPendingHandshakes` (default 4): handshakes in progress at once; more are dropped and
- *   counted (`stats.pendingRejected`);
+ * - `maxPendingHandshakes` (default 4): handshakes in progress at once, each candidate peer
+ *   with a deadline (`candidateTimeoutMs`, default 5 s) after which its slot is freed
+ *   (`stats.candidatesExpired`); when every slot is taken, a newcomer that passes the cookie
+ *   check evicts the oldest candidate that has sent nothing since its own cookie check and is
+ *   past a short protection (four of its round trips, 10 to 100 ms by default;
+ *   `stats.candidatesEvicted`), else it is dropped (`stats.pendingRejected`). So peers that answer the cookie exchange and then
+ *   go silent cannot lock real clients out: see `dtls-admission.ts` for the rule, why it holds
+ *   and what it leaves open;
  * - `allowPeers`: an allow-list of addresses and subnets; other sources are dropped before any
  *   DTLS processing (`stats.notAllowed`);
  * - the handshake `timeoutMs`, after which every half-open handshake is freed.
@@ -64,6 +70,7 @@ import {
   validateTimeoutMs,
 } from '../validate.js';
 import type { Endpoint } from './address-learning.js';
+import { CandidateTable } from './dtls-admission.js';
 import { DtlsError, MessageTooLargeError } from '../errors.js';
 
 /** A pre-shared key and the identity that names it. */
@@ -123,8 +130,21 @@ export interface DtlsServerConfig extends DtlsConfig {
    * handshake; other sources are dropped and counted (`stats.notAllowed`). Default: everyone.
    */
   allowPeers?: readonly string[];
-  /** Handshakes in progress at once (each with its own peer); more are dropped. Default 4. */
+  /**
+   * Handshakes in progress at once (each with its own peer), 1..1024. A newcomer past the cookie
+   * check when all are taken evicts the oldest candidate that has not answered since its own
+   * and is past a short protection (10 to 100 ms by default: see `dtls-admission.ts`), or is
+   * dropped when there is none.
+   * Default 4.
+   */
   maxPendingHandshakes?: number;
+  /**
+   * Each candidate peer must complete its handshake within this many milliseconds of passing
+   * the cookie check, or its slot is freed (`stats.candidatesExpired`), whatever OpenSSL's
+   * retransmission timer would still do. 1..2147483647; default 5000 (two round trips plus two
+   * lost flights at the default `retransmitInitialMs`).
+   */
+  candidateTimeoutMs?: number;
 }
 
 /** Options of `RistTransport.handshake`. */
@@ -175,8 +195,17 @@ export interface DtlsStats {
   notAllowed: number;
   /** HelloVerifyRequests sent (server). */
   cookiesSent: number;
-  /** New handshakes refused because `maxPendingHandshakes` were in progress (server). */
+  /**
+   * New handshakes refused because `maxPendingHandshakes` were in progress and none of them
+   * could be evicted (server).
+   */
   pendingRejected: number;
+  /** Handshakes in progress now: candidate peers past the cookie check (server; a gauge). */
+  pendingHandshakes: number;
+  /** Candidates that gave their slot to a newcomer: they had sent nothing since admission (server). */
+  candidatesEvicted: number;
+  /** Candidates dropped because they did not complete within `candidateTimeoutMs` (server). */
+  candidatesExpired: number;
   /** Handshakes that failed (server: each candidate peer; client: each attempt). */
   handshakeFailures: number;
   /** Handshake flights retransmitted on timeout. */
@@ -234,9 +263,9 @@ export class DtlsChannel {
   readonly #hostname: string | undefined;
   readonly #cookies: boolean;
   readonly #allow: BlockList | undefined;
-  readonly #maxPending: number;
+  readonly #candidateTimeoutMs: number;
   readonly #queueLimit: number;
-  readonly #pending = new Map<string, Session>();
+  readonly #pending: CandidateTable<Session>;
   #listener: NativeDtlsConnection | undefined;
   #session: Session | undefined;
   #info: DtlsSessionInfo | undefined;
@@ -254,6 +283,9 @@ export class DtlsChannel {
     notAllowed: 0,
     cookiesSent: 0,
     pendingRejected: 0,
+    pendingHandshakes: 0,
+    candidatesEvicted: 0,
+    candidatesExpired: 0,
     handshakeFailures: 0,
     retransmits: 0,
     readerDrops: 0,
@@ -282,7 +314,13 @@ export class DtlsChannel {
     const server = config as DtlsServerConfig;
     this.#cookies = role === 'server' ? (server.cookies ?? true) : false;
     this.#allow = role === 'server' ? checked.allow : undefined;
-    this.#maxPending = role === 'server' ? (server.maxPendingHandshakes ?? 4) : 1;
+    this.#candidateTimeoutMs = role === 'server' ? (server.candidateTimeoutMs ?? 5000) : 5000;
+    this.#pending = new CandidateTable<Session>(
+      role === 'server' ? (server.maxPendingHandshakes ?? 4) : 1,
+      this.#candidateTimeoutMs,
+      config.retransmitInitialMs ?? 1000,
+      (session) => this.#candidateExpired(session),
+    );
     this.#queueLimit = io.readerQueueLength ?? 4096;
     this.#ctx = binding.msock_dtls_context(checked.native);
   }
@@ -294,7 +332,7 @@ export class DtlsChannel {
 
   /** Counters; a snapshot. */
   get stats(): DtlsStats {
-    return { ...this.#stats };
+    return { ...this.#stats, pendingHandshakes: this.#pending.size };
   }
 
   /** The last error met in the background (a failed candidate handshake, a failed send). */
@@ -532,10 +570,11 @@ export class DtlsChannel {
     const key = endpointKey(peer);
     const known = this.#pending.get(key);
     if (known) {
+      this.#pending.answered(key);
       this.#step(known, data);
       return;
     }
-    if (this.#pending.size >= this.#maxPending) {
+    if (!this.#pending.canAdmit()) {
       this.#stats.pendingRejected++;
       return;
     }
@@ -546,7 +585,7 @@ export class DtlsChannel {
         timer: undefined,
         freed: false,
       };
-      this.#pending.set(key, session);
+      this.#admit(key, session);
       this.#step(session, data);
       return;
     }
@@ -565,15 +604,36 @@ export class DtlsChannel {
     }
     const out = this.#b.msock_dtls_take_output(listener);
     if (!verified) {
-      if (out.length > 0) this.#stats.cookiesSent++;
+      if (out.length > 0) {
+        this.#stats.cookiesSent++;
+        this.#pending.cookieSent(key);
+      }
       this.#flush(out, peer, undefined);
       return;
     }
     this.#listener = undefined;
     const session: Session = { conn: listener, peer, timer: undefined, freed: false };
-    this.#pending.set(key, session);
+    this.#admit(key, session);
     this.#flush(out, peer, session);
     this.#step(session, undefined);
+  }
+
+  /** Gives a candidate a handshake slot, freeing the one it evicts (see `dtls-admission.ts`). */
+  #admit(key: string, session: Session): void {
+    const evicted = this.#pending.admit(key, session);
+    if (evicted === undefined) return;
+    this.#stats.candidatesEvicted++;
+    this.#free(evicted);
+  }
+
+  /** A candidate's `candidateTimeoutMs` ran out: it has left the table; free it. */
+  #candidateExpired(session: Session): void {
+    this.#stats.candidatesExpired++;
+    this.#lastError = new TimeoutError(
+      `DTLS handshake of candidate peer ${endpointKey(session.peer)}`,
+      this.#candidateTimeoutMs,
+    );
+    this.#free(session);
   }
 
   #newConnection(): NativeDtlsConnection {
@@ -609,8 +669,7 @@ export class DtlsChannel {
       pskIdentity: raw.pskIdentity,
     });
     this.#pending.delete(endpointKey(session.peer));
-    for (const other of this.#pending.values()) this.#free(other);
-    this.#pending.clear();
+    for (const other of this.#pending.clear()) this.#free(other);
     if (this.#listener) {
       this.#nativeFree(this.#listener);
       this.#listener = undefined;
@@ -627,7 +686,9 @@ export class DtlsChannel {
     this.#lastError = err;
     this.#free(session);
     if (this.#role === 'server') {
-      this.#pending.delete(endpointKey(session.peer));
+      // Only its own slot: an evicted session's late failure must not free its successor's.
+      const key = endpointKey(session.peer);
+      if (this.#pending.get(key) === session) this.#pending.delete(key);
       return;
     }
     this.#session = undefined;
@@ -641,8 +702,7 @@ export class DtlsChannel {
     this.#handshake = undefined;
     waiter.cleanup();
     if (this.#info === undefined) {
-      for (const s of this.#pending.values()) this.#free(s);
-      this.#pending.clear();
+      for (const s of this.#pending.clear()) this.#free(s);
       if (this.#role === 'client' && this.#session) {
         this.#free(this.#session);
         this.#session = undefined;
@@ -816,8 +876,7 @@ export class DtlsChannel {
   }
 
   #freeAll(): void {
-    for (const s of this.#pending.values()) this.#free(s);
-    this.#pending.clear();
+    for (const s of this.#pending.clear()) this.#free(s);
     if (this.#session) this.#free(this.#session);
     if (this.#listener) {
       this.#nativeFree(this.#listener);
@@ -964,6 +1023,8 @@ function checkConfig(
     if (s.cookies !== undefined) validateBoolean(s.cookies, 'cookies');
     if (s.maxPendingHandshakes !== undefined)
       validateInteger(s.maxPendingHandshakes, 'maxPendingHandshakes', 1, 1024);
+    if (s.candidateTimeoutMs !== undefined)
+      validateInteger(s.candidateTimeoutMs, 'candidateTimeoutMs', 1, 2 ** 31 - 1);
     if (s.allowPeers !== undefined) {
       if (!Array.isArray(s.allowPeers))
         throw new InvalidArgumentError('allowPeers', s.allowPeers, 'must be an array of addresses');
