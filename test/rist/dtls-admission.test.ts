@@ -11,6 +11,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -20,6 +21,7 @@ import { loadNative, nativeStatus } from '../../src/native/index.js';
 import type { NativeBinding } from '../../src/native/index.js';
 import { DtlsChannel } from '../../src/rist/dtls.js';
 import { RistTransport } from '../../src/rist/rist-transport.js';
+import { commandSkipReason } from '../helpers/capabilities.js';
 
 const status = nativeStatus();
 const skip = status.loaded
@@ -27,6 +29,9 @@ const skip = status.loaded
   : `DTLS needs the native addon, which is not loaded: ${status.loadError?.message ?? 'unknown'}`;
 
 const psk = { identity: 'rist', key: '00112233445566778899aabbccddeeff' };
+const opensslSkip =
+  skip ||
+  (commandSkipReason('openssl', 'the interop variant drives openssl s_client processes') ?? false);
 
 interface Endpoint {
   address: string;
@@ -286,3 +291,110 @@ test('candidateTimeoutMs is validated', { skip }, async (t) => {
     );
   }
 });
+
+/**
+ * An `openssl s_client -dtls1_2` that answers the cookie exchange and is then stopped: it talks to
+ * the server through a relay that forwards its first two datagrams (the ClientHello, then the
+ * ClientHello with the cookie) and the server's first (the HelloVerifyRequest), then SIGSTOPs
+ * the process and forwards nothing more. Resolves once it is stopped; killed when the test ends.
+ */
+async function stoppedOpensslPeer(
+  t: { after(fn: () => Promise<unknown>): void },
+  server: Endpoint,
+): Promise<void> {
+  const front = createSocket('udp4');
+  const back = createSocket('udp4');
+  for (const s of [front, back]) {
+    s.on('error', (err) => assert.fail(`relay socket: ${err.message}`));
+    s.bind(0, '127.0.0.1');
+    await once(s, 'listening');
+  }
+  let client: Endpoint | undefined;
+  let toServer = 0;
+  let toClient = 0;
+  let stopped: () => void = () => undefined;
+  const stop = new Promise<void>((resolve) => (stopped = resolve));
+  const proc = spawn(
+    'openssl',
+    [
+      's_client',
+      '-dtls1_2',
+      '-connect',
+      `127.0.0.1:${front.address().port}`,
+      '-psk',
+      psk.key,
+      '-psk_identity',
+      psk.identity,
+      '-ign_eof',
+    ],
+    { stdio: ['pipe', 'ignore', 'ignore'] },
+  );
+  const exited = once(proc, 'exit');
+  t.after(async () => {
+    proc.kill('SIGKILL');
+    await exited;
+    await closeSockets([front, back]);
+  });
+  front.on('message', (data: Buffer, rinfo: Endpoint) => {
+    client = { address: rinfo.address, port: rinfo.port };
+    if (++toServer > 2) return;
+    back.send(data, server.port, server.address);
+    if (toServer === 2) {
+      proc.kill('SIGSTOP');
+      stopped();
+    }
+  });
+  back.on('message', (data: Buffer) => {
+    if (client === undefined || ++toClient > 1) return;
+    front.send(data, client.port, client.address);
+  });
+  const outcome = await Promise.race([stop, sleep(5000, 'timeout' as const)]);
+  assert.notEqual(outcome, 'timeout', 'openssl s_client did not answer the cookie within 5 s');
+}
+
+test(
+  'openssl s_client: 4 peers stopped after the cookie exchange, then a real s_client completes',
+  { skip: opensslSkip },
+  async (t) => {
+    const rx = await RistTransport.listenEphemeralSingle({ address: '127.0.0.1' });
+    t.after(() => rx.close());
+    rx.enableDtlsServer({ psk });
+    const server = { address: '127.0.0.1', port: rx.mediaPort };
+    const serverSide = rx.handshake({ timeoutMs: 30_000 });
+    for (let i = 0; i < 4; i++) await stoppedOpensslPeer(t, server);
+    await waitFor(
+      () => rx.stats.dtls?.pendingHandshakes === 4,
+      'the stopped peers to hold the slots',
+    );
+    await sleep(150); // past any protection: the silent candidates are late
+
+    const started = performance.now();
+    const real = spawn(
+      'openssl',
+      [
+        's_client',
+        '-dtls1_2',
+        '-connect',
+        `127.0.0.1:${rx.mediaPort}`,
+        '-psk',
+        psk.key,
+        '-psk_identity',
+        psk.identity,
+        '-ign_eof',
+      ],
+      { stdio: ['pipe', 'ignore', 'ignore'] },
+    );
+    const exited = once(real, 'exit');
+    t.after(async () => {
+      real.kill('SIGKILL');
+      await exited;
+    });
+    const info = await serverSide;
+    const elapsed = performance.now() - started;
+    t.diagnostic(`openssl s_client handshake behind 4 stopped s_clients: ${elapsed.toFixed(0)} ms`);
+    assert.equal(info.peer.address, '127.0.0.1');
+    assert.equal(info.pskIdentity, psk.identity);
+    assert.ok(elapsed < 5000, `the real s_client needed ${elapsed.toFixed(0)} ms`);
+    assert.equal(rx.stats.dtls?.candidatesEvicted, 1);
+  },
+);
