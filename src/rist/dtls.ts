@@ -468,6 +468,10 @@ export class DtlsChannel {
    *   ended the session.
    */
   read(options: { signal?: AbortSignal } = {}): Promise<DtlsRecord> {
+    if (typeof options !== 'object' || options === null)
+      return Promise.reject(
+        new InvalidArgumentError('options', options, 'must be an object { signal? }'),
+      );
     const signal = options.signal;
     validateAbortSignal(signal);
     if (this.#closed) return Promise.reject(new SocketClosedError('readMedia'));
@@ -996,7 +1000,7 @@ function checkConfig(
   let allow: BlockList | undefined;
   if (role === 'client') {
     const c = config as DtlsClientConfig;
-    if (c.hostname !== undefined) validateString(c.hostname, 'hostname', { nonEmpty: true });
+    if (c.hostname !== undefined) checkHostname(c.hostname);
     const verify = config.verifyPeer ?? native.psk === undefined;
     if (verify && !trusts)
       throw new InvalidArgumentError(
@@ -1033,6 +1037,21 @@ function checkConfig(
     }
   }
   return { native, mtu, allow };
+}
+
+/**
+ * The client's `hostname` goes to OpenSSL as a C string (SNI and `SSL_set1_host`): a NUL would cut
+ * it short, so the certificate would be checked against another name than the one given. Only a
+ * DNS name or an address of printable ASCII, at most 253 bytes (RFC 1035), is accepted.
+ */
+function checkHostname(hostname: unknown): void {
+  validateString(hostname, 'hostname', { nonEmpty: true });
+  if (hostname.length > 253 || !/^[\x21-\x7e]+$/.test(hostname))
+    throw new InvalidArgumentError(
+      'hostname',
+      hostname,
+      'must be a host name or address of at most 253 printable ASCII characters (no NUL, space or control characters)',
+    );
 }
 
 function addAllowed(list: BlockList, entry: unknown, argument: string): void {
