@@ -198,6 +198,12 @@ export class TcpConnectionPool {
     if (this.#closed)
       throw new InvalidStateError('acquire failed: the TcpConnectionPool is closed');
     const { key, host, port } = parseEndpoint(endpoint);
+    if (typeof options !== 'object' || options === null)
+      throw new InvalidArgumentError(
+        'options',
+        options,
+        'must be an object { timeoutMs?, signal? }',
+      );
     const { timeoutMs, signal } = options;
     if (timeoutMs !== undefined) validateInteger(timeoutMs, 'timeoutMs', 1, 0x7fffffff);
     validateAbortSignal(signal);

@@ -453,8 +453,8 @@ export function encodeInterleavedHeader(channel: number, length: number): Buffer
  * socket) and resolves when the stream can take more: at once if `write()` accepted it, else on
  * `'drain'`. Header and payload go out in one corked write so no other frame can come between.
  *
- * @throws InvalidArgumentError for a channel outside 0..255 or a payload of 0 or more than 65535
- *   bytes; SocketClosedError when the stream is (or gets, while waiting for `'drain'`) closed.
+ * @throws InvalidArgumentError for a stream that is not Writable, a channel outside 0..255 or a
+ *   payload of 0 or more than 65535 bytes; SocketClosedError when the stream is (or gets, while waiting for `'drain'`) closed.
  *   Write errors themselves are emitted on the stream's `'error'`, as for any write.
  */
 export function writeInterleaved(
@@ -465,6 +465,16 @@ export function writeInterleaved(
   if (!(payload instanceof Uint8Array)) {
     return Promise.reject(
       new InvalidArgumentError('payload', payload, 'must be a Buffer or Uint8Array'),
+    );
+  }
+  if (
+    typeof stream !== 'object' ||
+    stream === null ||
+    typeof stream.write !== 'function' ||
+    typeof stream.cork !== 'function'
+  ) {
+    return Promise.reject(
+      new InvalidArgumentError('stream', stream, 'must be a Writable stream (the RTSP socket)'),
     );
   }
   let header: Buffer;

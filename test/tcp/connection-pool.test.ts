@@ -305,3 +305,16 @@ test('a user listener on a leased connection receives the reset too', async (t) 
   assert.equal(pool.stats().total.errors, 1);
   pool.destroy(conn);
 });
+
+test('acquire with options that are not an object is InvalidArgumentError', async (t) => {
+  const pool = new TcpConnectionPool();
+  t.after(() => pool.close());
+  for (const bad of [null, 42, 'x', Symbol('s')]) {
+    await assert.rejects(
+      pool.acquire('127.0.0.1:9', bad as never),
+      (e: unknown) => e instanceof InvalidArgumentError && e.argument === 'options',
+      String(bad),
+    );
+  }
+  assert.equal(pool.stats().total.created, 0);
+});

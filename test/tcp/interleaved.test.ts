@@ -455,3 +455,13 @@ test('maxMessageBytes is configurable: a body inside the limit is kept, one past
   assert.equal(tight.errors[0]!.field, 'Content-Length');
   assert.deepEqual(tight.items, [{ channel: 0, payload: Buffer.from('x') }]);
 });
+
+test('writeInterleaved to something that is not a Writable rejects with InvalidArgumentError', async () => {
+  for (const bad of [null, undefined, 42, 'socket', {}]) {
+    await assert.rejects(
+      writeInterleaved(bad as never, 0, Buffer.from('x')),
+      (e: unknown) => e instanceof InvalidArgumentError && e.argument === 'stream',
+      JSON.stringify(bad) ?? 'undefined',
+    );
+  }
+});
