@@ -18,7 +18,10 @@
  *   always writes the port.
  * - **RTP ports.** An odd `rtp` port is accepted: RFC 3550 §11 only recommends even ports, and
  *   rtcp-mux (RFC 5761) uses one port for both.
- * - **Sources.** `S@G` and `?sources=S1,S2` are merged (the `@` source first) and de-duplicated.
+ * - **Sources.** `S@G` and `?sources=S1,S2` are merged (the `@` source first) and de-duplicated
+ *   (each source's canonical text goes into a Set, so the cost is linear in their number). At most
+ *   {@link MAX_URL_SOURCES} (1024) are accepted, counting duplicates; more is an error before any
+ *   source is parsed.
  *   Sources are IP literals of the group's family, unicast, without zones; the group must be a
  *   literal in the SSM range 232.0.0.0/8 or ff3x::/96 (RFC 4607). Conversely, listening on an SSM
  *   group needs at least one source. Source filtering on any-source groups is not expressed in URLs.
@@ -26,7 +29,9 @@
  *   limit), `dscp` (0..63), `buffer` (socket buffer, bytes), `reuse` (`0`, `1`, `false`, `true`),
  *   `sources`. Aliases from FFmpeg: `buffer_size` for `buffer`, `localaddr` for `iface`,
  *   `reuse_socket` for `reuse`; from VLC: `miface` for `iface`. Any other key, a key given twice
- *   (counting aliases) or a key without `=value` is an error: nothing is ignored silently.
+ *   (counting aliases) or a key without `=value` is an error: nothing is ignored silently. Keys are
+ *   looked up as own entries only, so `__proto__`, `constructor` or `toString` are unknown keys
+ *   like any other, not properties inherited from `Object.prototype`.
  * - **Zones.** Written raw, as VLC and FFmpeg do (`[fe80::1%eth0]`); RFC 6874's `%25eth0` is read
  *   too when what follows `%25` is not all digits (`%25` and `%251` are interface indexes). `%XX` escapes are decoded in query values (ASCII only).
  * - Names stay unresolved (`family` 0); only address literals are classified. A multicast group
@@ -40,9 +45,9 @@
 
 import { isIPv4, isIPv6 } from 'node:net';
 import {
-  addressesEqual,
   classifyAddress,
   formatHost,
+  normalizeAddress,
   splitHostPort,
   splitZone,
   URI_ESCAPED_ZONE,
@@ -103,12 +108,25 @@ type OptionKey = 'iface' | 'ttl' | 'dscp' | 'buffer' | 'reuse' | 'sources';
 
 const OPTION_KEYS: readonly OptionKey[] = ['iface', 'ttl', 'dscp', 'buffer', 'reuse', 'sources'];
 
-const ALIASES: Readonly<Record<string, OptionKey>> = {
-  buffer_size: 'buffer',
-  localaddr: 'iface',
-  miface: 'iface',
-  reuse_socket: 'reuse',
-};
+/** Aliases: a Map, so that only these keys resolve (an object would also "have" `__proto__`). */
+const ALIASES: ReadonlyMap<string, OptionKey> = new Map<string, OptionKey>([
+  ['buffer_size', 'buffer'],
+  ['localaddr', 'iface'],
+  ['miface', 'iface'],
+  ['reuse_socket', 'reuse'],
+]);
+
+/**
+ * The most sources one URL may name (`S@G` plus `sources=`, counting duplicates).
+ *
+ * Why 1024: every source becomes one source-specific join (`IP_ADD_SOURCE_MEMBERSHIP` /
+ * `MCAST_JOIN_SOURCE_GROUP`), and Linux allows only 10 sources per group and socket on IPv4
+ * (`net.ipv4.igmp_max_msf`) and 64 on IPv6 (`net.ipv6.mld_max_msf`) unless an operator raises
+ * them. 1024 leaves room for any raised setting we know of in practice, yet keeps a URL's parse
+ * bounded (at most about 40 KB of addresses) so that a hostile or generated URL cannot hold the
+ * event loop. A longer list fails with `InvalidArgumentError` before any source is parsed.
+ */
+export const MAX_URL_SOURCES = 1024;
 
 const IFACE_PATTERN = /^[A-Za-z0-9_.:%-]{1,64}$/;
 
@@ -174,15 +192,24 @@ export function parseMediaUrl(input: string): MediaUrl {
   );
 
   const options = parseQuery(query, fail);
+  const listed = options.sources === undefined ? [] : options.sources.split(',');
+  const count = listed.length + (sourceText === '' ? 0 : 1);
+  if (count > MAX_URL_SOURCES) {
+    fail(
+      `must name at most ${MAX_URL_SOURCES} sources (the kernel allows 10 per group by default); ${count} are given`,
+    );
+  }
   const sources: string[] = [];
+  const seen = new Set<string>();
   const addSource = (text: string, where: string): void => {
     const source = parseSource(text, where, fail);
-    if (!sources.some((s) => addressesEqual(s, source))) sources.push(source);
+    const key = normalizeAddress(source, { unmap: true });
+    if (seen.has(key)) return;
+    seen.add(key);
+    sources.push(source);
   };
   if (sourceText !== '') addSource(sourceText, 'before "@"');
-  if (options.sources !== undefined) {
-    for (const item of options.sources.split(',')) addSource(item, 'in sources=');
-  }
+  for (const item of listed) addSource(item, 'in sources=');
   if (sources.length > 0) listen = true;
 
   const cls = endpoint.family === 0 ? undefined : classifyAddress(endpoint.host);
@@ -325,7 +352,10 @@ function parseQuery(
   query: string,
   fail: (expected: string) => never,
 ): Partial<Record<OptionKey, string>> {
-  const options: Partial<Record<OptionKey, string>> = {};
+  // A null-prototype object: `options[key]` can only be an option this loop stored.
+  const options: Partial<Record<OptionKey, string>> = Object.create(null) as Partial<
+    Record<OptionKey, string>
+  >;
   if (query === '') return options;
   for (const pair of query.split('&')) {
     if (pair === '') fail('must not have an empty query parameter ("&&" or a trailing "&")');
@@ -334,10 +364,10 @@ function parseQuery(
     const name = pair.slice(0, eq);
     const key = (OPTION_KEYS as readonly string[]).includes(name)
       ? (name as OptionKey)
-      : ALIASES[name];
+      : ALIASES.get(name);
     if (key === undefined) {
       fail(
-        `must use only the query options ${OPTION_KEYS.join(', ')} (or the aliases ${Object.keys(ALIASES).join(', ')}); ${JSON.stringify(name)} is not one`,
+        `must use only the query options ${OPTION_KEYS.join(', ')} (or the aliases ${[...ALIASES.keys()].join(', ')}); ${JSON.stringify(name)} is not one`,
       );
     }
     if (options[key] !== undefined) {

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { InvalidArgumentError } from '../src/errors.js';
-import { DEFAULT_MEDIA_PORTS, formatMediaUrl, parseMediaUrl } from '../src/url.js';
+import { DEFAULT_MEDIA_PORTS, MAX_URL_SOURCES, formatMediaUrl, parseMediaUrl } from '../src/url.js';
 import type { MediaUrl } from '../src/url.js';
 
 function isInvalidUrl(message?: RegExp, argument = 'url') {
@@ -503,4 +503,71 @@ test('near-valid strings that parse also round-trip', () => {
     { numRuns: 2000 },
   );
   assert.ok(parsedCount > 0, 'the generator should produce some valid URLs');
+});
+
+test('query keys named after Object.prototype members are unknown options', () => {
+  for (const key of ['__proto__', 'constructor', 'toString', 'valueOf', 'hasOwnProperty']) {
+    assert.throws(
+      () => parseMediaUrl(`udp://@239.1.1.1:5004?${key}=1`),
+      isInvalidUrl(new RegExp(`only the query options .*"${key}" is not one`)),
+      key,
+    );
+    assert.throws(
+      () => parseMediaUrl(`udp://@239.1.1.1:5004?ttl=1&${key}=x`),
+      isInvalidUrl(/is not one/),
+      `${key} after a known key`,
+    );
+  }
+});
+
+/** `count` distinct IPv4 sources in 10.0.0.0/8, as text. */
+function ipv4Sources(count: number): string[] {
+  return Array.from(
+    { length: count },
+    (_, i) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`,
+  );
+}
+
+test('sources= longer than MAX_URL_SOURCES is rejected before any source is parsed', () => {
+  const url = `udp://@232.1.1.1:5004?sources=${ipv4Sources(20_000).join(',')}`;
+  const started = performance.now();
+  assert.throws(
+    () => parseMediaUrl(url),
+    isInvalidUrl(new RegExp(`at most ${MAX_URL_SOURCES} sources .*; 20000 are given`)),
+  );
+  const elapsedMs = performance.now() - started;
+  // Sanity bound only (the quadratic de-duplication took 27 s here); the error is the assertion.
+  assert.ok(elapsedMs < 1000, `rejecting 20,000 sources took ${elapsedMs.toFixed(1)} ms`);
+  // The "@" source counts too.
+  const atLimit = ipv4Sources(MAX_URL_SOURCES);
+  assert.throws(
+    () => parseMediaUrl(`udp://192.0.2.1@232.1.1.1:5004?sources=${atLimit.join(',')}`),
+    isInvalidUrl(/at most 1024 sources/),
+  );
+  assert.equal(
+    parseMediaUrl(`udp://@232.1.1.1:5004?sources=${atLimit.join(',')}`).sources.length,
+    MAX_URL_SOURCES,
+  );
+});
+
+test('1,000 sources are de-duplicated by address, in order, IPv4 and IPv6', () => {
+  const v4 = ipv4Sources(1000);
+  const withDuplicates = [...v4.slice(0, 500), ...v4.slice(0, 20), ...v4.slice(500)];
+  const started = performance.now();
+  const parsed = parseMediaUrl(
+    `udp://${v4[0]}@232.1.1.1:5004?sources=${withDuplicates.slice(1).join(',')}`,
+  );
+  const elapsedMs = performance.now() - started;
+  assert.deepEqual(parsed.sources, v4);
+  assert.ok(elapsedMs < 2000, `parsing 1,000 sources took ${elapsedMs.toFixed(1)} ms`);
+
+  // Different spellings of one IPv6 address are one source (512 written twice: 1,024 in all).
+  const v6 = Array.from({ length: 512 }, (_, i) => `2001:db8::${(i + 1).toString(16)}`);
+  const respelled = v6.map((a, i) =>
+    i % 2 === 0 ? a.toUpperCase() : a.replace('2001:db8::', '2001:0db8:0:0:0:0:0:'),
+  );
+  const parsed6 = parseMediaUrl(
+    `udp://@[ff3e::8000:1]:5004?sources=${[...v6, ...respelled].join(',')}`,
+  );
+  assert.deepEqual(parsed6.sources, v6);
 });

@@ -95,10 +95,12 @@ export class AddressLearner {
    *
    * @returns `'learned'` (first source), `'known'` (the learned source), `'rebound'` (a new
    *   source after `rebindAfterMs` of silence) or `'rejected'` (drop the datagram).
-   * @throws InvalidArgumentError for a malformed address or port.
+   * @throws InvalidArgumentError for a malformed address or port, or a `nowMs` that is not a
+   *   finite number (nothing is learned then).
    */
   learnMedia(source: Endpoint, nowMs: number): LearnVerdict {
     const src = checkEndpoint(source, 'source');
+    checkNow(nowMs);
     this.#mediaText = undefined;
     if (this.#media === undefined) {
       this.#media = src;
@@ -148,6 +150,7 @@ export class AddressLearner {
    */
   learnRtcp(source: Endpoint, nowMs: number): LearnVerdict {
     const src = checkEndpoint(source, 'source');
+    checkNow(nowMs);
     if (this.#media !== undefined && this.#media.address !== src.address) {
       this.#stats.rtcpRejected++;
       return 'rejected';
@@ -173,8 +176,11 @@ export class AddressLearner {
   /**
    * Milliseconds since the last accepted datagram at `nowMs`; `Infinity` before the first one
    * (ristgo's `SilentFor`).
+   *
+   * @throws InvalidArgumentError when `nowMs` is not a finite number.
    */
   silentFor(nowMs: number): number {
+    checkNow(nowMs);
     return this.#lastSeenMs === undefined ? Infinity : Math.max(0, nowMs - this.#lastSeenMs);
   }
 
@@ -193,6 +199,12 @@ function checkEndpoint(endpoint: Endpoint, argument: string): Endpoint {
   validateString(endpoint.address, `${argument}.address`);
   validatePort(endpoint.port, `${argument}.port`);
   return { address: normalizeAddress(endpoint.address, { unmap: true }), port: endpoint.port };
+}
+
+/** A clock reading (`performance.now()`): a finite number, or the learner's times go NaN. */
+function checkNow(nowMs: unknown): asserts nowMs is number {
+  if (typeof nowMs !== 'number' || !Number.isFinite(nowMs))
+    throw new InvalidArgumentError('nowMs', nowMs, 'must be a finite number of milliseconds');
 }
 
 function sameEndpoint(a: Endpoint, b: Endpoint): boolean {

@@ -21,8 +21,14 @@
  *   stateless reply (an HMAC of its source address under a per-context secret), so a spoofed
  *   source creates no state at all, and only peers that receive at their claimed address can
  *   start a handshake;
- * - `maxPendingHandshakes` (default 4): handshakes in progress at once; more are dropped and
- *   counted (`stats.pendingRejected`);
+ * - `maxPendingHandshakes` (default 4): handshakes in progress at once, each candidate peer
+ *   with a deadline (`candidateTimeoutMs`, default 5 s) after which its slot is freed
+ *   (`stats.candidatesExpired`); when every slot is taken, a newcomer that passes the cookie
+ *   check evicts the oldest candidate that has sent nothing since its own cookie check and is
+ *   past a short protection (four of its round trips, 10 to 100 ms by default;
+ *   `stats.candidatesEvicted`), else it is dropped (`stats.pendingRejected`). So peers that answer the cookie exchange and then
+ *   go silent cannot lock real clients out: see `dtls-admission.ts` for the rule, why it holds
+ *   and what it leaves open;
  * - `allowPeers`: an allow-list of addresses and subnets; other sources are dropped before any
  *   DTLS processing (`stats.notAllowed`);
  * - the handshake `timeoutMs`, after which every half-open handshake is freed.
@@ -50,20 +56,11 @@ import {
   SocketClosedError,
   TimeoutError,
 } from '../errors.js';
-import type {
-  NativeBinding,
-  NativeDtlsConnection,
-  NativeDtlsContext,
-  NativeDtlsContextOptions,
-} from '../native/index.js';
-import {
-  validateAbortSignal,
-  validateBoolean,
-  validateInteger,
-  validateString,
-  validateTimeoutMs,
-} from '../validate.js';
+import type { NativeBinding, NativeDtlsConnection, NativeDtlsContext } from '../native/index.js';
+import { validateAbortSignal, validateTimeoutMs } from '../validate.js';
 import type { Endpoint } from './address-learning.js';
+import { CandidateTable } from './dtls-admission.js';
+import { checkConfig, type Role } from './dtls-config.js';
 import { DtlsError, MessageTooLargeError } from '../errors.js';
 
 /** A pre-shared key and the identity that names it. */
@@ -123,8 +120,21 @@ export interface DtlsServerConfig extends DtlsConfig {
    * handshake; other sources are dropped and counted (`stats.notAllowed`). Default: everyone.
    */
   allowPeers?: readonly string[];
-  /** Handshakes in progress at once (each with its own peer); more are dropped. Default 4. */
+  /**
+   * Handshakes in progress at once (each with its own peer), 1..1024. A newcomer past the cookie
+   * check when all are taken evicts the oldest candidate that has not answered since its own
+   * and is past a short protection (10 to 100 ms by default: see `dtls-admission.ts`), or is
+   * dropped when there is none.
+   * Default 4.
+   */
   maxPendingHandshakes?: number;
+  /**
+   * Each candidate peer must complete its handshake within this many milliseconds of passing
+   * the cookie check, or its slot is freed (`stats.candidatesExpired`), whatever OpenSSL's
+   * retransmission timer would still do. 1..2147483647; default 5000 (two round trips plus two
+   * lost flights at the default `retransmitInitialMs`).
+   */
+  candidateTimeoutMs?: number;
 }
 
 /** Options of `RistTransport.handshake`. */
@@ -175,8 +185,17 @@ export interface DtlsStats {
   notAllowed: number;
   /** HelloVerifyRequests sent (server). */
   cookiesSent: number;
-  /** New handshakes refused because `maxPendingHandshakes` were in progress (server). */
+  /**
+   * New handshakes refused because `maxPendingHandshakes` were in progress and none of them
+   * could be evicted (server).
+   */
   pendingRejected: number;
+  /** Handshakes in progress now: candidate peers past the cookie check (server; a gauge). */
+  pendingHandshakes: number;
+  /** Candidates that gave their slot to a newcomer: they had sent nothing since admission (server). */
+  candidatesEvicted: number;
+  /** Candidates dropped because they did not complete within `candidateTimeoutMs` (server). */
+  candidatesExpired: number;
   /** Handshakes that failed (server: each candidate peer; client: each attempt). */
   handshakeFailures: number;
   /** Handshake flights retransmitted on timeout. */
@@ -215,8 +234,6 @@ export interface DtlsRecord {
   readonly port: number;
 }
 
-type Role = 'client' | 'server';
-
 const kDefaultHandshakeTimeoutMs = 10_000;
 
 /**
@@ -234,9 +251,9 @@ export class DtlsChannel {
   readonly #hostname: string | undefined;
   readonly #cookies: boolean;
   readonly #allow: BlockList | undefined;
-  readonly #maxPending: number;
+  readonly #candidateTimeoutMs: number;
   readonly #queueLimit: number;
-  readonly #pending = new Map<string, Session>();
+  readonly #pending: CandidateTable<Session>;
   #listener: NativeDtlsConnection | undefined;
   #session: Session | undefined;
   #info: DtlsSessionInfo | undefined;
@@ -254,6 +271,9 @@ export class DtlsChannel {
     notAllowed: 0,
     cookiesSent: 0,
     pendingRejected: 0,
+    pendingHandshakes: 0,
+    candidatesEvicted: 0,
+    candidatesExpired: 0,
     handshakeFailures: 0,
     retransmits: 0,
     readerDrops: 0,
@@ -282,7 +302,13 @@ export class DtlsChannel {
     const server = config as DtlsServerConfig;
     this.#cookies = role === 'server' ? (server.cookies ?? true) : false;
     this.#allow = role === 'server' ? checked.allow : undefined;
-    this.#maxPending = role === 'server' ? (server.maxPendingHandshakes ?? 4) : 1;
+    this.#candidateTimeoutMs = role === 'server' ? (server.candidateTimeoutMs ?? 5000) : 5000;
+    this.#pending = new CandidateTable<Session>(
+      role === 'server' ? (server.maxPendingHandshakes ?? 4) : 1,
+      this.#candidateTimeoutMs,
+      config.retransmitInitialMs ?? 1000,
+      (session) => this.#candidateExpired(session),
+    );
     this.#queueLimit = io.readerQueueLength ?? 4096;
     this.#ctx = binding.msock_dtls_context(checked.native);
   }
@@ -294,7 +320,7 @@ export class DtlsChannel {
 
   /** Counters; a snapshot. */
   get stats(): DtlsStats {
-    return { ...this.#stats };
+    return { ...this.#stats, pendingHandshakes: this.#pending.size };
   }
 
   /** The last error met in the background (a failed candidate handshake, a failed send). */
@@ -430,6 +456,10 @@ export class DtlsChannel {
    *   ended the session.
    */
   read(options: { signal?: AbortSignal } = {}): Promise<DtlsRecord> {
+    if (typeof options !== 'object' || options === null)
+      return Promise.reject(
+        new InvalidArgumentError('options', options, 'must be an object { signal? }'),
+      );
     const signal = options.signal;
     validateAbortSignal(signal);
     if (this.#closed) return Promise.reject(new SocketClosedError('readMedia'));
@@ -532,10 +562,11 @@ export class DtlsChannel {
     const key = endpointKey(peer);
     const known = this.#pending.get(key);
     if (known) {
+      this.#pending.answered(key);
       this.#step(known, data);
       return;
     }
-    if (this.#pending.size >= this.#maxPending) {
+    if (!this.#pending.canAdmit()) {
       this.#stats.pendingRejected++;
       return;
     }
@@ -546,7 +577,7 @@ export class DtlsChannel {
         timer: undefined,
         freed: false,
       };
-      this.#pending.set(key, session);
+      this.#admit(key, session);
       this.#step(session, data);
       return;
     }
@@ -565,15 +596,36 @@ export class DtlsChannel {
     }
     const out = this.#b.msock_dtls_take_output(listener);
     if (!verified) {
-      if (out.length > 0) this.#stats.cookiesSent++;
+      if (out.length > 0) {
+        this.#stats.cookiesSent++;
+        this.#pending.cookieSent(key);
+      }
       this.#flush(out, peer, undefined);
       return;
     }
     this.#listener = undefined;
     const session: Session = { conn: listener, peer, timer: undefined, freed: false };
-    this.#pending.set(key, session);
+    this.#admit(key, session);
     this.#flush(out, peer, session);
     this.#step(session, undefined);
+  }
+
+  /** Gives a candidate a handshake slot, freeing the one it evicts (see `dtls-admission.ts`). */
+  #admit(key: string, session: Session): void {
+    const evicted = this.#pending.admit(key, session);
+    if (evicted === undefined) return;
+    this.#stats.candidatesEvicted++;
+    this.#free(evicted);
+  }
+
+  /** A candidate's `candidateTimeoutMs` ran out: it has left the table; free it. */
+  #candidateExpired(session: Session): void {
+    this.#stats.candidatesExpired++;
+    this.#lastError = new TimeoutError(
+      `DTLS handshake of candidate peer ${endpointKey(session.peer)}`,
+      this.#candidateTimeoutMs,
+    );
+    this.#free(session);
   }
 
   #newConnection(): NativeDtlsConnection {
@@ -609,8 +661,7 @@ export class DtlsChannel {
       pskIdentity: raw.pskIdentity,
     });
     this.#pending.delete(endpointKey(session.peer));
-    for (const other of this.#pending.values()) this.#free(other);
-    this.#pending.clear();
+    for (const other of this.#pending.clear()) this.#free(other);
     if (this.#listener) {
       this.#nativeFree(this.#listener);
       this.#listener = undefined;
@@ -627,7 +678,9 @@ export class DtlsChannel {
     this.#lastError = err;
     this.#free(session);
     if (this.#role === 'server') {
-      this.#pending.delete(endpointKey(session.peer));
+      // Only its own slot: an evicted session's late failure must not free its successor's.
+      const key = endpointKey(session.peer);
+      if (this.#pending.get(key) === session) this.#pending.delete(key);
       return;
     }
     this.#session = undefined;
@@ -641,8 +694,7 @@ export class DtlsChannel {
     this.#handshake = undefined;
     waiter.cleanup();
     if (this.#info === undefined) {
-      for (const s of this.#pending.values()) this.#free(s);
-      this.#pending.clear();
+      for (const s of this.#pending.clear()) this.#free(s);
       if (this.#role === 'client' && this.#session) {
         this.#free(this.#session);
         this.#session = undefined;
@@ -816,8 +868,7 @@ export class DtlsChannel {
   }
 
   #freeAll(): void {
-    for (const s of this.#pending.values()) this.#free(s);
-    this.#pending.clear();
+    for (const s of this.#pending.clear()) this.#free(s);
     if (this.#session) this.#free(this.#session);
     if (this.#listener) {
       this.#nativeFree(this.#listener);
@@ -841,150 +892,4 @@ function sameEndpoint(a: Endpoint, b: Endpoint): boolean {
 /** `host:port` / `[v6]:port`: the key of a pending handshake and the peer the cookie is bound to. */
 function endpointKey(e: Endpoint): string {
   return formatHostPort({ host: e.address, port: e.port });
-}
-
-function pem(value: unknown, argument: string): string | undefined {
-  if (value === undefined) return undefined;
-  const text =
-    value instanceof Uint8Array
-      ? Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('latin1')
-      : value;
-  if (typeof text !== 'string' || !text.includes('-----BEGIN '))
-    throw new InvalidArgumentError(argument, value, 'must be PEM text (-----BEGIN ...)');
-  if (text.includes('\0'))
-    throw new InvalidArgumentError(argument, '(PEM)', 'must not contain NUL characters');
-  return text;
-}
-
-/**
- * Parses `AB:CD:...` or 64 hex digits into the 32 bytes of a SHA-256 digest.
- *
- * @internal
- */
-export function parseFingerprint(value: unknown, argument = 'fingerprint'): Buffer {
-  validateString(value, argument);
-  const hex = value.replace(/:/g, '');
-  if (!/^[0-9a-fA-F]{64}$/.test(hex))
-    throw new InvalidArgumentError(
-      argument,
-      value,
-      'must be a SHA-256 fingerprint: 32 hex bytes, with or without colons',
-    );
-  return Buffer.from(hex, 'hex');
-}
-
-function pskKey(value: unknown): Uint8Array {
-  if (typeof value === 'string') {
-    if (!/^([0-9a-fA-F]{2})+$/.test(value))
-      throw new InvalidArgumentError('psk.key', value, 'must be hex digits, or a Uint8Array');
-    value = Buffer.from(value, 'hex');
-  }
-  if (!(value instanceof Uint8Array) || value.length < 1 || value.length > 256)
-    throw new InvalidArgumentError('psk.key', value, 'must be 1..256 bytes');
-  return value;
-}
-
-/** Validates a client or server configuration into the addon's options. */
-function checkConfig(
-  role: Role,
-  config: DtlsClientConfig | DtlsServerConfig,
-  family: 4 | 6,
-): { native: NativeDtlsContextOptions; mtu: number; allow: BlockList | undefined } {
-  if (typeof config !== 'object' || config === null)
-    throw new InvalidArgumentError('config', config, 'must be an object');
-  const native: NativeDtlsContextOptions = { role };
-  const cert = pem(config.cert, 'cert');
-  const key = pem(config.key, 'key');
-  const ca = pem(config.ca, 'ca');
-  if ((cert === undefined) !== (key === undefined))
-    throw new InvalidArgumentError(
-      cert === undefined ? 'cert' : 'key',
-      undefined,
-      'must be given together with the other (PEM certificate and its private key)',
-    );
-  if (cert !== undefined && key !== undefined) {
-    native.cert = cert;
-    native.key = key;
-  }
-  if (ca !== undefined) native.ca = ca;
-  if (config.verifyPeer !== undefined) validateBoolean(config.verifyPeer, 'verifyPeer');
-  if (config.fingerprint !== undefined) native.fingerprint = parseFingerprint(config.fingerprint);
-  if (config.psk !== undefined) {
-    if (typeof config.psk !== 'object' || config.psk === null)
-      throw new InvalidArgumentError('psk', config.psk, 'must be an object { identity, key }');
-    validateString(config.psk.identity, 'psk.identity', { nonEmpty: true });
-    if (Buffer.byteLength(config.psk.identity) > 128 || config.psk.identity.includes('\0'))
-      throw new InvalidArgumentError(
-        'psk.identity',
-        config.psk.identity,
-        'must be at most 128 bytes, without NUL',
-      );
-    native.pskIdentity = config.psk.identity;
-    native.psk = pskKey(config.psk.key);
-  }
-  if (config.ciphers !== undefined) {
-    validateString(config.ciphers, 'ciphers', { nonEmpty: true });
-    native.ciphers = config.ciphers;
-  }
-  if (config.retransmitInitialMs !== undefined) {
-    validateInteger(config.retransmitInitialMs, 'retransmitInitialMs', 1, 60_000);
-    native.retransmitInitialMs = config.retransmitInitialMs;
-  }
-  const mtu = config.maxDatagramBytes ?? (family === 4 ? 1472 : 1452);
-  validateInteger(mtu, 'maxDatagramBytes', 256, 65507);
-
-  const trusts = ca !== undefined || config.fingerprint !== undefined;
-  let allow: BlockList | undefined;
-  if (role === 'client') {
-    const c = config as DtlsClientConfig;
-    if (c.hostname !== undefined) validateString(c.hostname, 'hostname', { nonEmpty: true });
-    const verify = config.verifyPeer ?? native.psk === undefined;
-    if (verify && !trusts)
-      throw new InvalidArgumentError(
-        'config',
-        config,
-        'needs ca or fingerprint to verify the server (or psk only, or verifyPeer: false to accept any server certificate)',
-      );
-    native.verifyPeer = verify && trusts;
-  } else {
-    const s = config as DtlsServerConfig;
-    if (cert === undefined && native.psk === undefined)
-      throw new InvalidArgumentError(
-        'config',
-        config,
-        'needs cert and key, or psk, for the server to authenticate itself',
-      );
-    if (config.verifyPeer === true && !trusts)
-      throw new InvalidArgumentError(
-        'verifyPeer',
-        true,
-        'needs ca or fingerprint to verify client certificates',
-      );
-    native.verifyPeer = config.verifyPeer ?? false;
-    if (s.cookies !== undefined) validateBoolean(s.cookies, 'cookies');
-    if (s.maxPendingHandshakes !== undefined)
-      validateInteger(s.maxPendingHandshakes, 'maxPendingHandshakes', 1, 1024);
-    if (s.allowPeers !== undefined) {
-      if (!Array.isArray(s.allowPeers))
-        throw new InvalidArgumentError('allowPeers', s.allowPeers, 'must be an array of addresses');
-      allow = new BlockList();
-      for (const [i, entry] of s.allowPeers.entries()) addAllowed(allow, entry, `allowPeers[${i}]`);
-    }
-  }
-  return { native, mtu, allow };
-}
-
-function addAllowed(list: BlockList, entry: unknown, argument: string): void {
-  validateString(entry, argument);
-  const [address = '', prefix] = entry.split('/');
-  const bare = unmapIPv4(address);
-  const type = isIPv6(bare) ? 'ipv6' : 'ipv4';
-  try {
-    if (prefix === undefined) list.addAddress(bare, type);
-    else list.addSubnet(bare, Number(prefix), type);
-  } catch (err) {
-    throw new InvalidArgumentError(argument, entry, 'must be an IP address or address/prefix', {
-      cause: err,
-    });
-  }
 }

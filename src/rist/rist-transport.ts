@@ -344,6 +344,7 @@ export class RistTransport {
    * @throws AbortError when `signal` aborts while waiting.
    */
   async readMedia(options: { signal?: AbortSignal } = {}): Promise<RistDatagram> {
+    checkReadOptions(options);
     validateAbortSignal(options.signal, 'signal');
     if (this.#dtls) {
       const record = await this.#dtls.read(options);
@@ -393,6 +394,7 @@ export class RistTransport {
    */
   async readRtcp(options: { signal?: AbortSignal } = {}): Promise<RistDatagram> {
     if (this.profile === 'main') return this.readMedia(options);
+    checkReadOptions(options);
     validateAbortSignal(options.signal, 'signal');
     for (;;) {
       const d = await this.#rtcp.receive(options);
@@ -493,7 +495,11 @@ export class RistTransport {
     options: { iface?: InterfaceSelection; source?: string } = {},
   ): void {
     this.#assertOpen('leaveMulticast');
+    validateString(group, 'group');
+    if (typeof options !== 'object' || options === null)
+      throw new InvalidArgumentError('options', options, 'must be an object { iface?, source? }');
     const { iface, source } = options;
+    if (source !== undefined) validateString(source, 'source');
     for (const socket of this.#sockets()) {
       if (source === undefined) socket.dropMembership(group, iface);
       else socket.dropSourceSpecificMembership(source, group, iface);
@@ -613,7 +619,8 @@ export class RistTransport {
     if (typeof dest !== 'object' || dest === null)
       throw new InvalidArgumentError('dest', dest, 'must be an object { address, port }');
     validateString(dest.address, 'dest.address');
-    validatePort(dest.port, 'dest.port');
+    // Port 0 is no destination: the kernel refuses it (EINVAL), and a DTLS peer cannot be there.
+    validateInteger(dest.port, 'dest.port', 1, 65535);
     const family = addressFamily(dest.address);
     if (family === 0)
       throw new InvalidArgumentError('dest.address', dest.address, 'must be an IP address literal');
@@ -629,4 +636,10 @@ export class RistTransport {
     }
     return [dest.port, dest.address];
   }
+}
+
+/** The options of a read: an object (possibly empty), never `null` or a primitive. */
+function checkReadOptions(options: unknown): void {
+  if (typeof options !== 'object' || options === null)
+    throw new InvalidArgumentError('options', options, 'must be an object { signal? }');
 }

@@ -42,8 +42,18 @@ export interface SenderReport {
   octetCount: number;
 }
 
-/** Builds an SR (PT 200) without report blocks: 28 bytes. */
+/**
+ * Builds an SR (PT 200) without report blocks: 28 bytes.
+ *
+ * @throws InvalidArgumentError when `sr` is not an object, or for a field out of range.
+ */
 export function buildSenderReport(sr: SenderReport): Buffer {
+  if (typeof sr !== 'object' || sr === null)
+    throw new InvalidArgumentError(
+      'sr',
+      sr,
+      'must be an object { ssrc, rtpTimestamp, packetCount, octetCount, wallclockMs? }',
+    );
   validateInteger(sr.ssrc, 'ssrc', 0, 0xffffffff);
   validateInteger(sr.rtpTimestamp, 'rtpTimestamp', 0, 0xffffffff);
   validateInteger(sr.packetCount, 'packetCount', 0, Number.MAX_SAFE_INTEGER);

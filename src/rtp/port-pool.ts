@@ -170,6 +170,8 @@ export class PortPool {
    * @throws AbortError when `signal` aborts.
    */
   async lease(options: { signal?: AbortSignal } = {}): Promise<PortLease> {
+    if (typeof options !== 'object' || options === null)
+      throw new InvalidArgumentError('options', options, 'must be an object { signal? }');
     validateAbortSignal(options.signal, 'signal');
     if (this.#closing) throw new InvalidStateError('lease: the PortPool is closed');
     const { min, max } = this.#options;

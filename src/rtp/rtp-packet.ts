@@ -41,9 +41,15 @@ export const RTP_HEADER_BYTES = 12;
 /**
  * Builds an RTP packet (12-byte header + payload).
  *
- * @throws InvalidArgumentError for a field out of range.
+ * @throws InvalidArgumentError when `packet` is not an object, or for a field out of range.
  */
 export function buildRtpPacket(packet: RtpPacket): Buffer {
+  if (typeof packet !== 'object' || packet === null)
+    throw new InvalidArgumentError(
+      'packet',
+      packet,
+      'must be an object { sequenceNumber, timestamp, ssrc, payload, payloadType?, marker? }',
+    );
   const payloadType = packet.payloadType ?? RTP_PAYLOAD_TYPE_MP2T;
   validateInteger(payloadType, 'payloadType', 0, 127);
   validateInteger(packet.sequenceNumber, 'sequenceNumber', 0, 0xffff);
@@ -120,10 +126,15 @@ export interface RtpHeader {
 }
 
 /**
- * Parses the RTP header of a datagram without copying or throwing: `undefined` when `data` is not a
+ * Parses the RTP header of a datagram without copying: `undefined` when `data` is not a
  * well-formed RTP version 2 packet. For per-packet statistics on a stream.
+ *
+ * @throws InvalidArgumentError when `data` is not a Uint8Array (a caller's mistake, not a bad
+ *   datagram; one `instanceof` per call).
  */
 export function parseRtpHeader(data: Uint8Array): RtpHeader | undefined {
+  if (!(data instanceof Uint8Array))
+    throw new InvalidArgumentError('data', data, 'must be a Buffer or Uint8Array');
   if (data.length < RTP_HEADER_BYTES) return undefined;
   const b0 = data[0] ?? 0;
   if (b0 >> 6 !== 2) return undefined;
@@ -151,6 +162,9 @@ export function parseRtpHeader(data: Uint8Array): RtpHeader | undefined {
 /**
  * Writes a 12-byte RTP version 2 header into `target` at offset 0, in place. The caller checks
  * ranges; values are masked to their field widths.
+ *
+ * @throws InvalidArgumentError when `target` is not a Buffer of at least 12 bytes or `header` is
+ *   not an object (two checks per call; the field values are not checked).
  */
 export function writeRtpHeader(
   target: Buffer,
@@ -162,6 +176,14 @@ export function writeRtpHeader(
     ssrc: number;
   },
 ): void {
+  if (!Buffer.isBuffer(target) || target.length < RTP_HEADER_BYTES)
+    throw new InvalidArgumentError('target', target, 'must be a Buffer of at least 12 bytes');
+  if (typeof header !== 'object' || header === null)
+    throw new InvalidArgumentError(
+      'header',
+      header,
+      'must be an object { payloadType, sequenceNumber, timestamp, ssrc, marker? }',
+    );
   target[0] = 0x80;
   target[1] = (header.marker === true ? 0x80 : 0) | (header.payloadType & 0x7f);
   target.writeUInt16BE(header.sequenceNumber & 0xffff, 2);

@@ -17,6 +17,15 @@
  * cannot be detected without a system call, so a reused connection can still fail on first use;
  * callers of any pool must be ready for that.
  *
+ * Errors: every connection the pool makes carries an `'error'` listener of the pool's for its
+ * whole life, also while it is handed out. Node destroys a socket after its `'error'`, and an
+ * `'error'` with no listener at all is an uncaught exception: without that guard a peer's reset
+ * (`ECONNRESET`) on a connection whose user had not yet attached a listener would end the process.
+ * The guard does not hide the error: it counts it (`stats().total.errors`, per key too), keeps
+ * the last one as {@link TcpConnectionPool.lastError} (a `SystemCallError`), and a listener the
+ * user attaches still receives it. The connection then shows `destroyed`; release or destroy it as
+ * usual (a destroyed connection is never pooled again).
+ *
  * On `release()` a connection must be at a message boundary: a connection with unread buffered
  * data, or with `'data'`/`'readable'` listeners still attached, is refused (`InvalidStateError`)
  * or, if it is closed or half-closed, destroyed instead of pooled.
@@ -28,7 +37,13 @@
  * @module
  */
 
-import { AbortError, InvalidArgumentError, InvalidStateError, TimeoutError } from '../errors.js';
+import {
+  AbortError,
+  InvalidArgumentError,
+  InvalidStateError,
+  SystemCallError,
+  TimeoutError,
+} from '../errors.js';
 import { formatHostPort, parseHostPort } from '../address.js';
 import { validateAbortSignal, validateInteger } from '../validate.js';
 import { connectTcp, TcpConnection, type ConnectTcpOptions } from './connect.js';
@@ -79,6 +94,11 @@ export interface TcpPoolStats {
   evicted: number;
   /** Connections closed by the pool for any reason (evictions included). */
   destroyed: number;
+  /**
+   * `'error'` events on the pool's connections, in use or idle (a peer's reset, a failed write):
+   * the pool's own listener caught each one; the last is {@link TcpConnectionPool.lastError}.
+   */
+  errors: number;
 }
 
 interface Counters {
@@ -86,6 +106,7 @@ interface Counters {
   reused: number;
   evicted: number;
   destroyed: number;
+  errors: number;
 }
 
 interface Waiter {
@@ -123,7 +144,8 @@ export class TcpConnectionPool {
   readonly #entries = new Map<TcpConnection, Entry>();
   /** Connections that belonged to this pool and left it, to tell "released twice" from "foreign". */
   readonly #former = new WeakSet<TcpConnection>();
-  readonly #totals: Counters = { created: 0, reused: 0, evicted: 0, destroyed: 0 };
+  readonly #totals: Counters = { created: 0, reused: 0, evicted: 0, destroyed: 0, errors: 0 };
+  #lastError: unknown;
   #closed = false;
 
   /** @throws InvalidArgumentError for malformed options. */
@@ -147,6 +169,15 @@ export class TcpConnectionPool {
     this.#connectOptions = connectOptions;
   }
 
+  /**
+   * The last `'error'` a connection of this pool emitted (counted in `stats().total.errors`), as a
+   * `SystemCallError` when it came from a system call (`code` `ECONNRESET`, `syscall` `read` …);
+   * `undefined` while there was none.
+   */
+  get lastError(): unknown {
+    return this.#lastError;
+  }
+
   /** True once {@link TcpConnectionPool.close} was called. */
   get closed(): boolean {
     return this.#closed;
@@ -167,6 +198,12 @@ export class TcpConnectionPool {
     if (this.#closed)
       throw new InvalidStateError('acquire failed: the TcpConnectionPool is closed');
     const { key, host, port } = parseEndpoint(endpoint);
+    if (typeof options !== 'object' || options === null)
+      throw new InvalidArgumentError(
+        'options',
+        options,
+        'must be an object { timeoutMs?, signal? }',
+      );
     const { timeoutMs, signal } = options;
     if (timeoutMs !== undefined) validateInteger(timeoutMs, 'timeoutMs', 1, 0x7fffffff);
     validateAbortSignal(signal);
@@ -347,7 +384,7 @@ export class TcpConnectionPool {
         inUse: new Set(),
         connecting: 0,
         waiters: [],
-        counters: { created: 0, reused: 0, evicted: 0, destroyed: 0 },
+        counters: { created: 0, reused: 0, evicted: 0, destroyed: 0, errors: 0 },
       };
       this.#keys.set(key, state);
     }
@@ -445,6 +482,7 @@ export class TcpConnectionPool {
     }
     state.connecting--;
     this.#count(state, 'created');
+    this.#guard(conn, state);
     const entry: Entry = { state, idle: false, dead: false, timer: undefined, unwatch: undefined };
     this.#entries.set(conn, entry);
     state.inUse.add(conn);
@@ -457,6 +495,19 @@ export class TcpConnectionPool {
       );
     }
     return conn;
+  }
+
+  /**
+   * Attaches the pool's `'error'` listener for the connection's whole life (see the module notes):
+   * no reset can become an uncaught exception, and each error is counted and kept. It stays after
+   * the connection leaves the pool, which only happens by destroying it.
+   */
+  #guard(conn: TcpConnection, state: KeyState): void {
+    const { host, port } = state;
+    conn.socket.on('error', (err: Error) => {
+      this.#count(state, 'errors');
+      this.#lastError = SystemCallError.from(err, { address: host, port });
+    });
   }
 
   /** Puts a released connection in the idle list and watches it without reading from it. */
@@ -514,11 +565,8 @@ export class TcpConnectionPool {
     this.#former.add(conn);
     if (evicted) this.#count(entry.state, 'evicted');
     this.#count(entry.state, 'destroyed');
-    if (!conn.socket.destroyed) {
-      // An error after destroy() (none is expected) must not become an uncaught exception.
-      conn.socket.on('error', () => undefined);
-      conn.socket.destroy();
-    }
+    // The guard of #guard stays attached: an error after destroy() is counted, not thrown.
+    if (!conn.socket.destroyed) conn.socket.destroy();
   }
 
   /** Serves waiters of a key with idle connections or free capacity. */

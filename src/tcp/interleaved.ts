@@ -15,6 +15,18 @@
  * next frame or message. Only a stream that ends inside a frame or message loses that one item (an
  * `'error'` from `end()`). Every skip is counted in {@link InterleavedDemuxer.stats}.
  *
+ * Memory and skips are bounded by `maxMessageBytes` (default 64 KiB): an RTSP message is a start
+ * line, a few headers and at most an SDP body of a few KB (live555 reads requests and responses
+ * into 20,000-byte buffers), so 64 KiB is generous for real servers and small enough that a peer
+ * cannot make us buffer much. A message whose headers do not end within the limit is dropped up to
+ * the next `$`. A message whose `Content-Length` would take it past the limit is an error on the
+ * field `Content-Length`: only its headers are dropped, and its declared body is *not* skipped,
+ * because trusting the length (`Content-Length: 9999999999`) would discard the next 10 GB of the
+ * stream, frames included. The bytes after the headers are parsed afresh: interleaved frames that
+ * follow are delivered, and a body that does follow is met as data that does not parse and is
+ * dropped with errors of its own. Raise `maxMessageBytes` for a server that really sends larger
+ * messages.
+ *
  * {@link writeInterleaved} frames a payload onto a writable stream and respects backpressure.
  *
  * What this module does not do: RTSP semantics (methods, CSeq, sessions, authentication), RTP
@@ -76,7 +88,11 @@ export interface InterleavedDemuxerOptions {
   channels?: InterleavedChannelMap;
   /** Largest frame payload accepted, 1..65535. Larger frames raise `'error'` and are skipped. Default: 65535. */
   maxFrameBytes?: number;
-  /** Largest RTSP message (headers and body) accepted, in bytes. Default: 65536. */
+  /**
+   * Largest RTSP message (headers and body) accepted, in bytes, 16..2147483647; also the most the
+   * demuxer buffers while it waits for the end of a message's headers. A `Content-Length` past it
+   * is not trusted (see the module notes). Default: 65536.
+   */
   maxMessageBytes?: number;
 }
 
@@ -312,13 +328,15 @@ export class InterleavedDemuxer extends EventEmitter<InterleavedDemuxerEvents> {
       bodyBytes = Number(lengthField);
     }
     if (headerBytes + bodyBytes > this.#maxMessageBytes) {
+      // The declared body is not skipped: a lying Content-Length would make us discard (and wait
+      // for) that many bytes of the stream. Only the headers go; what follows is parsed afresh.
       this.#skipMessage(
         buf,
-        headerBytes + bodyBytes,
+        headerBytes,
         new FramingError(
-          'message',
-          parsed.startLine,
-          `must be at most maxMessageBytes (${this.#maxMessageBytes}) long, headers and body; ${headerBytes + bodyBytes} bytes were skipped`,
+          'Content-Length',
+          lengthField,
+          `must keep the message within maxMessageBytes (${this.#maxMessageBytes}), headers and body, in "${parsed.startLine}"; its ${headerBytes} header bytes were skipped and the ${bodyBytes} body bytes it declares were not trusted`,
         ),
       );
       return true;
@@ -435,8 +453,8 @@ export function encodeInterleavedHeader(channel: number, length: number): Buffer
  * socket) and resolves when the stream can take more: at once if `write()` accepted it, else on
  * `'drain'`. Header and payload go out in one corked write so no other frame can come between.
  *
- * @throws InvalidArgumentError for a channel outside 0..255 or a payload of 0 or more than 65535
- *   bytes; SocketClosedError when the stream is (or gets, while waiting for `'drain'`) closed.
+ * @throws InvalidArgumentError for a stream that is not Writable, a channel outside 0..255 or a
+ *   payload of 0 or more than 65535 bytes; SocketClosedError when the stream is (or gets, while waiting for `'drain'`) closed.
  *   Write errors themselves are emitted on the stream's `'error'`, as for any write.
  */
 export function writeInterleaved(
@@ -447,6 +465,16 @@ export function writeInterleaved(
   if (!(payload instanceof Uint8Array)) {
     return Promise.reject(
       new InvalidArgumentError('payload', payload, 'must be a Buffer or Uint8Array'),
+    );
+  }
+  if (
+    typeof stream !== 'object' ||
+    stream === null ||
+    typeof stream.write !== 'function' ||
+    typeof stream.cork !== 'function'
+  ) {
+    return Promise.reject(
+      new InvalidArgumentError('stream', stream, 'must be a Writable stream (the RTSP socket)'),
     );
   }
   let header: Buffer;

@@ -55,3 +55,22 @@ test('bad input is a typed error', () => {
   assert.throws(() => l.learnMedia({ address: '10.0.0.1', port: 70000 }, 0), InvalidArgumentError);
   assert.throws(() => new AddressLearner({ rebindAfterMs: -1 }), InvalidArgumentError);
 });
+
+test('a clock reading that is not a finite number is refused and learns nothing', () => {
+  const l = new AddressLearner({ rebindAfterMs: 10 });
+  for (const bad of [Number.NaN, Infinity, '5', null, undefined]) {
+    assert.throws(
+      () => l.learnMedia({ address: '10.0.0.1', port: 5000 }, bad as number),
+      (e: unknown) => e instanceof InvalidArgumentError && e.argument === 'nowMs',
+      String(bad),
+    );
+    assert.throws(
+      () => l.learnRtcp({ address: '10.0.0.1', port: 5001 }, bad as number),
+      InvalidArgumentError,
+    );
+    assert.throws(() => l.silentFor(bad as number), InvalidArgumentError);
+  }
+  assert.equal(l.media, undefined);
+  assert.equal(l.learnMedia({ address: '10.0.0.1', port: 5000 }, 0), 'learned');
+  assert.equal(l.silentFor(4), 4);
+});

@@ -424,6 +424,17 @@ test('configuration errors are typed and leave nothing behind', { skip }, async 
     () => main.enableDtlsClient(remote, { verifyPeer: false, maxDatagramBytes: 100 }),
     InvalidArgumentError,
   );
+  for (const hostname of ['local\0host', 'local host', 'a\nb', 'x'.repeat(254), '']) {
+    assert.throws(
+      () => main.enableDtlsClient(remote, { verifyPeer: false, hostname }),
+      (e: unknown) => e instanceof InvalidArgumentError && e.argument === 'hostname',
+      JSON.stringify(hostname),
+    );
+  }
+  assert.throws(
+    () => main.enableDtlsClient({ address: '127.0.0.1', port: 0 }, { verifyPeer: false }),
+    (e: unknown) => e instanceof InvalidArgumentError && e.argument === 'dest.port',
+  );
   assert.deepEqual(live(), liveBase);
   main.enableDtlsClient(remote, { verifyPeer: false });
   assert.throws(() => main.enableDtlsClient(remote, { verifyPeer: false }), InvalidStateError);

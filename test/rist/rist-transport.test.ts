@@ -329,3 +329,21 @@ test('joinMulticast: a failed rollback does not hide the join error', async (t) 
   );
   assert.deepEqual(drop.mock.calls[1]?.arguments, [group, undefined]);
 });
+
+test('bad options of reads and leaves, and a DTLS peer on port 0, are InvalidArgumentError', async (t) => {
+  const simple = await RistTransport.listenEphemeral({ address: '127.0.0.1' });
+  const main = await RistTransport.listenEphemeralSingle({ address: '127.0.0.1' });
+  t.after(() => Promise.all([simple.close(), main.close()]));
+  for (const bad of [null, 42, 'x']) {
+    await assert.rejects(simple.readMedia(bad as never), InvalidArgumentError, String(bad));
+    await assert.rejects(simple.readRtcp(bad as never), InvalidArgumentError, String(bad));
+    await assert.rejects(main.readRtcp(bad as never), InvalidArgumentError, String(bad));
+    assert.throws(() => simple.leaveMulticast('239.1.1.1', bad as never), InvalidArgumentError);
+  }
+  assert.throws(() => simple.leaveMulticast(null as never), InvalidArgumentError);
+  // Port 0 is refused before the addon is even asked for (so also without it).
+  assert.throws(
+    () => main.enableDtlsClient({ address: '127.0.0.1', port: 0 }, { verifyPeer: false }),
+    (e: unknown) => e instanceof InvalidArgumentError && e.argument === 'dest.port',
+  );
+});

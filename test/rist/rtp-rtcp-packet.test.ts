@@ -2,7 +2,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { buildRtpPacket, parseRtpPacket } from '../../src/rtp/rtp-packet.js';
+import {
+  buildRtpPacket,
+  parseRtpHeader,
+  parseRtpPacket,
+  writeRtpHeader,
+} from '../../src/rtp/rtp-packet.js';
 import {
   buildSenderReport,
   buildSenderRtcp,
@@ -64,4 +69,37 @@ test('RTCP: SR is 28 bytes with an NTP time; SDES padded; compound parses back',
   );
   assert.throws(() => parseRtcpCompound(compound.subarray(0, 30)), InvalidArgumentError);
   assert.throws(() => buildSourceDescription(1, ''), InvalidArgumentError);
+});
+
+/** The argument name an InvalidArgumentError must carry. */
+function invalid(argument: string) {
+  return (err: unknown): boolean =>
+    err instanceof InvalidArgumentError &&
+    err.code === 'MEDIASOCK_ERR_INVALID_ARG' &&
+    err.argument === argument;
+}
+
+test('wrong types are InvalidArgumentError, never a TypeError', () => {
+  const header = { payloadType: 33, sequenceNumber: 1, timestamp: 2, ssrc: 3 };
+  for (const bad of [null, undefined, 42, 'rtp', true]) {
+    assert.throws(() => buildRtpPacket(bad as never), invalid('packet'), String(bad));
+    assert.throws(() => parseRtpHeader(bad as never), invalid('data'), String(bad));
+    assert.throws(() => parseRtpPacket(bad as never), invalid('data'), String(bad));
+    assert.throws(() => writeRtpHeader(bad as never, header), invalid('target'), String(bad));
+    assert.throws(
+      () => writeRtpHeader(Buffer.alloc(12), bad as never),
+      invalid('header'),
+      String(bad),
+    );
+    assert.throws(() => buildSenderReport(bad as never), invalid('sr'), String(bad));
+    assert.throws(() => buildSenderRtcp(bad as never, 'cname'), invalid('sr'), String(bad));
+  }
+  assert.throws(() => writeRtpHeader(Buffer.alloc(11), header), invalid('target'));
+  assert.throws(() => writeRtpHeader(new Uint8Array(12) as Buffer, header), invalid('target'));
+  assert.throws(
+    () => buildRtpPacket({ sequenceNumber: 1, timestamp: 2, ssrc: 3, payload: null as never }),
+    invalid('payload'),
+  );
+  // A datagram that is not RTP is still `undefined`, not an error.
+  assert.equal(parseRtpHeader(Buffer.alloc(4)), undefined);
 });

@@ -115,6 +115,13 @@ test('double release and a foreign lease are typed errors', async (t) => {
     p.release({} as PortLease),
     (err: unknown) => err instanceof InvalidArgumentError,
   );
+  for (const bad of [null, 42, 'x']) {
+    await assert.rejects(
+      p.lease(bad as never),
+      (err: unknown) => err instanceof InvalidArgumentError && err.argument === 'options',
+      String(bad),
+    );
+  }
 });
 
 test('close() releases every lease, refuses new ones, and is idempotent', async () => {

@@ -8,6 +8,7 @@ import {
   AbortError,
   InvalidArgumentError,
   InvalidStateError,
+  SystemCallError,
   TimeoutError,
 } from '../../src/errors.js';
 import { connectTcp } from '../../src/tcp/connect.js';
@@ -70,6 +71,7 @@ test('a released connection is reused, and stats account for every connection', 
     reused: 0,
     evicted: 0,
     destroyed: 0,
+    errors: 0,
   });
   const b = await pool.acquire(srv.endpoint);
   assert.equal(b, a);
@@ -251,4 +253,68 @@ test('many acquire/release cycles leave no fd behind', async (t) => {
   // Other tests' sockets may still be closing when the baseline is taken: at most, not exactly.
   const after = await settleFdCount(baseline);
   assert.ok(after <= baseline, `fd count ${after} > baseline ${baseline}`);
+});
+
+test('a peer resets a leased connection with no listener of the user: the process survives, the error is counted', async (t) => {
+  const srv = await startServer();
+  const pool = new TcpConnectionPool();
+  t.after(async () => {
+    await pool.close();
+    await srv.close();
+  });
+  const conn = await pool.acquire(srv.endpoint);
+  // Only the pool's own listener: the user attached none (an 'error' without one would throw).
+  assert.equal(conn.socket.listenerCount('error'), 1);
+  await waitFor(() => srv.accepted.length === 1, 'the server to accept');
+  srv.accepted[0]!.resetAndDestroy();
+  await waitFor(() => conn.destroyed, 'the reset to reach the client');
+
+  const stats = pool.stats();
+  assert.equal(stats.total.errors, 1);
+  assert.equal(stats.byKey[srv.endpoint]?.errors, 1);
+  const err = pool.lastError;
+  assert.ok(err instanceof SystemCallError, `lastError is ${String(err)}`);
+  assert.equal(err.code, 'ECONNRESET');
+  assert.equal(err.port, Number(srv.endpoint.split(':')[1]));
+
+  // The dead connection goes back like any other and is not pooled; the next one is fresh.
+  pool.release(conn);
+  assert.equal(pool.stats().total.idle, 0);
+  const next = await pool.acquire(srv.endpoint);
+  assert.notEqual(next, conn);
+  assert.equal(next.destroyed, false);
+  pool.release(next);
+  const total = pool.stats().total;
+  assert.equal(total.open, total.created - total.destroyed);
+});
+
+test('a user listener on a leased connection receives the reset too', async (t) => {
+  const srv = await startServer();
+  const pool = new TcpConnectionPool();
+  t.after(async () => {
+    await pool.close();
+    await srv.close();
+  });
+  const conn = await pool.acquire(srv.endpoint);
+  const seen: unknown[] = [];
+  conn.socket.on('error', (e) => seen.push(e));
+  await waitFor(() => srv.accepted.length === 1, 'the server to accept');
+  srv.accepted[0]!.resetAndDestroy();
+  await waitFor(() => seen.length === 1, 'the user listener to see the reset');
+  assert.equal((seen[0] as { code?: string }).code, 'ECONNRESET');
+  assert.equal(pool.stats().total.errors, 1);
+  pool.destroy(conn);
+});
+
+test('acquire with options that are not an object is InvalidArgumentError', async (t) => {
+  const pool = new TcpConnectionPool();
+  t.after(() => pool.close());
+  for (const bad of [null, 42, 'x', Symbol('s')]) {
+    await assert.rejects(
+      pool.acquire('127.0.0.1:9', bad as never),
+      (e: unknown) => e instanceof InvalidArgumentError && e.argument === 'options',
+      String(bad),
+    );
+  }
+  assert.equal(pool.stats().total.created, 0);
 });

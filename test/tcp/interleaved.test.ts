@@ -369,3 +369,99 @@ test('many writes pending on one drain share one listener: no MaxListenersExceed
   for (const r of rejected) assert.ok(r.reason instanceof SocketClosedError, String(r.reason));
   assert.equal(client.listenerCount('drain'), drainBefore);
 });
+
+test('a Content-Length past maxMessageBytes, over TCP: an error, and the frames and messages after it arrive', async (t) => {
+  // The server lies about a body of 10 GB, then sends what a real server sends next.
+  const lie = 'RTSP/1.0 200 OK\r\nCSeq: 2\r\nContent-Length: 9999999999\r\n\r\n';
+  const after = Buffer.concat([
+    encodeItem({ type: 'frame', channel: 0, payload: Buffer.from('rtp after the lie') }),
+    encodeItem({
+      type: 'message',
+      startLine: 'RTSP/1.0 200 OK',
+      headers: [['CSeq', '3']],
+      body: Buffer.from('v=0\r\n'),
+    }),
+  ]);
+  const server = createServer((s) => {
+    s.on('error', () => s.destroy());
+    s.write(lie);
+    s.end(after);
+  });
+  server.listen({ host: '127.0.0.1', port: 0 });
+  await once(server, 'listening');
+  const addr = server.address();
+  assert.ok(addr !== null && typeof addr === 'object');
+  const client = connect({ host: '127.0.0.1', port: addr.port });
+  t.after(() => {
+    client.destroy();
+    server.close();
+  });
+
+  const demuxer = new InterleavedDemuxer({ channels: { video: { rtp: 0, rtcp: 1 } } });
+  const errors: FramingError[] = [];
+  const frames: string[] = [];
+  const messages: RtspMessage[] = [];
+  demuxer.on('error', (e) => errors.push(e));
+  demuxer.on('frame', (f) => frames.push(f.payload.toString()));
+  demuxer.on('message', (m) => messages.push(m));
+  client.on('data', (d: Buffer) => demuxer.write(d));
+  // Not events.once(): it would reject on the 'error' this test expects.
+  const ended = new Promise<void>((resolve) => demuxer.on('end', resolve));
+  client.on('end', () => demuxer.end());
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), 5000);
+  });
+  const outcome = await Promise.race([ended.then(() => 'ended' as const), timedOut]);
+  clearTimeout(timer);
+  assert.equal(outcome, 'ended', 'the stream after the lie never arrived within 5 s');
+
+  assert.equal(errors.length, 1);
+  assert.ok(errors[0] instanceof FramingError);
+  assert.equal(errors[0].code, 'MEDIASOCK_ERR_FRAMING');
+  assert.equal(errors[0].field, 'Content-Length');
+  assert.equal(errors[0].value, '9999999999');
+  assert.match(errors[0].message, /maxMessageBytes \(65536\)/);
+  assert.deepEqual(frames, ['rtp after the lie']);
+  assert.deepEqual(
+    messages.map((m) => [m.startLine, m.headers['cseq'], m.body.toString()]),
+    [['RTSP/1.0 200 OK', '3', 'v=0\r\n']],
+  );
+  const stats = demuxer.stats;
+  assert.equal(stats.errors, 1);
+  assert.equal(stats.skippedBytes, Buffer.byteLength(lie), 'only the headers were skipped');
+});
+
+test('maxMessageBytes is configurable: a body inside the limit is kept, one past it is not trusted', () => {
+  const body = Buffer.alloc(100_000, 'a');
+  const message = encodeItem({
+    type: 'message',
+    startLine: 'RTSP/1.0 200 OK',
+    headers: [['CSeq', '4']],
+    body,
+  });
+  const frame = encodeItem({ type: 'frame', channel: 0, payload: Buffer.from('x') });
+  const roomy = run(
+    Buffer.concat([message, frame]),
+    [1000],
+    new InterleavedDemuxer({ maxMessageBytes: 200_000 }),
+  );
+  assert.deepEqual(roomy.errors, []);
+  assert.equal(roomy.items.length, 2);
+
+  const tight = run(Buffer.concat([message, frame]), [1000], new InterleavedDemuxer());
+  // The headers are one error; the 100,000 body bytes that do follow parse as nothing and go too.
+  assert.ok(tight.errors.length >= 1);
+  assert.equal(tight.errors[0]!.field, 'Content-Length');
+  assert.deepEqual(tight.items, [{ channel: 0, payload: Buffer.from('x') }]);
+});
+
+test('writeInterleaved to something that is not a Writable rejects with InvalidArgumentError', async () => {
+  for (const bad of [null, undefined, 42, 'socket', {}]) {
+    await assert.rejects(
+      writeInterleaved(bad as never, 0, Buffer.from('x')),
+      (e: unknown) => e instanceof InvalidArgumentError && e.argument === 'stream',
+      JSON.stringify(bad) ?? 'undefined',
+    );
+  }
+});
