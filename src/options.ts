@@ -341,7 +341,8 @@ export const socketOptions = Object.freeze({
 /** Every option name in {@link socketOptions}. */
 export type SocketOptionName = keyof typeof socketOptions;
 
-interface SetValueByType {
+/** The value type {@link setSocketOption} accepts, by the option's value type in {@link socketOptions}. */
+export interface SetValueByType {
   int: number;
   bool: boolean;
   string: string;
@@ -350,7 +351,8 @@ interface SetValueByType {
   'interface-v6': number | string;
 }
 
-interface GetValueByType {
+/** The value type {@link getSocketOption} returns, by the option's value type in {@link socketOptions}. */
+export interface GetValueByType {
   int: number;
   bool: boolean;
   string: string;
