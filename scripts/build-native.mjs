@@ -7,16 +7,19 @@
  * exits 0. Headers are taken locally (`npm_config_nodedir`, else `<prefix>/include/node` next to
  * the running node): this script never makes node-gyp download anything.
  *
- * With `--prefer-prebuild` (the install script) nothing is built when a prebuilt binary shipped in
- * `prebuilds/` (`npm run prebuilds`) matches this platform and loads in this node: node-gyp-build
- * picks it at run time. Any other case (no prebuild for the platform or libc, a glibc too old for
- * it, a load error) builds from source as before. `npm run build:native` always builds.
+ * With `--prefer-prebuild` (the install script) in an installed package, nothing is built when a
+ * prebuilt binary shipped in `prebuilds/` (`npm run prebuilds`) matches this platform and loads in
+ * this node: node-gyp-build picks it at run time. Any other case (no prebuild for the platform or
+ * libc, a glibc too old for it, a load error) builds from source. A git checkout (a `.git` at the
+ * package root) always builds, so edited C sources are never shadowed by an older prebuild there.
+ * `npm run build:native` always builds.
  *
  * Environment: MEDIASOCK_NO_NATIVE=1 skips the build; MEDIASOCK_NATIVE_STRICT=1 makes a failed
  * build exit non-zero (CI and scripts/sanitize-native.sh use it). Other arguments are passed to
  * node-gyp (for example `--debug`).
  */
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import process from 'node:process';
 import { dirname, join, resolve } from 'node:path';
@@ -68,7 +71,7 @@ function usablePrebuild() {
   return { path };
 }
 
-if (preferPrebuild) {
+if (preferPrebuild && !existsSync(join(root, '.git'))) {
   const prebuild = usablePrebuild();
   if (prebuild.path !== undefined) {
     process.stderr.write(`mediasock: using the prebuilt native addon ${prebuild.path}\n`);
