@@ -13,15 +13,18 @@
  * against each other with the same sender in the same run.
  *
  * Flags: --json (end with one JSON line of ratios), --smoke (a few seconds, for CI),
- * --seconds N (per pair; default 3), --sizes 200,1316.
+ * --seconds N (per pair; default 3), --sizes 200,1316, --chart PATH (the SVG chart, bench/chart.ts;
+ * default bench/results/latest.svg, none with --smoke; `--chart none` writes none; the rows go to
+ * the same path with .json), --note TEXT (added to the chart's caption, e.g. what else ran).
  * The C baselines are built here with `cc` into bench/.build/ (git-ignored).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, existsSync, statSync } from 'node:fs';
-import { cpus } from 'node:os';
-import { dirname, join } from 'node:path';
+import { mkdirSync, existsSync, statSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, release } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { renderBenchChart } from './chart.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = dirname(here);
@@ -34,6 +37,8 @@ const { values } = parseArgs({
     seconds: { type: 'string' },
     sizes: { type: 'string' },
     host: { type: 'string', default: '127.0.0.1' },
+    chart: { type: 'string' },
+    note: { type: 'string' },
   },
 });
 const smoke = values.smoke === true;
@@ -42,6 +47,31 @@ const sizes = (values.sizes ?? (smoke ? '200' : '200,1316')).split(',').map(Numb
 const host = values.host ?? '127.0.0.1';
 const maxPackets = 50_000_000;
 const pin = cpus().length >= 2 && spawnSync('taskset', ['-V']).status === 0;
+const chartOption = values.chart ?? (smoke ? 'none' : join(here, 'results', 'latest.svg'));
+const chartPath = chartOption === 'none' ? undefined : resolve(chartOption);
+const startedAt = new Date();
+const loadAtStart = loadavg()[0]!;
+
+/** Writes the chart (SVG) and the rows behind it (JSON, same name) for this run. */
+function writeChart(
+  path: string,
+  rxRows: Record<string, number | string>[],
+  txRows: Record<string, number | string>[],
+): void {
+  const cpu = cpus();
+  const when = `${startedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+  const machine = `${cpu.length} × ${cpu[0]?.model.trim() ?? 'unknown CPU'}, Linux ${release()}, Node ${process.versions.node}`;
+  const caption = [
+    `${when} · ${machine} · ${seconds} s per pair · load average ${loadAtStart.toFixed(1)} at start`,
+    values.note ??
+      'One run on a shared VM: figures move ±10–40 % between runs; compare bars within this chart only.',
+  ];
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, renderBenchChart({ rxRows, txRows, sizes, caption }));
+  const rows = { date: startedAt.toISOString(), machine, seconds, sizes, caption, rxRows, txRows };
+  writeFileSync(path.replace(/\.svg$/, '') + '.json', JSON.stringify(rows, null, 2) + '\n');
+  console.log(`\nchart: ${path}`);
+}
 
 function buildC(): void {
   mkdirSync(build, { recursive: true });
@@ -314,6 +344,7 @@ async function main(): Promise<void> {
   );
   for (const [k, v] of Object.entries(result))
     if (typeof v === 'number') console.log(`  ${k.padEnd(30)} ${v.toFixed(3)}`);
+  if (chartPath !== undefined) writeChart(chartPath, rxRows, txRows);
   if (values.json) {
     const rounded = Object.fromEntries(
       Object.entries(result).map(([k, v]) => [

@@ -7,15 +7,24 @@
  * exits 0. Headers are taken locally (`npm_config_nodedir`, else `<prefix>/include/node` next to
  * the running node): this script never makes node-gyp download anything.
  *
+ * With `--prefer-prebuild` (the install script) in an installed package, nothing is built when a
+ * prebuilt binary shipped in `prebuilds/` (`npm run prebuilds`) matches this platform and loads in
+ * this node: node-gyp-build picks it at run time. Any other case (no prebuild for the platform or
+ * libc, a glibc too old for it, a load error) builds from source. A git checkout (a `.git` at the
+ * package root) always builds, so edited C sources are never shadowed by an older prebuild there.
+ * `npm run build:native` always builds.
+ *
  * Environment: MEDIASOCK_NO_NATIVE=1 skips the build; MEDIASOCK_NATIVE_STRICT=1 makes a failed
- * build exit non-zero (CI and scripts/sanitize-native.sh use it). Extra arguments are passed to
+ * build exit non-zero (CI and scripts/sanitize-native.sh use it). Other arguments are passed to
  * node-gyp (for example `--debug`).
  */
 import { spawnSync } from 'node:child_process';
-import process from 'node:process';
 import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import process from 'node:process';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { findNodeDir, findNodeGyp } from './native-toolchain.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const strict = process.env.MEDIASOCK_NATIVE_STRICT === '1';
@@ -36,29 +45,39 @@ if (process.env.MEDIASOCK_NO_NATIVE === '1') {
 }
 if (process.platform === 'win32') warn('the native addon is POSIX only');
 
-/** npm's own node-gyp: the one npm passes in, else the one inside the npm next to this node. */
-function findNodeGyp() {
-  const fromNpm = process.env.npm_config_node_gyp;
-  if (fromNpm && existsSync(fromNpm)) return fromNpm;
-  const prefix = dirname(dirname(process.execPath));
-  const candidates = [
-    join(prefix, 'lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js'),
-    join(prefix, 'node_modules/npm/node_modules/node-gyp/bin/node-gyp.js'),
-    join(dirname(process.execPath), 'node_modules/npm/node_modules/node-gyp/bin/node-gyp.js'),
-    '/usr/lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js',
-    '/usr/share/nodejs/node-gyp/bin/node-gyp.js',
-  ];
-  return candidates.find((c) => existsSync(c));
+const preferPrebuild = process.argv.includes('--prefer-prebuild');
+const gypArgs = process.argv.slice(2).filter((a) => a !== '--prefer-prebuild');
+
+/** The prebuilt binary node-gyp-build would pick from prebuilds/, if it exists and loads here. */
+function usablePrebuild() {
+  // node-gyp-build reads PREBUILDS_ONLY when it is loaded: look at prebuilds/ only, not build/.
+  const before = process.env.PREBUILDS_ONLY;
+  process.env.PREBUILDS_ONLY = '1';
+  const require = createRequire(import.meta.url);
+  let path;
+  try {
+    path = require('node-gyp-build').resolve(root);
+  } catch (err) {
+    return { reason: String(err?.message ?? err).split('\n')[0] };
+  } finally {
+    if (before === undefined) delete process.env.PREBUILDS_ONLY;
+    else process.env.PREBUILDS_ONLY = before;
+  }
+  try {
+    require(path);
+  } catch (err) {
+    return { reason: `${path} does not load: ${String(err?.message ?? err).split('\n')[0]}` };
+  }
+  return { path };
 }
 
-/** Local Node headers, so node-gyp never downloads them. */
-function findNodeDir() {
-  const fromNpm = process.env.npm_config_nodedir;
-  if (fromNpm && existsSync(join(fromNpm, 'include/node/node_api.h'))) return fromNpm;
-  const prefix = dirname(dirname(process.execPath));
-  if (existsSync(join(prefix, 'include/node/node_api.h'))) return prefix;
-  if (existsSync('/usr/include/node/node_api.h')) return '/usr';
-  return undefined;
+if (preferPrebuild && !existsSync(join(root, '.git'))) {
+  const prebuild = usablePrebuild();
+  if (prebuild.path !== undefined) {
+    process.stderr.write(`mediasock: using the prebuilt native addon ${prebuild.path}\n`);
+    process.exit(0);
+  }
+  process.stderr.write(`mediasock: no usable prebuilt addon (${prebuild.reason}); building it\n`);
 }
 
 const nodeGyp = findNodeGyp();
@@ -68,7 +87,7 @@ if (nodedir === undefined) {
   warn('no local Node headers (include/node/node_api.h); refusing to let node-gyp download them');
 }
 
-const args = [nodeGyp, 'rebuild', `--nodedir=${nodedir}`, ...process.argv.slice(2)];
+const args = [nodeGyp, 'rebuild', `--nodedir=${nodedir}`, ...gypArgs];
 const result = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit', env: process.env });
 if (result.error) warn(`could not run node-gyp: ${result.error.message}`);
 if (result.status !== 0) {

@@ -22,6 +22,16 @@ export type {
   UdpSocketStats,
   UdpSocketType,
 } from './udp/udp-socket.js';
+export type {
+  BatchCapabilities,
+  BatchSendResult,
+  DatagramBatch,
+  DatagramTrain,
+  IterationOptions,
+  OutgoingDatagram,
+  UdpSocketEvents,
+} from './udp/udp-socket.js';
+export type { BatchOptions, UdpEngine } from './udp/socket-options.js';
 export type { InterfaceSelection, Membership } from './multicast.js';
 export * from './tcp/index.js';
 export { openRtpPortPair, RtpPortPair } from './rtp/port-pair.js';
