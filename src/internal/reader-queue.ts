@@ -88,11 +88,16 @@ export class ReaderQueue<T> {
     });
   }
 
-  /** Discards the queued items and resolves every waiting reader with `undefined`. */
-  end(): void {
+  /**
+   * Ends the queue: nothing more is queued, every waiting reader resolves with `undefined`, and the
+   * items queued are discarded, or with `keepQueued` still handed out before the end.
+   */
+  end(keepQueued = false): void {
     this.#ended = true;
-    this.#items = [];
-    this.#head = 0;
+    if (!keepQueued) {
+      this.#items = [];
+      this.#head = 0;
+    }
     for (const waiter of [...this.#waiters]) {
       this.#settle(waiter);
       waiter.resolve(undefined);

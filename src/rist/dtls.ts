@@ -56,6 +56,7 @@ import {
   SocketClosedError,
   TimeoutError,
 } from '../errors.js';
+import { ReaderQueue } from '../internal/reader-queue.js';
 import type { NativeBinding, NativeDtlsConnection, NativeDtlsContext } from '../native/index.js';
 import { validateAbortSignal, validateTimeoutMs } from '../validate.js';
 import type { Endpoint } from './address-learning.js';
@@ -252,14 +253,12 @@ export class DtlsChannel {
   readonly #cookies: boolean;
   readonly #allow: BlockList | undefined;
   readonly #candidateTimeoutMs: number;
-  readonly #queueLimit: number;
   readonly #pending: CandidateTable<Session>;
   #listener: NativeDtlsConnection | undefined;
   #session: Session | undefined;
   #info: DtlsSessionInfo | undefined;
   #handshake: Waiter<DtlsSessionInfo> | undefined;
-  #queue: DtlsRecord[] = [];
-  readonly #readers = new Set<Waiter<DtlsRecord>>();
+  readonly #queue: ReaderQueue<DtlsRecord>;
   #failure: Error | undefined;
   #closed = false;
   #lastError: unknown;
@@ -309,7 +308,7 @@ export class DtlsChannel {
       config.retransmitInitialMs ?? 1000,
       (session) => this.#candidateExpired(session),
     );
-    this.#queueLimit = io.readerQueueLength ?? 4096;
+    this.#queue = new ReaderQueue<DtlsRecord>(io.readerQueueLength ?? 4096);
     this.#ctx = binding.msock_dtls_context(checked.native);
   }
 
@@ -320,7 +319,11 @@ export class DtlsChannel {
 
   /** Counters; a snapshot. */
   get stats(): DtlsStats {
-    return { ...this.#stats, pendingHandshakes: this.#pending.size };
+    return {
+      ...this.#stats,
+      pendingHandshakes: this.#pending.size,
+      readerDrops: this.#queue.drops,
+    };
   }
 
   /** The last error met in the background (a failed candidate handshake, a failed send). */
@@ -463,25 +466,11 @@ export class DtlsChannel {
     const signal = options.signal;
     validateAbortSignal(signal);
     if (this.#closed) return Promise.reject(new SocketClosedError('readMedia'));
-    const queued = this.#queue.shift();
-    if (queued) return Promise.resolve(queued);
-    if (this.#failure !== undefined) return Promise.reject(this.#failure);
-    if (signal?.aborted) return Promise.reject(new AbortError('readMedia', signal.reason));
-    return new Promise<DtlsRecord>((resolve, reject) => {
-      const onAbort = (): void => {
-        reader.cleanup();
-        reject(new AbortError('readMedia', signal?.reason));
-      };
-      const reader: Waiter<DtlsRecord> = {
-        resolve,
-        reject,
-        cleanup: () => {
-          this.#readers.delete(reader);
-          signal?.removeEventListener('abort', onAbort);
-        },
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.#readers.add(reader);
+    return this.#queue.next(signal, 'readMedia').then((record) => {
+      if (record !== undefined) return record;
+      throw this.#closed || this.#failure === undefined
+        ? new SocketClosedError('readMedia')
+        : this.#failure;
     });
   }
 
@@ -531,12 +520,7 @@ export class DtlsChannel {
       }
     } finally {
       this.#endHandshake(new SocketClosedError('handshake'));
-      const closed = new SocketClosedError('readMedia');
-      for (const reader of [...this.#readers]) {
-        reader.cleanup();
-        reader.reject(closed);
-      }
-      this.#queue = [];
+      this.#queue.end();
       this.#freeAll();
     }
     if (session) {
@@ -729,16 +713,6 @@ export class DtlsChannel {
   }
 
   #deliver(record: DtlsRecord): void {
-    const reader = this.#readers.values().next();
-    if (!reader.done) {
-      reader.value.cleanup();
-      reader.value.resolve(record);
-      return;
-    }
-    if (this.#queue.length >= this.#queueLimit) {
-      this.#queue.shift();
-      this.#stats.readerDrops++;
-    }
     this.#queue.push(record);
   }
 
@@ -749,10 +723,8 @@ export class DtlsChannel {
     this.#lastError = err;
     this.#endHandshake(err);
     this.#freeAll();
-    for (const reader of [...this.#readers]) {
-      reader.cleanup();
-      reader.reject(err);
-    }
+    // Records already decrypted are still handed out; then reads fail with the error.
+    this.#queue.end(true);
   }
 
   /** Sends datagrams in the background; a failure is counted and, for a handshake, fatal to it. */
