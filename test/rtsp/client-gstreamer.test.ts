@@ -95,7 +95,6 @@ test('TCP interleaved: H.264, no loss, sender report maps RTP time to NTP', { sk
       transport: 'tcp',
       rtcpIntervalMs: 400,
     });
-    let mapped: number | undefined;
     let lastTs = 0;
     client.on('rtp', (_m, _p, h) => {
       lastTs = h.timestamp;
@@ -103,7 +102,7 @@ test('TCP interleaved: H.264, no loss, sender report maps RTP time to NTP', { sk
     // GStreamer sends its first SR within about 5 s (RFC 3550's initial interval, randomized).
     for (let i = 0; i < 80 && client.media[0]?.senderReports.last === undefined; i++)
       await sleep(100);
-    mapped = client.media[0]?.senderReports.wallClockOf(lastTs);
+    const mapped = client.media[0]?.senderReports.wallClockOf(lastTs);
     const [video] = client.stats();
     assert.ok(video !== undefined);
     assert.equal(video.transport, 'tcp interleaved=0-1');
