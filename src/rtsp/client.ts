@@ -36,7 +36,7 @@ import { RtspConnection } from './connection.js';
 import { MediaReceiver, randomSsrc, type MediaStats } from './media-receiver.js';
 import { splitHeaderList, type RtspResponse } from './message.js';
 import type { SenderReportInfo } from './rtcp-report.js';
-import { parseSdp, primaryFormat, type SdpSession } from './sdp.js';
+import { parseSdp, primaryFormat, type SdpMedia, type SdpSession } from './sdp.js';
 import {
   Keepalive,
   keepaliveIntervalMs,
@@ -79,6 +79,12 @@ export interface RtspClientOptions {
   maxBodyBytes?: number;
   /** Cancels every step; the session is torn down. */
   signal?: AbortSignal;
+  /**
+   * Called for every RTP packet from the first one on. Packets can arrive between PLAY and the
+   * moment `open()` resolves, before an `'rtp'` listener can be attached; a recorder that must
+   * not miss the start of the stream passes this. `media` describes the packet's SDP media.
+   */
+  onRtp?: (index: number, packet: Buffer, header: RtpHeader, media: SdpMedia) => void;
 }
 
 /** Events of an {@link RtspClient}. */
@@ -270,9 +276,11 @@ export class RtspClient extends EventEmitter<RtspClientEvents> {
       if (this.#session !== undefined) all.Session = this.#session.id;
       const authorization = this.#auth?.header(method, url);
       if (authorization !== undefined) all.Authorization = authorization;
+      // TEARDOWN ignores the signal: closing after an abort (Ctrl-C) must still end the session.
+      const signal = method === 'TEARDOWN' ? undefined : this.#options.signal;
       const response = await connection.request(
         { method, url, headers: all },
-        { timeoutMs, signal: this.#options.signal },
+        { timeoutMs, signal },
       );
       if (response.status === 401) {
         if (this.#auth === undefined)
@@ -378,7 +386,10 @@ export class RtspClient extends EventEmitter<RtspClientEvents> {
       const transport = await this.#makeTransport(name, index, connection);
       const { map } = primaryFormat(media);
       const receiver = new MediaReceiver(index, media, transport, map?.clockRate ?? 90000, {
-        rtp: (m, p, h) => this.emit('rtp', m, p, h),
+        rtp: (m, p, h) => {
+          this.#options.onRtp?.(m, p, h, media);
+          this.emit('rtp', m, p, h);
+        },
         senderReport: (m, r) => this.emit('senderReport', m, r),
       });
       this.#receivers.push(receiver);

@@ -68,6 +68,8 @@ export interface SdpSession {
   media: SdpMedia[];
   /** Other session attributes. */
   attributes: string[];
+  /** The description as received. */
+  raw: string;
 }
 
 /** Static payload types of RFC 3551 the client may meet without an `a=rtpmap`. */
@@ -105,6 +107,7 @@ export function parseSdp(text: string, baseUrl: string): SdpSession {
     range: undefined,
     media: [],
     attributes: [],
+    raw: text,
   };
   let sawVersion = false;
   let current: SdpMedia | undefined;
