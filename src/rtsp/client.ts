@@ -26,6 +26,7 @@ import {
   RtspAuthError,
   RtspStatusError,
   RtspTransportError,
+  TimeoutError,
   type MediasockError,
 } from '../errors.js';
 import type { InterfaceSelection } from '../multicast.js';
@@ -440,7 +441,11 @@ export class RtspClient extends EventEmitter<RtspClientEvents> {
       this.#keepalive = new Keepalive(
         keepaliveIntervalMs(session.timeoutS),
         () => this.#request(method, sdp.controlUrl, {}),
-        (err) => this.#end(err as MediasockError),
+        (err) => {
+          // A keepalive that timed out is counted (`keepalives.failed`) and the next one may
+          // land; anything else (454 Session Not Found, the connection gone) ends the session.
+          if (!(err instanceof TimeoutError)) this.#end(err as MediasockError);
+        },
       );
       this.#keepalive.start();
     }

@@ -216,3 +216,56 @@ test('interleaved RTP on the control connection reaches the client; junk frames 
     await server.close();
   }
 });
+
+test('auto: no UDP data within autoTimeoutMs → TEARDOWN, SETUP over TCP, data flows', async () => {
+  let tcp = false;
+  const server = await startScriptedServer((r, socket, base) => {
+    const std = standard(r, base);
+    if (std !== undefined) return std;
+    if (r.method === 'SETUP') {
+      tcp = (r.headers.transport ?? '').startsWith('RTP/AVP/TCP');
+      const transport = tcp
+        ? 'RTP/AVP/TCP;unicast;interleaved=0-1'
+        : `${r.headers.transport ?? ''};server_port=9-10`;
+      return reply(r.cseq, '200 OK', { Session: tcp ? 'two' : 'one', Transport: transport });
+    }
+    if (r.method === 'PLAY' && tcp) {
+      setImmediate(() => {
+        for (let seq = 0; seq < 5; seq++) {
+          const rtp = Buffer.alloc(12 + 188);
+          rtp[0] = 0x80;
+          rtp[1] = 33;
+          rtp.writeUInt16BE(seq, 2);
+          socket.write(Buffer.concat([Buffer.from([0x24, 0, 0, rtp.length]), rtp]));
+        }
+      });
+    }
+    return reply(r.cseq, '200 OK');
+  });
+  const baseline = openFdCount();
+  try {
+    const client = await RtspClient.open(server.url('/x'), { autoTimeoutMs: 500 });
+    assert.equal(client.transport, 'tcp');
+    for (let i = 0; i < 100 && (client.stats()[0]?.packets ?? 0) < 5; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.equal(client.stats()[0]?.packets, 5);
+    await client.close();
+    const trace = server.requests.map(
+      (r) => `${r.method}${r.headers.session ? `(${r.headers.session})` : ''}`,
+    );
+    assert.deepEqual(trace, [
+      'OPTIONS',
+      'DESCRIBE',
+      'SETUP',
+      'PLAY(one)',
+      'TEARDOWN(one)',
+      'SETUP',
+      'PLAY(two)',
+      'TEARDOWN(two)',
+    ]);
+    await assertFdsBackToBaseline(baseline);
+  } finally {
+    await server.close();
+  }
+});
