@@ -18,6 +18,7 @@ import { classifyAddress } from '../address.js';
 import { RtspTransportError } from '../errors.js';
 import { UdpSocket } from '../udp/udp-socket.js';
 import type { InterfaceSelection } from '../multicast.js';
+import type { InterfaceSpec } from '../interfaces.js';
 import type { TransportSpec } from './transport-header.js';
 import {
   newTransportStats,
@@ -81,7 +82,17 @@ export class MulticastTransport implements MediaTransport {
     this.#ssm = this.#source !== undefined && kind.ssm;
     const type = group.includes(':') ? 'udp6' : 'udp4';
     for (const [i, port] of ports.entries()) {
-      const socket = await UdpSocket.open({ type, port, reuseAddr: true, multicastTtl: this.#ttl });
+      const iface = this.#options.iface;
+      const socket = await UdpSocket.open({
+        type,
+        port,
+        reuseAddr: true,
+        multicastTtl: this.#ttl,
+        // Receiver reports leave by the interface the group was joined on, not the default route.
+        ...(iface !== undefined && !Array.isArray(iface)
+          ? { multicastInterface: iface as InterfaceSpec }
+          : {}),
+      });
       this.#sockets.push(socket);
       if (this.#ssm)
         socket.addSourceSpecificMembership(this.#source as string, group, this.#options.iface);
