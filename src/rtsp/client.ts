@@ -78,6 +78,11 @@ export interface RtspClientOptions {
   /** Bounds of a response's header block and body, in bytes. Defaults 16 KiB and 64 KiB. */
   maxHeaderBytes?: number;
   maxBodyBytes?: number;
+  /**
+   * Send keepalives (default `true`). Turn off only for servers known to count RTCP receiver
+   * reports as liveness (RFC 2326 §12.37 allows it; not every server does).
+   */
+  keepalive?: boolean;
   /** Cancels every step; the session is torn down. */
   signal?: AbortSignal;
   /**
@@ -436,7 +441,7 @@ export class RtspClient extends EventEmitter<RtspClientEvents> {
     const sdp = this.#sdp as SdpSession;
     await this.#request('PLAY', sdp.controlUrl, { Range: 'npt=0.000-' });
     const session = this.#session;
-    if (session !== undefined) {
+    if (session !== undefined && this.#options.keepalive !== false) {
       const method = this.#public.includes('GET_PARAMETER') ? 'GET_PARAMETER' : 'OPTIONS';
       this.#keepalive = new Keepalive(
         keepaliveIntervalMs(session.timeoutS),

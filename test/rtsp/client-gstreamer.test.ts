@@ -235,23 +235,49 @@ for (const scheme of ['digest', 'basic'] as const) {
   );
 }
 
-test('a 2 s server session timeout is outlived through keepalives', { skip }, async () => {
-  await withServer(['--session-timeout', '2'], async (server) => {
-    const client = await RtspClient.open(server.url('/h264'), { transport: 'udp' });
-    let closed: unknown = 'open';
-    client.on('close', (e) => {
-      closed = e;
+test(
+  'a 2 s server session timeout is outlived through keepalives, and is real without them',
+  { skip },
+  async () => {
+    await withServer(['--session-timeout', '2'], async (server) => {
+      // Receiver reports also count as liveness for this server: push them out of the window so
+      // that only the keepalive keeps the session.
+      const client = await RtspClient.open(server.url('/h264'), {
+        transport: 'udp',
+        rtcpIntervalMs: 60_000,
+      });
+      const silent = await RtspClient.open(server.url('/h264'), {
+        transport: 'udp',
+        rtcpIntervalMs: 60_000,
+        keepalive: false,
+      });
+      let closed: unknown = 'open';
+      client.on('close', (e) => {
+        closed = e;
+      });
+      assert.equal(client.session?.timeoutS, 2);
+      await sleep(3000);
+      const before = client.stats()[0]?.packets ?? 0;
+      await sleep(3000);
+      const after = client.stats()[0]?.packets ?? 0;
+      assert.ok(after - before > 20, `packets kept coming after 3 s: ${before} → ${after}`);
+      assert.ok(client.keepalives.sent >= 5, `keepalives ${JSON.stringify(client.keepalives)}`);
+      assert.equal(client.keepalives.failed, 0);
+      assert.equal(closed, 'open');
+      await client.close();
+      assert.equal(
+        client.teardownError,
+        undefined,
+        'TEARDOWN answered: the session was still alive',
+      );
+      // GStreamer adds a grace period (its sessions' `extra-timeout`, 5 s) before it reaps.
+      await sleep(2500);
+      await silent.close();
+      assert.equal(
+        (silent.teardownError as { status?: number } | undefined)?.status,
+        454,
+        'without keepalives the server reaped the session (454 Session Not Found)',
+      );
     });
-    assert.equal(client.session?.timeoutS, 2);
-    await sleep(3000);
-    const before = client.stats()[0]?.packets ?? 0;
-    await sleep(3000);
-    const after = client.stats()[0]?.packets ?? 0;
-    assert.ok(after - before > 20, `packets kept coming after 3 s: ${before} → ${after}`);
-    assert.ok(client.keepalives.sent >= 5, `keepalives ${JSON.stringify(client.keepalives)}`);
-    assert.equal(client.keepalives.failed, 0);
-    assert.equal(closed, 'open');
-    await client.close();
-    assert.equal(client.teardownError, undefined, 'TEARDOWN answered: the session was still alive');
-  });
-});
+  },
+);
