@@ -264,14 +264,15 @@ test(
       assert.ok(client.keepalives.sent >= 5, `keepalives ${JSON.stringify(client.keepalives)}`);
       assert.equal(client.keepalives.failed, 0);
       assert.equal(closed, 'open');
+      // GStreamer adds a grace period (its sessions' `extra-timeout`, 5 s) before it reaps: both
+      // sessions are 8.5 s old, past 2 s + 5 s, when they are torn down.
+      await sleep(2500);
       await client.close();
       assert.equal(
         client.teardownError,
         undefined,
         'TEARDOWN answered: the session was still alive',
       );
-      // GStreamer adds a grace period (its sessions' `extra-timeout`, 5 s) before it reaps.
-      await sleep(2500);
       await silent.close();
       assert.equal(
         (silent.teardownError as { status?: number } | undefined)?.status,
