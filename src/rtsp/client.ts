@@ -23,7 +23,9 @@ import { hostname } from 'node:os';
 
 import {
   InvalidArgumentError,
+  InvalidStateError,
   RtspAuthError,
+  RtspProtocolError,
   RtspStatusError,
   RtspTransportError,
   TimeoutError,
@@ -227,20 +229,7 @@ export class RtspClient extends EventEmitter<RtspClientEvents> {
   }
 
   async #connect(): Promise<void> {
-    const { url } = this.#target;
-    this.#connection = await RtspConnection.connect({
-      host: url.hostname.replace(/^\[|\]$/g, ''),
-      port: url.port === '' ? 554 : Number(url.port),
-      connectTimeoutMs: this.#options.connectTimeoutMs ?? 10_000,
-      signal: this.#options.signal,
-      ...(this.#options.maxHeaderBytes !== undefined
-        ? { maxHeaderBytes: this.#options.maxHeaderBytes }
-        : {}),
-      ...(this.#options.maxBodyBytes !== undefined
-        ? { maxBodyBytes: this.#options.maxBodyBytes }
-        : {}),
-    });
-    this.#connection.on('close', (error) => this.#onConnectionClose(error));
+    await this.#openConnection();
     const options = await this.#request('OPTIONS', this.#target.requestUrl, {}, true);
     this.#public = splitHeaderList(options.headers.public ?? '').map((m) => m.toUpperCase());
   }
@@ -277,7 +266,7 @@ export class RtspClient extends EventEmitter<RtspClientEvents> {
       attempt++
     ) {
       const connection = this.#connection;
-      if (connection === undefined) throw new RtspStatusError(method, url, 0, 'not connected');
+      if (connection === undefined) throw new InvalidStateError(`RTSP ${method}: not connected`);
       const all: Record<string, string> = { 'User-Agent': USER_AGENT, ...headers };
       if (this.#session !== undefined) all.Session = this.#session.id;
       const authorization = this.#auth?.header(method, url);
@@ -342,14 +331,24 @@ export class RtspClient extends EventEmitter<RtspClientEvents> {
     this.#connection = undefined;
     old?.removeAllListeners('close');
     await old?.close();
+    await this.#openConnection();
+  }
+
+  /** Connects to the current target with the client's bounds and time limits. */
+  async #openConnection(): Promise<RtspConnection> {
     const { url } = this.#target;
-    this.#connection = await RtspConnection.connect({
+    const { maxHeaderBytes, maxBodyBytes } = this.#options;
+    const connection = await RtspConnection.connect({
       host: url.hostname.replace(/^\[|\]$/g, ''),
       port: url.port === '' ? 554 : Number(url.port),
       connectTimeoutMs: this.#options.connectTimeoutMs ?? 10_000,
       signal: this.#options.signal,
+      ...(maxHeaderBytes !== undefined ? { maxHeaderBytes } : {}),
+      ...(maxBodyBytes !== undefined ? { maxBodyBytes } : {}),
     });
-    this.#connection.on('close', (error) => this.#onConnectionClose(error));
+    connection.on('close', (error) => this.#onConnectionClose(error));
+    this.#connection = connection;
+    return connection;
   }
 
   /** SETUP and PLAY with one transport, or auto's UDP-then-TCP. */
@@ -366,6 +365,7 @@ export class RtspClient extends EventEmitter<RtspClientEvents> {
       await this.#teardownSession();
       await this.#setupAll('tcp');
       await this.#play();
+      this.emit('transport', 'tcp');
       return;
     }
     await this.#play();
@@ -386,7 +386,7 @@ export class RtspClient extends EventEmitter<RtspClientEvents> {
     const sdp = this.#sdp;
     const connection = this.#connection;
     if (sdp === undefined || connection === undefined)
-      throw new RtspStatusError('SETUP', this.#target.requestUrl, 0, 'no description');
+      throw new InvalidStateError('RTSP SETUP: no session description (DESCRIBE first)');
     this.#transportName = name;
     for (const [index, media] of sdp.media.entries()) {
       const transport = await this.#makeTransport(name, index, connection);
@@ -404,12 +404,7 @@ export class RtspClient extends EventEmitter<RtspClientEvents> {
       });
       const sessionValue = response.headers.session;
       if (sessionValue === undefined) {
-        throw new RtspStatusError(
-          'SETUP',
-          media.controlUrl,
-          response.status,
-          'the reply carries no Session header',
-        );
+        throw new RtspProtocolError('a SETUP reply must carry a Session header', response.reason);
       }
       this.#session ??= parseSessionHeader(sessionValue);
       const replyText = response.headers.transport;
