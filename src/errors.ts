@@ -31,6 +31,13 @@ export const ErrorCodes = {
   FRAMING: 'MEDIASOCK_ERR_FRAMING',
   DTLS: 'MEDIASOCK_ERR_DTLS',
   MESSAGE_TOO_LARGE: 'MEDIASOCK_ERR_MESSAGE_TOO_LARGE',
+  RTSP_PROTOCOL: 'MEDIASOCK_ERR_RTSP_PROTOCOL',
+  RTSP_TOO_LARGE: 'MEDIASOCK_ERR_RTSP_TOO_LARGE',
+  RTSP_CLOSED: 'MEDIASOCK_ERR_RTSP_CLOSED',
+  RTSP_UNAUTHORIZED: 'MEDIASOCK_ERR_RTSP_UNAUTHORIZED',
+  RTSP_TRANSPORT: 'MEDIASOCK_ERR_RTSP_TRANSPORT',
+  RTSP_STATUS: 'MEDIASOCK_ERR_RTSP_STATUS',
+  SDP: 'MEDIASOCK_ERR_SDP',
 } as const;
 
 /** A code of mediasock's own errors. */
@@ -254,6 +261,120 @@ export class MessageTooLargeError extends MediasockError {
     );
     this.size = size;
     this.maxBytes = maxBytes;
+  }
+}
+
+/**
+ * An RTSP server sent something that is not RTSP (`MEDIASOCK_ERR_RTSP_PROTOCOL`): a status line
+ * that does not parse, a response without (or with the wrong) CSeq, a Transport or Session header
+ * that cannot be read. The request it answered fails; `detail` holds the offending text.
+ */
+export class RtspProtocolError extends MediasockError {
+  /** The offending text (a start line, a header value), shortened. */
+  readonly detail: string;
+
+  constructor(message: string, detail: string, options?: { cause?: unknown }) {
+    super(`${message} (received ${describe(detail)})`, ErrorCodes.RTSP_PROTOCOL, options);
+    this.detail = detail;
+  }
+}
+
+/**
+ * An RTSP message went past a size bound (`MEDIASOCK_ERR_RTSP_TOO_LARGE`): its headers past
+ * `maxHeaderBytes`, or its body (`Content-Length`) past `maxBodyBytes`. A server cannot make the
+ * client buffer without limit; the request fails and the connection is closed.
+ */
+export class RtspMessageTooLargeError extends MediasockError {
+  /** Which part was too large. */
+  readonly part: 'header' | 'body';
+  /** Bytes announced or seen. */
+  readonly size: number;
+  /** The bound. */
+  readonly maxBytes: number;
+
+  constructor(part: 'header' | 'body', size: number, maxBytes: number) {
+    super(
+      `RTSP message ${part} of ${size} bytes is over the bound of ${maxBytes} bytes`,
+      ErrorCodes.RTSP_TOO_LARGE,
+    );
+    this.part = part;
+    this.size = size;
+    this.maxBytes = maxBytes;
+  }
+}
+
+/**
+ * The RTSP server closed the control connection while a session or a request needed it
+ * (`MEDIASOCK_ERR_RTSP_CLOSED`). Every pending request fails with it, and the session ends.
+ */
+export class RtspConnectionClosedError extends MediasockError {
+  constructor(what: string, options?: { cause?: unknown }) {
+    super(`the RTSP server closed the connection ${what}`, ErrorCodes.RTSP_CLOSED, options);
+  }
+}
+
+/**
+ * The server refused the credentials (`MEDIASOCK_ERR_RTSP_UNAUTHORIZED`): 401 again after the
+ * request was retried with an Authorization built from its challenge, or 401 with no credentials
+ * given, or a challenge of a scheme or algorithm the client does not implement.
+ */
+export class RtspAuthError extends MediasockError {
+  /** The request URL. */
+  readonly url: string;
+
+  constructor(url: string, why: string) {
+    super(`authentication for ${url} failed: ${why}`, ErrorCodes.RTSP_UNAUTHORIZED);
+    this.url = url;
+  }
+}
+
+/**
+ * No transport both sides support (`MEDIASOCK_ERR_RTSP_TRANSPORT`): the server answered
+ * 461 Unsupported Transport, or its Transport reply names a profile, delivery or channel the
+ * client did not ask for, or an `auto` fallback ran out of transports to try.
+ */
+export class RtspTransportError extends MediasockError {
+  /** The transport that was asked for (`udp`, `tcp`, `multicast`). */
+  readonly transport: string;
+
+  constructor(transport: string, why: string) {
+    super(`RTSP transport ${transport} is not usable: ${why}`, ErrorCodes.RTSP_TRANSPORT);
+    this.transport = transport;
+  }
+}
+
+/**
+ * The server answered a request with a status that ends it (`MEDIASOCK_ERR_RTSP_STATUS`):
+ * 404 Not Found, 454 Session Not Found, 5xx, a redirect loop. `status` and `reason` are the server's.
+ */
+export class RtspStatusError extends MediasockError {
+  /** The request method. */
+  readonly method: string;
+  /** The status code, 100..999. */
+  readonly status: number;
+  /** The reason phrase. */
+  readonly reason: string;
+
+  constructor(method: string, url: string, status: number, reason: string) {
+    super(`RTSP ${method} ${url} failed: ${status} ${reason}`, ErrorCodes.RTSP_STATUS);
+    this.method = method;
+    this.status = status;
+    this.reason = reason;
+  }
+}
+
+/**
+ * A session description (RFC 4566) does not parse (`MEDIASOCK_ERR_SDP`): a line that is not
+ * `x=value`, no `v=0`, a media line that cannot be read, a bad `rtpmap`. `line` is the 1-based
+ * line number.
+ */
+export class SdpError extends MediasockError {
+  /** 1-based line number of the problem (0 for the description as a whole). */
+  readonly line: number;
+
+  constructor(line: number, why: string) {
+    super(`SDP ${line > 0 ? `line ${line} ` : ''}${why}`, ErrorCodes.SDP);
+    this.line = line;
   }
 }
 
