@@ -40,6 +40,7 @@ export { PortPool } from './rtp/port-pool.js';
 export type { PortLease, PortPoolOptions, PortPoolStats } from './rtp/port-pool.js';
 export { RistTransport } from './rist/rist-transport.js';
 export { RistMediaBatch } from './rist/media-batch.js';
+export * from './rtsp/index.js';
 export type {
   RistDatagram,
   RistMulticastOptions,

@@ -20,7 +20,7 @@ import {
   type RtspTransportChoice,
   type SdpMedia,
   type SdpSession,
-} from '../rtsp/index.js';
+} from '../index.js';
 import { RTP_PAYLOAD_TYPE_MP2T, type RtpHeader } from '../rtp/rtp-packet.js';
 import {
   COMMON_OPTIONS,
