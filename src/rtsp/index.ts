@@ -5,16 +5,17 @@
  */
 export { RtspClient } from './client.js';
 export type { RtspClientEvents, RtspClientOptions, RtspTransportChoice } from './client.js';
-export type { RtspTransportName } from './transport.js';
-export type { MediaStats } from './media-receiver.js';
+export type { MediaTransport, RtspTransportName, TransportSink } from './transport.js';
+export type { MediaReceiverEvents, MediaStats } from './media-receiver.js';
 export { MediaReceiver } from './media-receiver.js';
 export { parseSdp, resolveControl } from './sdp.js';
 export type { SdpMedia, SdpRtpMap, SdpSession } from './sdp.js';
 export { SenderReportTracker } from './rtcp-report.js';
 export type { SenderReportInfo } from './rtcp-report.js';
 export { ReceptionStatistics } from './reception-stats.js';
-export type { ReceptionSnapshot, RtpReceptionStats } from './reception-stats.js';
+export type { ReceptionSnapshot, ReportBlockFields, RtpReceptionStats } from './reception-stats.js';
 export { Authenticator, digestResponse, parseChallenges } from './auth.js';
+export type { AuthChallenge, Credentials, DigestInput } from './auth.js';
 export { parseTransport, formatTransport } from './transport-header.js';
 export type { TransportSpec } from './transport-header.js';
 export type { SessionHeader } from './session.js';
