@@ -5,7 +5,12 @@
  */
 export { RtspClient } from './client.js';
 export type { RtspClientEvents, RtspClientOptions, RtspTransportChoice } from './client.js';
-export type { MediaTransport, RtspTransportName, TransportSink } from './transport.js';
+export type {
+  MediaTransport,
+  RtspTransportName,
+  TransportSink,
+  TransportStats,
+} from './transport.js';
 export type { MediaReceiverEvents, MediaStats } from './media-receiver.js';
 export { MediaReceiver } from './media-receiver.js';
 export { parseSdp, resolveControl } from './sdp.js';
