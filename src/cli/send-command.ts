@@ -224,7 +224,7 @@ export async function sendCommand(args: string[], io: CommandIo): Promise<number
             reason = `--count ${count} reached`;
             break outer;
           }
-          const payload = await source.next();
+          const payload = await source.next(stop.signal);
           if (payload === undefined) break outer;
           let datagram = payload;
           if (rtp) {
