@@ -12,11 +12,12 @@ import {
   COMMON_OPTIONS,
   UsageError,
   parseCommandArgs,
+  durationSeconds,
+  intervalSeconds,
   positiveInteger,
-  positiveNumber,
 } from './arguments.js';
 import type { CommandIo } from './command-io.js';
-import { ExitCode } from './command-io.js';
+import { ExitCode, setLongTimeout } from './command-io.js';
 import { LiveDisplay, formatMbit, roundTo } from './live-display.js';
 import {
   RTP_PAYLOAD_TYPE_MP2T,
@@ -24,6 +25,7 @@ import {
   parseRtpHeader,
   writeRtpHeader,
 } from '../index.js';
+import { reachesInput } from './relay-loop.js';
 import { openReceiver, openSender, parseReceiveUrl, parseSendUrl } from './url-sockets.js';
 import type { Sender } from './url-sockets.js';
 
@@ -70,6 +72,9 @@ const SETTLE_MS = 2000;
 /** Default of `--max-in-flight`: pending sends per output before datagrams are dropped for it. */
 const DEFAULT_MAX_IN_FLIGHT = 1024;
 
+/** The most `--max-in-flight` accepts: pending sends hold their datagrams in memory. */
+const MAX_IN_FLIGHT = 1 << 20;
+
 interface Output {
   sender: Sender;
   mode: 'as-is' | 'strip' | 'wrap';
@@ -97,18 +102,29 @@ export async function relayCommand(args: string[], io: CommandIo): Promise<numbe
   const [inText = '', ...outTexts] = positionals;
   const ifaces = values.iface ?? [];
   const count = positiveInteger('count', values.count);
-  const duration = positiveNumber('duration', values.duration);
-  const interval = positiveNumber('interval', values.interval) ?? 1;
+  const duration = durationSeconds(values.duration);
+  const interval = intervalSeconds(values.interval);
   const maxInFlight =
-    positiveInteger('max-in-flight', values['max-in-flight']) ?? DEFAULT_MAX_IN_FLIGHT;
+    positiveInteger('max-in-flight', values['max-in-flight'], MAX_IN_FLIGHT) ??
+    DEFAULT_MAX_IN_FLIGHT;
   const { url: inUrl } = parseReceiveUrl(inText, ifaces);
   for (const t of outTexts) parseSendUrl(t);
 
   const receiver = await openReceiver(inText, ifaces);
+  const input = {
+    boundAddress: receiver.socket.address().address,
+    port: receiver.socket.address().port,
+  };
   const outputs: Output[] = [];
   try {
     for (const t of outTexts) {
       const sender = await openSender(t, {}, io.signal);
+      if (reachesInput(input, sender.address, sender.port)) {
+        await sender.socket.close();
+        throw new UsageError(
+          `output ${t} sends to the input ${inText} (${sender.address} port ${sender.port} arrives where the input listens): every datagram would come back and be relayed again`,
+        );
+      }
       const mode =
         inUrl.scheme === sender.url.scheme ? 'as-is' : inUrl.scheme === 'rtp' ? 'strip' : 'wrap';
       outputs.push({
@@ -214,15 +230,15 @@ export async function relayCommand(args: string[], io: CommandIo): Promise<numbe
     ];
   };
   const timer = setInterval(() => display.update(lines(), record('stats')), interval * 1000);
-  const limit =
-    duration === undefined ? undefined : setTimeout(() => stop.abort(), duration * 1000);
+  const cancelLimit =
+    duration === undefined ? undefined : setLongTimeout(() => stop.abort(), duration * 1000);
   display.update(lines(), record('start'));
   try {
     if (!stop.signal.aborted) await once(stop.signal, 'abort');
   } finally {
     stopped = true;
     clearInterval(timer);
-    clearTimeout(limit);
+    cancelLimit?.();
     io.signal.removeEventListener('abort', onAbort);
     await receiver.socket.close();
     // Let the sends still in flight settle (they never reject: errors are counted above), but
