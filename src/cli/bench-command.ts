@@ -31,6 +31,7 @@ import {
   COMMON_OPTIONS,
   UsageError,
   parseCommandArgs,
+  MAX_UDP_PAYLOAD_BYTES,
   positiveInteger,
   positiveNumber,
 } from './arguments.js';
@@ -131,10 +132,8 @@ export async function benchCommand(args: string[], io: CommandIo): Promise<numbe
   }
   if (positionals.length > 0)
     throw new UsageError(`bench takes no arguments (received ${positionals[0]})`);
-  const seconds = positiveNumber('seconds', values.seconds) ?? 1;
-  if (seconds > 60) throw new UsageError('--seconds must be at most 60');
-  const size = positiveInteger('size', values.size) ?? 1316;
-  if (size > 65507) throw new UsageError('--size must be at most 65507');
+  const seconds = positiveNumber('seconds', values.seconds, { max: 60, unit: ' of seconds' }) ?? 1;
+  const size = positiveInteger('size', values.size, MAX_UDP_PAYLOAD_BYTES) ?? 1316;
 
   const native = nativeStatus();
   const batchNa = await batchUnavailable();

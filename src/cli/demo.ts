@@ -12,13 +12,19 @@
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 
-import { UdpSocket, findInterface, nativeStatus } from '../index.js';
+import {
+  UdpSocket,
+  addressFamily,
+  findInterface,
+  isMulticastAddress,
+  nativeStatus,
+} from '../index.js';
 import {
   COMMON_OPTIONS,
   UsageError,
   parseCommandArgs,
-  positiveNumber,
-  positiveRate,
+  durationSeconds,
+  packetsPerSecond,
 } from './arguments.js';
 import type { CommandIo } from './command-io.js';
 import { ExitCode } from './command-io.js';
@@ -246,14 +252,14 @@ export async function demoCommand(args: string[], io: CommandIo): Promise<number
   if (positionals.length > 0)
     throw new UsageError(`demo takes no arguments (received ${positionals[0]})`);
   const group = values.group;
-  if (group !== undefined && !/^2(2[4-9]|3\d)\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(group)) {
+  if (group !== undefined && !(addressFamily(group) === 4 && isMulticastAddress(group))) {
     throw new UsageError(
       `--group must be an IPv4 multicast address (received ${JSON.stringify(group)})`,
     );
   }
   const options: DemoOptions = {
-    durationMs: (positiveNumber('duration', values.duration) ?? 3) * 1000,
-    packetsPerSecond: positiveRate('pps', values.pps) ?? 2000,
+    durationMs: (durationSeconds(values.duration) ?? 3) * 1000,
+    packetsPerSecond: packetsPerSecond(values.pps) ?? 2000,
     out: io.stdout,
     json: values.json === true,
     signal: io.signal,

@@ -14,11 +14,13 @@ import {
   COMMON_OPTIONS,
   UsageError,
   parseCommandArgs,
+  clockRateHz,
+  durationSeconds,
+  intervalSeconds,
   positiveInteger,
-  positiveNumber,
 } from './arguments.js';
 import type { CommandIo } from './command-io.js';
-import { ExitCode } from './command-io.js';
+import { ExitCode, setLongTimeout } from './command-io.js';
 import { LiveDisplay, formatMbit, roundTo } from './live-display.js';
 import { RTP_PAYLOAD_TYPE_MP2T, parseRtpHeader } from '../index.js';
 import { RtpStats } from './rtp-stats.js';
@@ -99,10 +101,10 @@ export async function recvCommand(args: string[], io: CommandIo): Promise<number
     throw new UsageError(`recv takes one URL (received ${positionals.length} arguments)`);
   }
   const text = positionals[0] ?? '';
-  const clockRate = positiveInteger('clock-rate', values['clock-rate']) ?? 90000;
+  const clockRate = clockRateHz(values['clock-rate']);
   const count = positiveInteger('count', values.count);
-  const duration = positiveNumber('duration', values.duration);
-  const interval = positiveNumber('interval', values.interval) ?? 1;
+  const duration = durationSeconds(values.duration);
+  const interval = intervalSeconds(values.interval);
   const ifaces = values.iface ?? [];
   const outPath = values.out;
   if (outPath === '') throw new UsageError('--out needs a file name or "-"');
@@ -243,8 +245,8 @@ export async function recvCommand(args: string[], io: CommandIo): Promise<number
     });
   };
   const timer = setInterval(tick, interval * 1000);
-  const limit =
-    duration === undefined ? undefined : setTimeout(() => stop.abort(), duration * 1000);
+  const cancelLimit =
+    duration === undefined ? undefined : setLongTimeout(() => stop.abort(), duration * 1000);
   display.update(lines(summary(), 0, 0), {
     type: 'start',
     url: receiver.description,
@@ -256,7 +258,7 @@ export async function recvCommand(args: string[], io: CommandIo): Promise<number
     stopped = true;
     endedAt = performance.now();
     clearInterval(timer);
-    clearTimeout(limit);
+    cancelLimit?.();
     io.signal.removeEventListener('abort', onAbort);
   }
   // Before the socket closes: the kernel drop counter goes with it.

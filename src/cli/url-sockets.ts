@@ -149,6 +149,11 @@ export function parseSendUrl(
     }
     return a ?? b;
   };
+  if (url.port === 0) {
+    throw new UsageError(
+      `${text}: a destination needs a port from 1 to 65535 (port 0 only means "any port" when listening)`,
+    );
+  }
   const iface = pick('iface', url.iface, extra.iface);
   const ttl = pick('ttl', url.ttl, extra.ttl);
   const dscp = pick('dscp', url.dscp, extra.dscp);
