@@ -50,6 +50,7 @@ export function parseReceiveUrl(
   const ifaces = [...(url.iface === undefined ? [] : [url.iface]), ...extraIfaces];
   // Unknown interfaces are bad input: findInterface throws InvalidArgumentError listing those that exist.
   for (const i of ifaces) findInterface(i);
+  if (url.zone !== undefined) findInterface(url.zone);
   if (!url.multicast && ifaces.length > 1) {
     throw new UsageError(`${text}: a unicast receiver binds one interface, not ${ifaces.length}`);
   }
@@ -158,6 +159,7 @@ export function parseSendUrl(
   const ttl = pick('ttl', url.ttl, extra.ttl);
   const dscp = pick('dscp', url.dscp, extra.dscp);
   if (iface !== undefined) findInterface(iface);
+  if (url.zone !== undefined) findInterface(url.zone);
   if (extra.bind !== undefined) {
     const family = addressFamily(extra.bind);
     if (family === 0)
