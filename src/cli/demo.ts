@@ -13,6 +13,9 @@ import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 
 import {
+  Pacer,
+  RtpStats,
+  TS_PACKET_BYTES,
   UdpSocket,
   addressFamily,
   findInterface,
@@ -30,15 +33,12 @@ import type { CommandIo } from './command-io.js';
 import { ExitCode } from './command-io.js';
 import { LiveDisplay, formatMbit, roundTo } from './live-display.js';
 import type { DisplayStream } from './live-display.js';
-import { Pacer } from './pacing.js';
 import {
   RTP_PAYLOAD_TYPE_MP2T,
   RTP_HEADER_BYTES,
   parseRtpHeader,
   writeRtpHeader,
 } from '../index.js';
-import { RtpStats } from './rtp-stats.js';
-import { TS_PACKET_BYTES } from './ts-continuity.js';
 
 /** What the demo measured. */
 export interface DemoSummary {

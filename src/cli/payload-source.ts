@@ -11,7 +11,7 @@ import { open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 
 import { UsageError } from './arguments.js';
-import { TS_PACKET_BYTES } from './ts-continuity.js';
+import { TS_PACKET_BYTES } from '../index.js';
 
 /** A source of payloads; `next()` resolves `undefined` at the end or once `signal` aborts. */
 export interface PayloadSource {

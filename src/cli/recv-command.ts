@@ -22,10 +22,15 @@ import {
 import type { CommandIo } from './command-io.js';
 import { ExitCode, setLongTimeout } from './command-io.js';
 import { LiveDisplay, formatMbit, roundTo } from './live-display.js';
-import { RTP_PAYLOAD_TYPE_MP2T, parseRtpHeader } from '../index.js';
-import { RtpStats } from './rtp-stats.js';
-import { TS_PACKET_BYTES, TsContinuity } from './ts-continuity.js';
-import { openReceiver, parseReceiveUrl } from './url-sockets.js';
+import {
+  RTP_PAYLOAD_TYPE_MP2T,
+  RtpStats,
+  TS_PACKET_BYTES,
+  TsChecker,
+  openMediaReceiver,
+  parseMediaUrl,
+  parseRtpHeader,
+} from '../index.js';
 
 export const RECV_HELP = `Usage: mediasock recv URL [options]
 
@@ -114,10 +119,10 @@ export async function recvCommand(args: string[], io: CommandIo): Promise<number
     throw new UsageError('--out-buffer needs --out');
   }
   // Check everything before opening anything.
-  const { url } = parseReceiveUrl(text, ifaces);
+  const url = parseMediaUrl(text);
   const rtp = url.scheme === 'rtp' || values.rtp === true;
 
-  const receiver = await openReceiver(text, ifaces);
+  const receiver = await openMediaReceiver(text, { interfaces: ifaces, signal: io.signal });
   const { socket } = receiver;
   let out: OutStream | undefined;
   if (outPath === '-') out = io.stdout;
@@ -133,7 +138,7 @@ export async function recvCommand(args: string[], io: CommandIo): Promise<number
 
   const display = new LiveDisplay(outPath === '-' ? io.stderr : io.stdout, values.json === true);
   const rtpStats = new RtpStats(clockRate);
-  const ts = new TsContinuity();
+  const ts = new TsChecker();
   const started = performance.now();
   let packets = 0;
   let bytes = 0;
@@ -170,7 +175,7 @@ export async function recvCommand(args: string[], io: CommandIo): Promise<number
       }
     }
     if (isTs || (payload.length % TS_PACKET_BYTES === 0 && payload[0] === 0x47)) {
-      ts.update(payload);
+      ts.addPackets(payload);
     }
     if (out !== undefined && outError === undefined) {
       // Never wait for --out: above the bound the datagram is counted and left out.
@@ -196,6 +201,7 @@ export async function recvCommand(args: string[], io: CommandIo): Promise<number
       reordered: rtp ? r.reordered : null,
       jitter_ms: rtp ? roundTo(r.jitterMs, 3) : null,
       ssrc: rtp && r.ssrc !== undefined ? hex(r.ssrc) : null,
+      rtp_sources: rtp ? rtpStats.ssrcs.length : null,
       not_rtp: rtp ? notRtp : null,
       kernel_drops: socket.stats.kernelDrops ?? null,
       ts_packets: ts.packets,

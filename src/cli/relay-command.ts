@@ -22,12 +22,14 @@ import { LiveDisplay, formatMbit, roundTo } from './live-display.js';
 import {
   RTP_PAYLOAD_TYPE_MP2T,
   RTP_HEADER_BYTES,
+  openMediaReceiver,
+  openMediaSender,
+  parseMediaUrl,
   parseRtpHeader,
   writeRtpHeader,
 } from '../index.js';
+import type { MediaSender } from '../index.js';
 import { reachesInput } from './relay-loop.js';
-import { openReceiver, openSender, parseReceiveUrl, parseSendUrl } from './url-sockets.js';
-import type { Sender } from './url-sockets.js';
 
 export const RELAY_HELP = `Usage: mediasock relay IN OUT... [options]
 
@@ -76,7 +78,7 @@ const DEFAULT_MAX_IN_FLIGHT = 1024;
 const MAX_IN_FLIGHT = 1 << 20;
 
 interface Output {
-  sender: Sender;
+  sender: MediaSender;
   mode: 'as-is' | 'strip' | 'wrap';
   packets: number;
   bytes: number;
@@ -107,10 +109,11 @@ export async function relayCommand(args: string[], io: CommandIo): Promise<numbe
   const maxInFlight =
     positiveInteger('max-in-flight', values['max-in-flight'], MAX_IN_FLIGHT) ??
     DEFAULT_MAX_IN_FLIGHT;
-  const { url: inUrl } = parseReceiveUrl(inText, ifaces);
-  for (const t of outTexts) parseSendUrl(t);
+  // Every URL's syntax before anything opens; the rest is checked as each socket opens.
+  const inUrl = parseMediaUrl(inText);
+  for (const t of outTexts) parseMediaUrl(t);
 
-  const receiver = await openReceiver(inText, ifaces);
+  const receiver = await openMediaReceiver(inText, { interfaces: ifaces, signal: io.signal });
   const input = {
     boundAddress: receiver.socket.address().address,
     port: receiver.socket.address().port,
@@ -118,7 +121,7 @@ export async function relayCommand(args: string[], io: CommandIo): Promise<numbe
   const outputs: Output[] = [];
   try {
     for (const t of outTexts) {
-      const sender = await openSender(t, {}, io.signal);
+      const sender = await openMediaSender(t, { signal: io.signal });
       if (reachesInput(input, sender.address, sender.port)) {
         await sender.socket.close();
         throw new UsageError(

@@ -26,12 +26,18 @@ import {
 import type { CommandIo } from './command-io.js';
 import { ExitCode, setLongTimeout } from './command-io.js';
 import { LiveDisplay, formatMbit, roundTo } from './live-display.js';
-import { Pacer } from './pacing.js';
 import { openFileSource, patternSource, stdinSource } from './payload-source.js';
 import type { PayloadSource } from './payload-source.js';
-import { RTP_PAYLOAD_TYPE_MP2T, RTP_HEADER_BYTES, writeRtpHeader } from '../index.js';
-import { TS_PACKET_BYTES } from './ts-continuity.js';
-import { openSender, parseSendUrl } from './url-sockets.js';
+import {
+  Pacer,
+  RTP_PAYLOAD_TYPE_MP2T,
+  RTP_HEADER_BYTES,
+  TS_PACKET_BYTES,
+  openMediaSender,
+  parseMediaUrl,
+  writeRtpHeader,
+} from '../index.js';
+import type { MediaSender } from '../index.js';
 
 export const SEND_HELP = `Usage: mediasock send URL [FILE|-] [options]
 
@@ -114,11 +120,11 @@ export async function sendCommand(args: string[], io: CommandIo): Promise<number
   const input = positionals[1];
   const egress = {
     iface: values.iface,
-    bind: values.bind,
+    localAddress: values.bind,
     ttl: integerIn('ttl', values.ttl, 0, 255),
     dscp: integerIn('dscp', values.dscp, 0, 63),
   };
-  const { url } = parseSendUrl(text, egress);
+  const url = parseMediaUrl(text);
   const rtp = url.scheme === 'rtp' || values.rtp === true;
   const headerBytes = rtp ? RTP_HEADER_BYTES : 0;
   const payloadBytes =
@@ -161,9 +167,9 @@ export async function sendCommand(args: string[], io: CommandIo): Promise<number
   else if (input === '-') source = stdinSource(io.stdin, payloadBytes);
   else source = await openFileSource(input, payloadBytes, values.loop === true);
 
-  let sender;
+  let sender: MediaSender;
   try {
-    sender = await openSender(text, egress, io.signal);
+    sender = await openMediaSender(text, { ...egress, signal: io.signal });
   } catch (err) {
     await source.close();
     throw err;

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { RtpStats } from '../../src/cli/rtp-stats.js';
+import { RtpStats } from '../../src/index.js';
 
 /** Feeds sequence numbers at a constant 1 ms spacing with matching 90 kHz timestamps. */
 function feed(stats: RtpStats, seqs: number[], ssrc = 1): void {
