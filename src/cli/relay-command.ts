@@ -51,6 +51,10 @@ An output that cannot keep up (its sends do not complete) never holds up the inp
 outputs and never makes memory grow: once --max-in-flight sends are pending on it, further
 datagrams for it are dropped and counted in its "dropped" counter until sends complete again.
 
+An output that would feed the input (its port, on the address IN listens on, any local address
+for a wildcard IN, or IN's multicast group) is refused with exit 2: every datagram would come
+back and be relayed again.
+
 Examples:
   mediasock relay udp://@239.1.1.1:5004?iface=eth0 udp://10.0.0.2:5004 udp://10.0.0.3:5004
   mediasock relay rtp://@:5004 udp://239.2.2.2:1234?iface=eth1&ttl=8

@@ -10,7 +10,13 @@
  *
  * @module
  */
-import { classifyAddress, networkInterfaces, normalizeAddress, splitZone } from '../index.js';
+import {
+  addressFamily,
+  classifyAddress,
+  networkInterfaces,
+  normalizeAddress,
+  splitZone,
+} from '../index.js';
 
 /** Where a relay's input listens. */
 export interface RelayInput {
@@ -28,6 +34,8 @@ export function reachesInput(input: RelayInput, address: string, port: number): 
   const boundClass = classifyAddress(bound);
   if (boundClass.multicast) return false;
   if (!boundClass.unspecified) return false;
+  // An IPv4 wildcard socket gets no IPv6 traffic; an IPv6 one (dual-stack) may get both.
+  if (addressFamily(bound) === 4 && addressFamily(out) === 6) return false;
   return classifyAddress(out).loopback || localAddresses().has(out);
 }
 

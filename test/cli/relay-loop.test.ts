@@ -26,6 +26,8 @@ test('relay refuses an output that is the input', async () => {
   await assertRefused(`udp://@:${p}`, `udp://127.0.0.9:${p}`);
   await assertRefused(`udp://@127.0.0.1:${p}`, `rtp://localhost:${p}`);
   await assertRefused(`udp://@[::1]:${p}`, `udp://[::1]:${p}`);
+  // An IPv6 wildcard input is dual-stack: IPv4 loopback reaches it too.
+  await assertRefused(`udp://@[::]:${p}`, `udp://127.0.0.1:${p}`);
   await assertRefused(`udp://@239.255.7.7:${p}?iface=lo`, `udp://239.255.7.7:${p}?iface=lo&ttl=0`);
   // Any address of a local interface reaches a wildcard input.
   const local = networkInterfaces()
@@ -40,6 +42,8 @@ test('relay accepts an output on another port or another loopback address of a b
   for (const [input, output] of [
     [`udp://@127.0.0.1:${p}`, `udp://127.0.0.1:${q}`],
     [`udp://@127.0.0.1:${p}`, `udp://127.0.0.2:${p}`],
+    // An IPv4 wildcard input gets no IPv6 datagrams.
+    [`udp://@:${p}`, `udp://[::1]:${p}`],
   ] as const) {
     const r = await runCli(['relay', input, output, '--duration', '0.3', '--json'], {
       timeoutMs: 20_000,
