@@ -57,8 +57,8 @@ Rows:
 The batch rows need the native addon on Linux; without it they read "n/a: <reason>".
 
 Options:
-  --seconds S      duration of each row (default 1)
-  --size B         datagram payload bytes (default 1316)
+  --seconds S      duration of each row, at most 60 (default 1)
+  --size B         datagram payload bytes, 1 to 65507 (default 1316)
   --json           one JSON object with the rows
   --debug          print stacks of errors
   -h, --help       this help

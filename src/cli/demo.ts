@@ -221,7 +221,7 @@ this machine), receives it with mediasock, shows live statistics and a summary.
 
 Options:
   --duration S    how long to stream (default 3)
-  --pps N         packets per second (default 2000)
+  --pps N         packets per second, up to 10M (default 2000)
   --group ADDR    IPv4 multicast group (default 239.255.77.77)
   --json          JSON lines even on a terminal
   --debug         print stacks of errors

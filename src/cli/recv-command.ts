@@ -53,7 +53,7 @@ Options:
   --out-buffer BYTES  most payload bytes queued for --out (default 8388608, 8 MiB); see below
   --count N           stop after N datagrams
   --duration S        stop after S seconds
-  --interval S        statistics every S seconds (default 1)
+  --interval S        statistics every S seconds, 0.01 to 86400 (default 1)
   --json              JSON lines even on a terminal
   --debug             print stacks of errors
   -h, --help          this help

@@ -41,8 +41,9 @@ Options:
   --iface NAME        join IN on this interface too (repeatable)
   --count N           stop after N datagrams received
   --duration S        stop after S seconds
-  --interval S        statistics every S seconds (default 1)
-  --max-in-flight N   sends pending per output before that output drops (default 1024)
+  --interval S        statistics every S seconds, 0.01 to 86400 (default 1)
+  --max-in-flight N   sends pending per output before that output drops, up to 1048576
+                      (default 1024)
   --json              JSON lines even on a terminal
   --debug             print stacks of errors
   -h, --help          this help

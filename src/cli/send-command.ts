@@ -51,9 +51,10 @@ URL forms:
   Query options: iface, ttl, dscp (needs the native addon), buffer.
 
 Options:
-  --pps N             datagrams per second (default 1000)
-  --bitrate R         UDP payload bit rate instead, e.g. 5M, 800k
-  --payload-size B    bytes of payload per datagram (default 1316 = 7 x 188, MPEG-TS)
+  --pps N             datagrams per second, up to 10M (default 1000)
+  --bitrate R         UDP payload bit rate instead, e.g. 5M, 800k (up to 100G)
+  --payload-size B    bytes of payload per datagram, 1 to 65507, with RTP 65495
+                      (default 1316 = 7 x 188, MPEG-TS)
   --rtp               wrap in RTP (implied by rtp://)
   --payload-type PT   RTP payload type (default 33, MP2T)
   --ssrc N            RTP SSRC (default random)
@@ -67,7 +68,7 @@ Options:
   --duration S        stop after S seconds
   --gap EVERY         testing aid: skip one RTP sequence number before every EVERY-th
                       datagram, so a receiver should report exactly that many lost
-  --interval S        statistics every S seconds (default 1)
+  --interval S        statistics every S seconds, 0.01 to 86400 (default 1)
   --json              JSON lines even on a terminal
   --debug             print stacks of errors
   -h, --help          this help
