@@ -13,6 +13,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 import { RtpStats, TsChecker, UdpSocket, nativeStatus, writeRtpHeader } from '../../src/index.js';
 import type { DatagramBatchView } from '../../src/index.js';
+import type { DatagramBatch } from '../../src/udp/batch-engine.js';
+
+/**
+ * Compile-time check: the UDP engine's batch is a DatagramBatchView, so the media helpers take
+ * `socket.on('batch', …)` batches as they are (type-checking fails here if that ever changes).
+ */
+export const batchIsView = (batch: DatagramBatch): DatagramBatchView => batch;
 
 /** The datagrams to send: RTP/MP2T of SSRC 0xa and 0xb, with known defects, and some junk. */
 function stream(): { datagrams: Buffer[]; lost: Map<number, number>; dups: Map<number, number> } {
