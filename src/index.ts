@@ -81,3 +81,23 @@ export type {
   DtlsSessionInfo,
   DtlsStats,
 } from './rist/dtls.js';
+export { RtpStats, RTP_STATS_DEFAULT_MAX_SOURCES, isRtpAt } from './media/rtp-stats.js';
+export type { RtpStatsOptions, RtpStatsSnapshot } from './media/rtp-stats.js';
+export {
+  TsChecker,
+  TS_NULL_PID,
+  TS_PACKET_BYTES,
+  TS_SYNC_BYTE,
+  looksLikeTransportStream,
+} from './media/ts-check.js';
+export type { TsCheckSnapshot } from './media/ts-check.js';
+export type { DatagramBatchView } from './media/datagram-view.js';
+export { Pacer } from './media/pacer.js';
+export type { PacerOptions } from './media/pacer.js';
+export { openMediaReceiver, openMediaSender } from './media/media-sockets.js';
+export type {
+  MediaReceiver,
+  MediaReceiverOptions,
+  MediaSender,
+  MediaSenderOptions,
+} from './media/media-sockets.js';

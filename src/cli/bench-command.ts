@@ -31,6 +31,7 @@ import {
   COMMON_OPTIONS,
   UsageError,
   parseCommandArgs,
+  MAX_UDP_PAYLOAD_BYTES,
   positiveInteger,
   positiveNumber,
 } from './arguments.js';
@@ -56,8 +57,8 @@ Rows:
 The batch rows need the native addon on Linux; without it they read "n/a: <reason>".
 
 Options:
-  --seconds S      duration of each row (default 1)
-  --size B         datagram payload bytes (default 1316)
+  --seconds S      duration of each row, at most 60 (default 1)
+  --size B         datagram payload bytes, 1 to 65507 (default 1316)
   --json           one JSON object with the rows
   --debug          print stacks of errors
   -h, --help       this help
@@ -131,10 +132,8 @@ export async function benchCommand(args: string[], io: CommandIo): Promise<numbe
   }
   if (positionals.length > 0)
     throw new UsageError(`bench takes no arguments (received ${positionals[0]})`);
-  const seconds = positiveNumber('seconds', values.seconds) ?? 1;
-  if (seconds > 60) throw new UsageError('--seconds must be at most 60');
-  const size = positiveInteger('size', values.size) ?? 1316;
-  if (size > 65507) throw new UsageError('--size must be at most 65507');
+  const seconds = positiveNumber('seconds', values.seconds, { max: 60, unit: ' of seconds' }) ?? 1;
+  const size = positiveInteger('size', values.size, MAX_UDP_PAYLOAD_BYTES) ?? 1316;
 
   const native = nativeStatus();
   const batchNa = await batchUnavailable();

@@ -35,3 +35,26 @@ export function pause(ms: number, signal: AbortSignal): Promise<void> {
     signal.addEventListener('abort', done, { once: true });
   });
 }
+
+/** The longest delay `setTimeout` takes (2^31 − 1 ms, about 24.8 days); longer ones fire at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Calls `fn` once after `ms` milliseconds, for any finite delay: delays beyond what `setTimeout`
+ * takes are waited out in steps against a monotonic deadline. Returns a function that cancels.
+ */
+export function setLongTimeout(fn: () => void, ms: number): () => void {
+  const deadline = performance.now() + ms;
+  let timer: NodeJS.Timeout | undefined;
+  const arm = (): void => {
+    const left = deadline - performance.now();
+    if (left <= 0) {
+      timer = undefined;
+      fn();
+      return;
+    }
+    timer = setTimeout(arm, Math.min(Math.ceil(left), MAX_TIMER_MS));
+  };
+  timer = setTimeout(arm, Math.min(Math.max(0, Math.ceil(ms)), MAX_TIMER_MS));
+  return () => clearTimeout(timer);
+}

@@ -12,27 +12,33 @@
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 
-import { UdpSocket, findInterface, nativeStatus } from '../index.js';
+import {
+  Pacer,
+  RtpStats,
+  TS_PACKET_BYTES,
+  UdpSocket,
+  addressFamily,
+  findInterface,
+  isMulticastAddress,
+  nativeStatus,
+} from '../index.js';
 import {
   COMMON_OPTIONS,
   UsageError,
   parseCommandArgs,
-  positiveNumber,
-  positiveRate,
+  durationSeconds,
+  packetsPerSecond,
 } from './arguments.js';
 import type { CommandIo } from './command-io.js';
 import { ExitCode } from './command-io.js';
 import { LiveDisplay, formatMbit, roundTo } from './live-display.js';
 import type { DisplayStream } from './live-display.js';
-import { Pacer } from './pacing.js';
 import {
   RTP_PAYLOAD_TYPE_MP2T,
   RTP_HEADER_BYTES,
   parseRtpHeader,
   writeRtpHeader,
 } from '../index.js';
-import { RtpStats } from './rtp-stats.js';
-import { TS_PACKET_BYTES } from './ts-continuity.js';
 
 /** What the demo measured. */
 export interface DemoSummary {
@@ -215,7 +221,7 @@ this machine), receives it with mediasock, shows live statistics and a summary.
 
 Options:
   --duration S    how long to stream (default 3)
-  --pps N         packets per second (default 2000)
+  --pps N         packets per second, up to 10M (default 2000)
   --group ADDR    IPv4 multicast group (default 239.255.77.77)
   --json          JSON lines even on a terminal
   --debug         print stacks of errors
@@ -246,14 +252,14 @@ export async function demoCommand(args: string[], io: CommandIo): Promise<number
   if (positionals.length > 0)
     throw new UsageError(`demo takes no arguments (received ${positionals[0]})`);
   const group = values.group;
-  if (group !== undefined && !/^2(2[4-9]|3\d)\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(group)) {
+  if (group !== undefined && !(addressFamily(group) === 4 && isMulticastAddress(group))) {
     throw new UsageError(
       `--group must be an IPv4 multicast address (received ${JSON.stringify(group)})`,
     );
   }
   const options: DemoOptions = {
-    durationMs: (positiveNumber('duration', values.duration) ?? 3) * 1000,
-    packetsPerSecond: positiveRate('pps', values.pps) ?? 2000,
+    durationMs: (durationSeconds(values.duration) ?? 3) * 1000,
+    packetsPerSecond: packetsPerSecond(values.pps) ?? 2000,
     out: io.stdout,
     json: values.json === true,
     signal: io.signal,

@@ -40,8 +40,14 @@ Examples:
   mediasock send rtp://127.0.0.1:5004 --pps 1000
   mediasock relay udp://@239.1.1.1:5004?iface=eth0 udp://10.0.0.2:5004 udp://10.0.0.3:5004
 
-Exit codes: 0 ok, 1 runtime failure, 2 usage error.
+Exit codes: 0 ok, 1 runtime failure, 2 usage error; 141 when the reader of the output went away.
 `;
+
+/**
+ * Exit status when the reader of the output went away (`mediasock recv --json | head -1`): what a
+ * shell reports for a process that SIGPIPE ended, as for `yes | head`.
+ */
+export const EXIT_OUTPUT_CLOSED = 128 + 13;
 
 type Command = (args: string[], io: CommandIo) => number | Promise<number>;
 
@@ -95,6 +101,27 @@ function runFromProcess(): void {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // Node ignores SIGPIPE: a reader that goes away shows as EPIPE on the stream. The command then
+  // ends quietly, as a process that SIGPIPE ended would (`yes | head`). A command that listens on
+  // a stream itself (recv --out -) owns that stream's errors.
+  let outputClosed = false;
+  let outputError: Error | undefined;
+  const watch = (stream: NodeJS.WriteStream, name: string): void => {
+    stream.on('error', (err: Error) => {
+      if (stream.listenerCount('error') > 1) return;
+      const code = (err as { code?: unknown }).code;
+      if (code === 'EPIPE' || code === 'ERR_STREAM_DESTROYED') outputClosed = true;
+      else {
+        outputError ??= err;
+        if (stream !== process.stderr) {
+          process.stderr.write(`mediasock: cannot write ${name}: ${err.message}\n`);
+        }
+      }
+      controller.abort();
+    });
+  };
+  watch(process.stdout, 'stdout');
+  watch(process.stderr, 'stderr');
   const io: CommandIo = {
     stdout: process.stdout,
     stderr: process.stderr,
@@ -105,7 +132,11 @@ function runFromProcess(): void {
   };
   main(process.argv.slice(2), io).then(
     (code) => {
-      process.exitCode = code;
+      process.exitCode = outputClosed
+        ? EXIT_OUTPUT_CLOSED
+        : outputError !== undefined && code === ExitCode.OK
+          ? ExitCode.FAILURE
+          : code;
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
     },

@@ -7,16 +7,15 @@
  *
  * @module
  */
-import { once } from 'node:events';
 import { open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 
 import { UsageError } from './arguments.js';
-import { TS_PACKET_BYTES } from './ts-continuity.js';
+import { TS_PACKET_BYTES } from '../index.js';
 
-/** A source of payloads; `next()` resolves `undefined` at the end. */
+/** A source of payloads; `next()` resolves `undefined` at the end or once `signal` aborts. */
 export interface PayloadSource {
-  next(): Promise<Buffer | undefined>;
+  next(signal?: AbortSignal): Promise<Buffer | undefined>;
   close(): Promise<void>;
   /** What the source is, for the status line. */
   readonly description: string;
@@ -64,38 +63,86 @@ export async function openFileSource(
   };
 }
 
-/** Reads stdin in chunks of `payloadBytes` (the last may be shorter). */
+/**
+ * Reads stdin in chunks of `payloadBytes` (the last may be shorter). The chunks the pipe delivers
+ * are gathered here, whatever their sizes, and handed out once a whole payload is there; while
+ * stdin stalls, `next()` waits on an event (no polling) and ends at once when its signal aborts.
+ * At most {@link STDIN_HIGH_WATER_BYTES} (or 64 payloads) are held before stdin is paused.
+ */
 export function stdinSource(stdin: NodeJS.ReadableStream, payloadBytes: number): PayloadSource {
-  const stream = stdin as NodeJS.ReadableStream & { readableEnded?: boolean };
+  const highWater = Math.max(STDIN_HIGH_WATER_BYTES, 64 * payloadBytes);
+  const chunks: Buffer[] = [];
+  let buffered = 0;
   let ended = false;
   let failure: Error | undefined;
-  stream.once('end', () => (ended = true));
-  stream.once('error', (err: Error) => (failure = err));
+  let wake: (() => void) | undefined;
+  const notify = (): void => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  stdin.on('data', (chunk: Buffer | string) => {
+    const b = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    if (b.length === 0) return;
+    chunks.push(b);
+    buffered += b.length;
+    if (buffered >= highWater) stdin.pause();
+    notify();
+  });
+  stdin.once('end', () => {
+    ended = true;
+    notify();
+  });
+  stdin.once('error', (err: Error) => {
+    failure = err;
+    notify();
+  });
+  /** Takes `n` ≤ `buffered` bytes off the front, as a fresh buffer. */
+  const take = (n: number): Buffer => {
+    const out = Buffer.allocUnsafe(n);
+    let filled = 0;
+    while (filled < n) {
+      const head = chunks[0] as Buffer;
+      const used = Math.min(head.length, n - filled);
+      head.copy(out, filled, 0, used);
+      filled += used;
+      if (used === head.length) chunks.shift();
+      else chunks[0] = head.subarray(used);
+    }
+    buffered -= n;
+    if (stdin.isPaused() && buffered < highWater / 2 && !ended) stdin.resume();
+    return out;
+  };
   return {
     description: 'stdin',
-    async next() {
+    async next(signal?: AbortSignal) {
+      // Bounded: each pass either returns or waits for one event (data, end, error or abort).
       for (;;) {
+        if (buffered >= payloadBytes) return take(payloadBytes);
         if (failure !== undefined) throw failure;
-        const chunk = stream.read(payloadBytes) as Buffer | null;
-        if (chunk !== null) return Buffer.from(chunk);
-        if (ended || stream.readableEnded === true) return undefined;
-        const ac = new AbortController();
-        await Promise.race([
-          once(stream, 'readable', { signal: ac.signal }),
-          once(stream, 'end', { signal: ac.signal }).then(() => (ended = true)),
-        ]).catch((err: unknown) => {
-          if ((err as Error).name !== 'AbortError') throw err;
+        if (ended) return buffered > 0 ? take(buffered) : undefined;
+        if (signal?.aborted === true) return undefined;
+        await new Promise<void>((resolve) => {
+          const onAbort = (): void => notify();
+          wake = () => {
+            signal?.removeEventListener('abort', onAbort);
+            resolve();
+          };
+          signal?.addEventListener('abort', onAbort, { once: true });
         });
-        ac.abort();
       }
     },
     close() {
       // Stop reading so that a pipe still open on stdin does not keep the process alive.
-      (stream as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
+      (stdin as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
+      notify();
       return Promise.resolve();
     },
   };
 }
+
+/** Bytes of stdin held before it is paused (the pipe then holds the writer back). */
+export const STDIN_HIGH_WATER_BYTES = 1 << 20;
 
 /**
  * Generates MPEG-TS packets on PID 0x100 with a payload counter and in-order continuity counters,

@@ -14,16 +14,23 @@ import {
   COMMON_OPTIONS,
   UsageError,
   parseCommandArgs,
+  clockRateHz,
+  durationSeconds,
+  intervalSeconds,
   positiveInteger,
-  positiveNumber,
 } from './arguments.js';
 import type { CommandIo } from './command-io.js';
-import { ExitCode } from './command-io.js';
+import { ExitCode, setLongTimeout } from './command-io.js';
 import { LiveDisplay, formatMbit, roundTo } from './live-display.js';
-import { RTP_PAYLOAD_TYPE_MP2T, parseRtpHeader } from '../index.js';
-import { RtpStats } from './rtp-stats.js';
-import { TS_PACKET_BYTES, TsContinuity } from './ts-continuity.js';
-import { openReceiver, parseReceiveUrl } from './url-sockets.js';
+import {
+  RTP_PAYLOAD_TYPE_MP2T,
+  RtpStats,
+  TS_PACKET_BYTES,
+  TsChecker,
+  openMediaReceiver,
+  parseMediaUrl,
+  parseRtpHeader,
+} from '../index.js';
 
 export const RECV_HELP = `Usage: mediasock recv URL [options]
 
@@ -46,7 +53,7 @@ Options:
   --out-buffer BYTES  most payload bytes queued for --out (default 8388608, 8 MiB); see below
   --count N           stop after N datagrams
   --duration S        stop after S seconds
-  --interval S        statistics every S seconds (default 1)
+  --interval S        statistics every S seconds, 0.01 to 86400 (default 1)
   --json              JSON lines even on a terminal
   --debug             print stacks of errors
   -h, --help          this help
@@ -99,10 +106,10 @@ export async function recvCommand(args: string[], io: CommandIo): Promise<number
     throw new UsageError(`recv takes one URL (received ${positionals.length} arguments)`);
   }
   const text = positionals[0] ?? '';
-  const clockRate = positiveInteger('clock-rate', values['clock-rate']) ?? 90000;
+  const clockRate = clockRateHz(values['clock-rate']);
   const count = positiveInteger('count', values.count);
-  const duration = positiveNumber('duration', values.duration);
-  const interval = positiveNumber('interval', values.interval) ?? 1;
+  const duration = durationSeconds(values.duration);
+  const interval = intervalSeconds(values.interval);
   const ifaces = values.iface ?? [];
   const outPath = values.out;
   if (outPath === '') throw new UsageError('--out needs a file name or "-"');
@@ -112,10 +119,10 @@ export async function recvCommand(args: string[], io: CommandIo): Promise<number
     throw new UsageError('--out-buffer needs --out');
   }
   // Check everything before opening anything.
-  const { url } = parseReceiveUrl(text, ifaces);
+  const url = parseMediaUrl(text);
   const rtp = url.scheme === 'rtp' || values.rtp === true;
 
-  const receiver = await openReceiver(text, ifaces);
+  const receiver = await openMediaReceiver(text, { interfaces: ifaces, signal: io.signal });
   const { socket } = receiver;
   let out: OutStream | undefined;
   if (outPath === '-') out = io.stdout;
@@ -131,7 +138,7 @@ export async function recvCommand(args: string[], io: CommandIo): Promise<number
 
   const display = new LiveDisplay(outPath === '-' ? io.stderr : io.stdout, values.json === true);
   const rtpStats = new RtpStats(clockRate);
-  const ts = new TsContinuity();
+  const ts = new TsChecker();
   const started = performance.now();
   let packets = 0;
   let bytes = 0;
@@ -168,7 +175,7 @@ export async function recvCommand(args: string[], io: CommandIo): Promise<number
       }
     }
     if (isTs || (payload.length % TS_PACKET_BYTES === 0 && payload[0] === 0x47)) {
-      ts.update(payload);
+      ts.addPackets(payload);
     }
     if (out !== undefined && outError === undefined) {
       // Never wait for --out: above the bound the datagram is counted and left out.
@@ -194,6 +201,7 @@ export async function recvCommand(args: string[], io: CommandIo): Promise<number
       reordered: rtp ? r.reordered : null,
       jitter_ms: rtp ? roundTo(r.jitterMs, 3) : null,
       ssrc: rtp && r.ssrc !== undefined ? hex(r.ssrc) : null,
+      rtp_sources: rtp ? rtpStats.ssrcs.length : null,
       not_rtp: rtp ? notRtp : null,
       kernel_drops: socket.stats.kernelDrops ?? null,
       ts_packets: ts.packets,
@@ -243,8 +251,8 @@ export async function recvCommand(args: string[], io: CommandIo): Promise<number
     });
   };
   const timer = setInterval(tick, interval * 1000);
-  const limit =
-    duration === undefined ? undefined : setTimeout(() => stop.abort(), duration * 1000);
+  const cancelLimit =
+    duration === undefined ? undefined : setLongTimeout(() => stop.abort(), duration * 1000);
   display.update(lines(summary(), 0, 0), {
     type: 'start',
     url: receiver.description,
@@ -256,7 +264,7 @@ export async function recvCommand(args: string[], io: CommandIo): Promise<number
     stopped = true;
     endedAt = performance.now();
     clearInterval(timer);
-    clearTimeout(limit);
+    cancelLimit?.();
     io.signal.removeEventListener('abort', onAbort);
   }
   // Before the socket closes: the kernel drop counter goes with it.

@@ -12,20 +12,24 @@ import {
   COMMON_OPTIONS,
   UsageError,
   parseCommandArgs,
+  durationSeconds,
+  intervalSeconds,
   positiveInteger,
-  positiveNumber,
 } from './arguments.js';
 import type { CommandIo } from './command-io.js';
-import { ExitCode } from './command-io.js';
+import { ExitCode, setLongTimeout } from './command-io.js';
 import { LiveDisplay, formatMbit, roundTo } from './live-display.js';
 import {
   RTP_PAYLOAD_TYPE_MP2T,
   RTP_HEADER_BYTES,
+  openMediaReceiver,
+  openMediaSender,
+  parseMediaUrl,
   parseRtpHeader,
   writeRtpHeader,
 } from '../index.js';
-import { openReceiver, openSender, parseReceiveUrl, parseSendUrl } from './url-sockets.js';
-import type { Sender } from './url-sockets.js';
+import type { MediaSender } from '../index.js';
+import { reachesInput } from './relay-loop.js';
 
 export const RELAY_HELP = `Usage: mediasock relay IN OUT... [options]
 
@@ -37,8 +41,9 @@ Options:
   --iface NAME        join IN on this interface too (repeatable)
   --count N           stop after N datagrams received
   --duration S        stop after S seconds
-  --interval S        statistics every S seconds (default 1)
-  --max-in-flight N   sends pending per output before that output drops (default 1024)
+  --interval S        statistics every S seconds, 0.01 to 86400 (default 1)
+  --max-in-flight N   sends pending per output before that output drops, up to 1048576
+                      (default 1024)
   --json              JSON lines even on a terminal
   --debug             print stacks of errors
   -h, --help          this help
@@ -46,6 +51,10 @@ Options:
 An output that cannot keep up (its sends do not complete) never holds up the input or the other
 outputs and never makes memory grow: once --max-in-flight sends are pending on it, further
 datagrams for it are dropped and counted in its "dropped" counter until sends complete again.
+
+An output that would feed the input (its port, on the address IN listens on, any local address
+for a wildcard IN, or IN's multicast group) is refused with exit 2: every datagram would come
+back and be relayed again.
 
 Examples:
   mediasock relay udp://@239.1.1.1:5004?iface=eth0 udp://10.0.0.2:5004 udp://10.0.0.3:5004
@@ -70,8 +79,11 @@ const SETTLE_MS = 2000;
 /** Default of `--max-in-flight`: pending sends per output before datagrams are dropped for it. */
 const DEFAULT_MAX_IN_FLIGHT = 1024;
 
+/** The most `--max-in-flight` accepts: pending sends hold their datagrams in memory. */
+const MAX_IN_FLIGHT = 1 << 20;
+
 interface Output {
-  sender: Sender;
+  sender: MediaSender;
   mode: 'as-is' | 'strip' | 'wrap';
   packets: number;
   bytes: number;
@@ -97,18 +109,30 @@ export async function relayCommand(args: string[], io: CommandIo): Promise<numbe
   const [inText = '', ...outTexts] = positionals;
   const ifaces = values.iface ?? [];
   const count = positiveInteger('count', values.count);
-  const duration = positiveNumber('duration', values.duration);
-  const interval = positiveNumber('interval', values.interval) ?? 1;
+  const duration = durationSeconds(values.duration);
+  const interval = intervalSeconds(values.interval);
   const maxInFlight =
-    positiveInteger('max-in-flight', values['max-in-flight']) ?? DEFAULT_MAX_IN_FLIGHT;
-  const { url: inUrl } = parseReceiveUrl(inText, ifaces);
-  for (const t of outTexts) parseSendUrl(t);
+    positiveInteger('max-in-flight', values['max-in-flight'], MAX_IN_FLIGHT) ??
+    DEFAULT_MAX_IN_FLIGHT;
+  // Every URL's syntax before anything opens; the rest is checked as each socket opens.
+  const inUrl = parseMediaUrl(inText);
+  for (const t of outTexts) parseMediaUrl(t);
 
-  const receiver = await openReceiver(inText, ifaces);
+  const receiver = await openMediaReceiver(inText, { interfaces: ifaces, signal: io.signal });
+  const input = {
+    boundAddress: receiver.socket.address().address,
+    port: receiver.socket.address().port,
+  };
   const outputs: Output[] = [];
   try {
     for (const t of outTexts) {
-      const sender = await openSender(t, {}, io.signal);
+      const sender = await openMediaSender(t, { signal: io.signal });
+      if (reachesInput(input, sender.address, sender.port)) {
+        await sender.socket.close();
+        throw new UsageError(
+          `output ${t} sends to the input ${inText} (${sender.address} port ${sender.port} arrives where the input listens): every datagram would come back and be relayed again`,
+        );
+      }
       const mode =
         inUrl.scheme === sender.url.scheme ? 'as-is' : inUrl.scheme === 'rtp' ? 'strip' : 'wrap';
       outputs.push({
@@ -214,15 +238,15 @@ export async function relayCommand(args: string[], io: CommandIo): Promise<numbe
     ];
   };
   const timer = setInterval(() => display.update(lines(), record('stats')), interval * 1000);
-  const limit =
-    duration === undefined ? undefined : setTimeout(() => stop.abort(), duration * 1000);
+  const cancelLimit =
+    duration === undefined ? undefined : setLongTimeout(() => stop.abort(), duration * 1000);
   display.update(lines(), record('start'));
   try {
     if (!stop.signal.aborted) await once(stop.signal, 'abort');
   } finally {
     stopped = true;
     clearInterval(timer);
-    clearTimeout(limit);
+    cancelLimit?.();
     io.signal.removeEventListener('abort', onAbort);
     await receiver.socket.close();
     // Let the sends still in flight settle (they never reject: errors are counted above), but

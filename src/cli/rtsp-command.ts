@@ -26,13 +26,20 @@ import {
   COMMON_OPTIONS,
   UsageError,
   parseCommandArgs,
+  durationSeconds,
+  intervalSeconds,
   positiveInteger,
   positiveNumber,
 } from './arguments.js';
 import type { CommandIo } from './command-io.js';
 import { ExitCode } from './command-io.js';
 import { LiveDisplay, roundTo } from './live-display.js';
-import { TsContinuity } from './ts-continuity.js';
+import { TsChecker } from '../index.js';
+
+/** `--timeout S`: seconds an RTSP request may take, at most an hour; default 10. */
+function timeoutSeconds(text: string | undefined): number {
+  return positiveNumber('timeout', text, { max: 3600, unit: ' of seconds' }) ?? 10;
+}
 
 export const RTSP_RECV_HELP = `Usage: mediasock recv rtsp://[user:password@]host[:port]/path [options]
 
@@ -106,9 +113,9 @@ export async function rtspRecvCommand(args: string[], io: CommandIo): Promise<nu
     );
   }
   const count = positiveInteger('count', values.count);
-  const duration = positiveNumber('duration', values.duration);
-  const interval = positiveNumber('interval', values.interval) ?? 1;
-  const timeoutS = positiveNumber('timeout', values.timeout) ?? 10;
+  const duration = durationSeconds(values.duration);
+  const interval = intervalSeconds(values.interval);
+  const timeoutS = timeoutSeconds(values.timeout);
   if (values.out === '') throw new UsageError('--out needs a file name or "-"');
   const out = await openOut(values.out, io);
 
@@ -159,7 +166,7 @@ async function openOut(
  */
 class Recorder {
   packets = 0;
-  readonly ts = new TsContinuity();
+  readonly ts = new TsChecker();
   readonly stop = new AbortController();
 
   constructor(
@@ -173,7 +180,7 @@ class Recorder {
     const encoding = media.rtpmap[header.payloadType]?.encoding.toUpperCase();
     if (encoding === 'MP2T' || header.payloadType === RTP_PAYLOAD_TYPE_MP2T) {
       const payload = packet.subarray(header.payloadOffset, header.payloadEnd);
-      this.ts.update(payload);
+      this.ts.addPackets(payload);
       this.out?.write(payload);
     }
     if (this.count !== undefined && this.packets >= this.count) this.stop.abort();
@@ -272,7 +279,7 @@ function summaryRecord(
   client: RtspClient,
   url: string,
   seconds: number,
-  ts: TsContinuity,
+  ts: TsChecker,
 ): Record<string, unknown> {
   const media = client.stats().map((s) => mediaRecord(s, client.sdp));
   return {
@@ -321,7 +328,7 @@ export async function rtspCommand(args: string[], io: CommandIo): Promise<number
     throw new UsageError('rtsp describe takes one rtsp:// URL');
   }
   displayUrl(url);
-  const timeoutS = positiveNumber('timeout', values.timeout) ?? 10;
+  const timeoutS = timeoutSeconds(values.timeout);
   const sdp = await RtspClient.describe(url, {
     requestTimeoutMs: Math.round(timeoutS * 1000),
     signal: io.signal,

@@ -11,19 +11,33 @@ import {
   COMMON_OPTIONS,
   UsageError,
   parseCommandArgs,
+  MAX_BITS_PER_SECOND,
+  MAX_PACKETS_PER_SECOND,
+  MAX_UDP_PAYLOAD_BYTES,
+  clockRateHz,
+  durationSeconds,
+  formatSi,
+  integerIn,
+  intervalSeconds,
+  packetsPerSecond,
   positiveInteger,
-  positiveNumber,
   positiveRate,
 } from './arguments.js';
 import type { CommandIo } from './command-io.js';
-import { ExitCode } from './command-io.js';
+import { ExitCode, setLongTimeout } from './command-io.js';
 import { LiveDisplay, formatMbit, roundTo } from './live-display.js';
-import { Pacer } from './pacing.js';
 import { openFileSource, patternSource, stdinSource } from './payload-source.js';
 import type { PayloadSource } from './payload-source.js';
-import { RTP_PAYLOAD_TYPE_MP2T, RTP_HEADER_BYTES, writeRtpHeader } from '../index.js';
-import { TS_PACKET_BYTES } from './ts-continuity.js';
-import { openSender, parseSendUrl } from './url-sockets.js';
+import {
+  Pacer,
+  RTP_PAYLOAD_TYPE_MP2T,
+  RTP_HEADER_BYTES,
+  TS_PACKET_BYTES,
+  openMediaSender,
+  parseMediaUrl,
+  writeRtpHeader,
+} from '../index.js';
+import type { MediaSender } from '../index.js';
 
 export const SEND_HELP = `Usage: mediasock send URL [FILE|-] [options]
 
@@ -37,9 +51,10 @@ URL forms:
   Query options: iface, ttl, dscp (needs the native addon), buffer.
 
 Options:
-  --pps N             datagrams per second (default 1000)
-  --bitrate R         UDP payload bit rate instead, e.g. 5M, 800k
-  --payload-size B    bytes of payload per datagram (default 1316 = 7 x 188, MPEG-TS)
+  --pps N             datagrams per second, up to 10M (default 1000)
+  --bitrate R         UDP payload bit rate instead, e.g. 5M, 800k (up to 100G)
+  --payload-size B    bytes of payload per datagram, 1 to 65507, with RTP 65495
+                      (default 1316 = 7 x 188, MPEG-TS)
   --rtp               wrap in RTP (implied by rtp://)
   --payload-type PT   RTP payload type (default 33, MP2T)
   --ssrc N            RTP SSRC (default random)
@@ -53,7 +68,7 @@ Options:
   --duration S        stop after S seconds
   --gap EVERY         testing aid: skip one RTP sequence number before every EVERY-th
                       datagram, so a receiver should report exactly that many lost
-  --interval S        statistics every S seconds (default 1)
+  --interval S        statistics every S seconds, 0.01 to 86400 (default 1)
   --json              JSON lines even on a terminal
   --debug             print stacks of errors
   -h, --help          this help
@@ -106,17 +121,16 @@ export async function sendCommand(args: string[], io: CommandIo): Promise<number
   const input = positionals[1];
   const egress = {
     iface: values.iface,
-    bind: values.bind,
+    localAddress: values.bind,
     ttl: integerIn('ttl', values.ttl, 0, 255),
     dscp: integerIn('dscp', values.dscp, 0, 63),
   };
-  const { url } = parseSendUrl(text, egress);
+  const url = parseMediaUrl(text);
   const rtp = url.scheme === 'rtp' || values.rtp === true;
+  const headerBytes = rtp ? RTP_HEADER_BYTES : 0;
   const payloadBytes =
-    positiveInteger('payload-size', values['payload-size']) ?? 7 * TS_PACKET_BYTES;
-  if (payloadBytes + (rtp ? RTP_HEADER_BYTES : 0) > 65507) {
-    throw new UsageError(`--payload-size ${payloadBytes} does not fit in one UDP datagram`);
-  }
+    positiveInteger('payload-size', values['payload-size'], MAX_UDP_PAYLOAD_BYTES - headerBytes) ??
+    7 * TS_PACKET_BYTES;
   if (input === undefined && payloadBytes % TS_PACKET_BYTES !== 0) {
     throw new UsageError(
       `--payload-size must be a multiple of 188 for the generated MPEG-TS pattern`,
@@ -125,22 +139,26 @@ export async function sendCommand(args: string[], io: CommandIo): Promise<number
   if (values.pps !== undefined && values.bitrate !== undefined) {
     throw new UsageError('give --pps or --bitrate, not both');
   }
-  const bitrate = positiveRate('bitrate', values.bitrate);
+  const bitrate = positiveRate('bitrate', values.bitrate, MAX_BITS_PER_SECOND);
   const pps =
     bitrate !== undefined
-      ? bitrate / ((payloadBytes + (rtp ? RTP_HEADER_BYTES : 0)) * 8)
-      : (positiveRate('pps', values.pps) ?? 1000);
+      ? bitrate / ((payloadBytes + headerBytes) * 8)
+      : (packetsPerSecond(values.pps) ?? 1000);
+  if (pps > MAX_PACKETS_PER_SECOND) {
+    throw new UsageError(
+      `--bitrate ${values.bitrate ?? ''} needs ${Math.round(pps)} datagrams per second of ${payloadBytes} bytes; at most ${formatSi(MAX_PACKETS_PER_SECOND)} are possible (raise --payload-size or lower --bitrate)`,
+    );
+  }
   const payloadType =
     integerIn('payload-type', values['payload-type'], 0, 127) ?? RTP_PAYLOAD_TYPE_MP2T;
   const ssrc = integerIn('ssrc', values.ssrc, 0, 0xffffffff) ?? randomInt(0, 0xffffffff);
-  const clockRate = positiveInteger('clock-rate', values['clock-rate']) ?? 90000;
+  const clockRate = clockRateHz(values['clock-rate']);
   const count = positiveInteger('count', values.count);
-  const duration = positiveNumber('duration', values.duration);
-  const gap = positiveInteger('gap', values.gap);
+  const duration = durationSeconds(values.duration);
+  const gap = integerIn('gap', values.gap, 2, Number.MAX_SAFE_INTEGER);
   if (gap !== undefined && !rtp)
     throw new UsageError('--gap skips RTP sequence numbers: use rtp:// or --rtp');
-  if (gap !== undefined && gap < 2) throw new UsageError('--gap must be at least 2');
-  const interval = positiveNumber('interval', values.interval) ?? 1;
+  const interval = intervalSeconds(values.interval);
   if (values.loop === true && (input === undefined || input === '-')) {
     throw new UsageError('--loop needs a FILE');
   }
@@ -150,9 +168,9 @@ export async function sendCommand(args: string[], io: CommandIo): Promise<number
   else if (input === '-') source = stdinSource(io.stdin, payloadBytes);
   else source = await openFileSource(input, payloadBytes, values.loop === true);
 
-  let sender;
+  let sender: MediaSender;
   try {
-    sender = await openSender(text, egress, io.signal);
+    sender = await openMediaSender(text, { ...egress, signal: io.signal });
   } catch (err) {
     await source.close();
     throw err;
@@ -175,8 +193,8 @@ export async function sendCommand(args: string[], io: CommandIo): Promise<number
   const stop = new AbortController();
   const onAbort = (): void => stop.abort();
   io.signal.addEventListener('abort', onAbort, { once: true });
-  const limit =
-    duration === undefined ? undefined : setTimeout(() => stop.abort(), duration * 1000);
+  const cancelLimit =
+    duration === undefined ? undefined : setLongTimeout(() => stop.abort(), duration * 1000);
   let reason = 'end of input';
 
   const record = (
@@ -224,7 +242,7 @@ export async function sendCommand(args: string[], io: CommandIo): Promise<number
             reason = `--count ${count} reached`;
             break outer;
           }
-          const payload = await source.next();
+          const payload = await source.next(stop.signal);
           if (payload === undefined) break outer;
           let datagram = payload;
           if (rtp) {
@@ -264,7 +282,7 @@ export async function sendCommand(args: string[], io: CommandIo): Promise<number
     if (stop.signal.aborted) reason = io.signal.aborted ? 'interrupted' : '--duration reached';
   } finally {
     clearInterval(timer);
-    clearTimeout(limit);
+    cancelLimit?.();
     io.signal.removeEventListener('abort', onAbort);
     await source.close();
     await socket.close();
@@ -277,25 +295,4 @@ export async function sendCommand(args: string[], io: CommandIo): Promise<number
     record('summary', seconds, rate, bps),
   );
   return sent > 0 && sendErrors === sent ? ExitCode.FAILURE : ExitCode.OK;
-}
-
-function integerIn(
-  name: string,
-  text: string | undefined,
-  min: number,
-  max: number,
-): number | undefined {
-  if (text === undefined) return undefined;
-  const n = Number(text);
-  if (
-    !/^\s*(0x[0-9a-fA-F]+|\d+)\s*$/.test(text) ||
-    !Number.isSafeInteger(n) ||
-    n < min ||
-    n > max
-  ) {
-    throw new UsageError(
-      `--${name} must be an integer in ${min}..${max} (received ${JSON.stringify(text)})`,
-    );
-  }
-  return n;
 }

@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import * as dgram from 'node:dgram';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 export const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -36,6 +37,8 @@ export interface StartCliOptions {
   timeoutMs?: number;
   input?: Buffer | string;
   env?: NodeJS.ProcessEnv;
+  /** Leave the child's stdin open for the test to write to (`child.stdin`); default: ended at once. */
+  keepStdin?: boolean;
   /** Leave the child's stdout unread (the pipe fills, its writes back up) until `readStdout()`. */
   holdStdout?: boolean;
 }
@@ -67,7 +70,7 @@ export function startCli(args: string[], options: StartCliOptions = {}): CliRun 
   });
   child.stdin.on('error', () => undefined);
   if (options.input !== undefined) child.stdin.end(options.input);
-  else child.stdin.end();
+  else if (options.keepStdin !== true) child.stdin.end();
   const timer = setTimeout(() => {
     timedOut = true;
     child.kill('SIGKILL');
@@ -181,3 +184,15 @@ export function startTool(cmd: string, args: string[], timeoutMs: number): ToolR
     interrupt: () => child.kill('SIGINT'),
   };
 }
+
+/** CPU time (user + system) the process `pid` has used so far, in ms (Linux /proc). */
+export function cpuTimeMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may contain spaces) start after the last ')'.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return (ticks * 1000) / CLOCK_TICKS_PER_SECOND;
+}
+
+/** USER_HZ: 100 on every Linux architecture Node runs on. */
+const CLOCK_TICKS_PER_SECOND = 100;

@@ -83,6 +83,8 @@ test('bad input: one line on stderr, exit 2, no output file', async (t) => {
       message: /cannot read .*missing\.ts: ENOENT/,
     },
     { args: ['send', 'udp://@:5004'], message: /is a listen URL/ },
+    { args: ['send', 'udp://[fe80::1%nosuch0]:5004'], message: /interface .*nosuch0/ },
+    { args: ['recv', 'udp://@[fe80::1%nosuch0]:5004'], message: /interface .*nosuch0/ },
     { args: ['send', 'udp://239.255.1.1:5004?iface=nosuch0&ttl=0'], message: /nosuch0/ },
     {
       args: ['send', 'udp://127.0.0.1:5004', '--gap', '10'],
