@@ -43,7 +43,7 @@
  *   <= 16 MB. Noisier: the Buffers of datagrams in flight at the sample count, and V8 releases
  *   collected backing stores in the background; on `recv` (one Buffer per datagram) single
  *   samples moved by up to ~6 MB in 10 minutes. 16 MB still catches one retained 1328-byte
- *   Buffer per 1,000 datagrams within 10 minutes, and RSS catches the rest.
+ *   Buffer per 500 datagrams (53 KB/s) within 10 minutes, and RSS catches the rest.
  * - Open fds: no more than at the baseline, at every later sample. Nothing in these processes
  *   opens descriptors per datagram or per second after start-up, so any growth is a leak.
  * - Loss after the warm-up <= 0.1 % of what was sent after it, per part (lost at the end, that is
