@@ -21,6 +21,7 @@ import { demoCommand } from './demo.js';
 import { ifacesCommand } from './ifaces-command.js';
 import { recvCommand } from './recv-command.js';
 import { relayCommand } from './relay-command.js';
+import { rtspCommand } from './rtsp-command.js';
 import { sendCommand } from './send-command.js';
 
 export const MAIN_HELP = `Usage: mediasock <command> [options]
@@ -30,6 +31,7 @@ Commands:
   recv URL               receive a stream with live statistics (RTP loss, jitter, TS CC errors)
   send URL [FILE|-]      send a file, stdin or a test pattern at a paced rate, raw or as RTP
   relay IN OUT...        forward one input to several outputs, with counters per output
+  rtsp describe URL      print an RTSP server's SDP and media table
   bench                  compare the send/receive engines on loopback
   demo                   a multicast sender and receiver pinned to lo, with live statistics
 
@@ -38,6 +40,7 @@ Run "mediasock <command> --help" for its options and examples.
 Examples:
   mediasock recv udp://@239.1.1.1:5004?iface=eth0
   mediasock send rtp://127.0.0.1:5004 --pps 1000
+  mediasock recv rtsp://user:pass@127.0.0.1:8554/stream --transport tcp
   mediasock relay udp://@239.1.1.1:5004?iface=eth0 udp://10.0.0.2:5004 udp://10.0.0.3:5004
 
 Exit codes: 0 ok, 1 runtime failure, 2 usage error; 141 when the reader of the output went away.
@@ -56,6 +59,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   recv: recvCommand,
   send: sendCommand,
   relay: relayCommand,
+  rtsp: rtspCommand,
   bench: benchCommand,
   demo: demoCommand,
 };

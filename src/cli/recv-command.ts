@@ -20,6 +20,7 @@ import {
   positiveInteger,
 } from './arguments.js';
 import type { CommandIo } from './command-io.js';
+import { rtspRecvCommand } from './rtsp-command.js';
 import { ExitCode, setLongTimeout } from './command-io.js';
 import { LiveDisplay, formatMbit, roundTo } from './live-display.js';
 import {
@@ -43,6 +44,7 @@ URL forms:
   udp://@239.1.1.1:5004?iface=lo     any-source multicast, joined on lo
   udp://127.0.0.2@232.0.1.1:5004?iface=lo   source-specific (SSM, RFC 4607)
   rtp://@239.1.1.1:5004?iface=eth0   RTP: loss, duplicates, reordering, jitter
+  rtsp://[user:pass@]host[:port]/path   an RTSP session (see --transport in its help)
   Query options: iface, buffer (bytes), reuse, sources.
 
 Options:
@@ -97,6 +99,8 @@ type OutStream = NodeJS.WritableStream & { writableLength?: number; closed?: boo
 
 /** Runs `mediasock recv`. */
 export async function recvCommand(args: string[], io: CommandIo): Promise<number> {
+  // An rtsp:// URL is a session with a server, not a socket: its own command (rtsp-command.ts).
+  if (args.some((a) => a.startsWith('rtsp://'))) return rtspRecvCommand(args, io);
   const { values, positionals } = parseCommandArgs(args, OPTIONS);
   if (values.help === true) {
     io.stdout.write(RECV_HELP);
