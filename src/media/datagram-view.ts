@@ -6,14 +6,4 @@
  * @module
  */
 
-/** Datagrams laid out in one buffer: datagram `i` is `data[offset(i) .. offset(i) + length(i))`. */
-export interface DatagramBatchView {
-  /** Datagrams in the batch. */
-  readonly count: number;
-  /** The memory the datagrams live in. */
-  readonly data: Uint8Array;
-  /** Byte offset of datagram `i` in {@link data}. */
-  offset(i: number): number;
-  /** Bytes of datagram `i`. */
-  length(i: number): number;
-}
+export type { DatagramBatchView } from '../udp/batch-engine.js';

@@ -29,7 +29,12 @@ import { getSocketOption, setSocketOption } from '../options.js';
 import type { SocketOptionName, SocketOptionSetValue } from '../options.js';
 import { BatchEngine, SendRows } from './batch-engine.js';
 import { zoneIndex } from './destination.js';
-import type { BatchCapabilities, BatchEngineOptions, DatagramBatch } from './batch-engine.js';
+import type {
+  BatchCapabilities,
+  BatchEngineOptions,
+  DatagramBatch,
+  DatagramBatchView,
+} from './batch-engine.js';
 import type { Destination } from './destination.js';
 import type {
   BatchSendResult,
@@ -52,10 +57,8 @@ interface Cursor {
   row: number;
   skip: number;
   sent: number;
+  bytes: number;
 }
-
-/** Words per send row (`TX_STRIDE` of the batch layout). */
-const TX_STRIDE = SendRows.stride;
 
 /** The batch engine. */
 export class BatchDatagramEngine implements DatagramEngine {
@@ -191,6 +194,14 @@ export class BatchDatagramEngine implements DatagramEngine {
     };
   }
 
+  sendView(view: DatagramBatchView, to: Destination | undefined): Promise<BatchSendResult> {
+    const rows = this.#rows;
+    rows.reset();
+    for (let i = 0; i < view.count; i++)
+      rows.push(view.offset(i), view.length(i), 0, to?.address, to?.port ?? 0);
+    return this.#submit(view.data, rows);
+  }
+
   async sendBatch(plan: SendPlan): Promise<BatchSendResult> {
     const rows = this.#rows;
     rows.reset();
@@ -207,7 +218,7 @@ export class BatchDatagramEngine implements DatagramEngine {
   #submit(payload: Uint8Array, rows: SendRows, around?: Around): Promise<BatchSendResult> {
     if (this.#closing) return Promise.reject(new SocketClosedError('send'));
     const count = rows.count;
-    const cursor: Cursor = { row: 0, skip: 0, sent: 0 };
+    const cursor: Cursor = { row: 0, skip: 0, sent: 0, bytes: 0 };
     if (!this.#order.busy) {
       // Nothing queued: try now, and copy the rows only when the send has to wait.
       let done: BatchSendResult | undefined;
@@ -222,14 +233,17 @@ export class BatchDatagramEngine implements DatagramEngine {
         around?.after();
         return Promise.resolve(done);
       }
-      const copy = rows.rows.slice(0, count * TX_STRIDE);
-      const job = this.#drive(payload, copy, count, cursor, true);
+      // It has to wait: keep a copy of what is left, so the caller's memory is free at once.
+      const left = SendRows.detach(payload, rows.rows, cursor.row, count);
+      const remaining = count - cursor.row;
+      cursor.row = 0;
+      const job = this.#drive(left.payload, left.rows, remaining, cursor, true);
       return this.#order.track(around ? job.finally(() => around.after()) : job);
     }
-    const copy = rows.rows.slice(0, count * TX_STRIDE);
+    const left = SendRows.detach(payload, rows.rows, 0, count);
     return this.#order.after(() => {
       around?.before();
-      const driven = this.#drive(payload, copy, count, cursor, false);
+      const driven = this.#drive(left.payload, left.rows, count, cursor, false);
       return around ? driven.finally(() => around.after()) : driven;
     });
   }
@@ -248,16 +262,24 @@ export class BatchDatagramEngine implements DatagramEngine {
         r = this.#engine.send(payload, rows, cursor.row, count - cursor.row, cursor.skip);
       } catch (err) {
         if (cursor.sent === 0) throw err;
-        return { sent: cursor.sent, error: err as SystemCallError };
+        return { sent: cursor.sent, bytes: cursor.bytes, error: err as SystemCallError };
       }
       cursor.sent += r.sent;
       advance(rows, count, cursor, r.sent);
-      if (cursor.row >= count) return { sent: cursor.sent };
+      if (cursor.row >= count) return { sent: cursor.sent, bytes: cursor.bytes };
       if (r.errno !== 0)
-        return { sent: cursor.sent, error: new SystemCallError('sendmmsg', -r.errno) };
+        return {
+          sent: cursor.sent,
+          bytes: cursor.bytes,
+          error: new SystemCallError('sendmmsg', -r.errno),
+        };
       if (r.blocked) return undefined;
     }
-    return { sent: cursor.sent, error: new SystemCallError('sendmmsg', -osConstants.errno.EIO) };
+    return {
+      sent: cursor.sent,
+      bytes: cursor.bytes,
+      error: new SystemCallError('sendmmsg', -osConstants.errno.EIO),
+    };
   }
 
   async #drive(
@@ -270,7 +292,12 @@ export class BatchDatagramEngine implements DatagramEngine {
     let wait = blocked;
     for (;;) {
       if (wait) await this.#writable();
-      if (this.#closing) return { sent: cursor.sent, error: new SocketClosedError('sendBatch') };
+      if (this.#closing)
+        return {
+          sent: cursor.sent,
+          bytes: cursor.bytes,
+          error: new SocketClosedError('sendBatch'),
+        };
       const done = this.#attempt(payload, rows, count, cursor);
       if (done) return done;
       wait = true;
@@ -322,6 +349,8 @@ function advance(rows: Int32Array, count: number, cursor: Cursor, sent: number):
   let left = sent;
   while (left > 0 && cursor.row < count) {
     const n = BatchEngine.rowDatagrams(rows, cursor.row) - cursor.skip;
+    const taken = Math.min(left, n);
+    cursor.bytes += BatchEngine.rowBytes(rows, cursor.row, cursor.skip, taken);
     if (left >= n) {
       left -= n;
       cursor.row++;

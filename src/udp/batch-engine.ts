@@ -153,6 +153,22 @@ export interface BatchCapabilities {
 }
 
 /**
+ * Datagrams laid out in one buffer: datagram `i` is `data[offset(i) .. offset(i) + length(i))`. A
+ * received {@link DatagramBatch} is one; `UdpSocket.sendBatch` sends one as it is (a relay sends
+ * what it received without a copy), and the media helpers read one without allocating.
+ */
+export interface DatagramBatchView {
+  /** Datagrams in the batch. */
+  readonly count: number;
+  /** The memory the datagrams live in. */
+  readonly data: Uint8Array;
+  /** Byte offset of datagram `i` in {@link data}. */
+  offset(i: number): number;
+  /** Bytes of datagram `i`. */
+  length(i: number): number;
+}
+
+/**
  * The datagrams of one wake-up of the receive engine. Read it inside the `'batch'` listener (or
  * before the next step of a `batches()` loop): the memory is reused for the next batch, so a
  * payload view must be copied (`Buffer.from(view)`) to be kept. Accessors throw `RangeError` for an
@@ -161,7 +177,7 @@ export interface BatchCapabilities {
  * `offset(i)` / `length(i)` into {@link DatagramBatch.data} read a payload without allocating;
  * `payload(i)` allocates one small view object.
  */
-export interface DatagramBatch {
+export interface DatagramBatch extends DatagramBatchView {
   /** Datagrams in the batch (0 once the batch is no longer valid). */
   readonly count: number;
   /** The memory the payloads live in; see {@link offset} and {@link length}. */
@@ -340,6 +356,32 @@ export interface RowsSent {
 export class SendRows {
   /** Words per row. */
   static readonly stride: number = L.TX_STRIDE;
+
+  /**
+   * Copies rows `first .. count` of `rows` and the part of `payload` they point into, with the
+   * copied rows' offsets rebased onto the copy: what a send keeps when it has to wait, so the
+   * caller's buffers (the socket's own receive memory among them) are free once the call returns.
+   */
+  static detach(
+    payload: Uint8Array,
+    rows: Int32Array,
+    first: number,
+    count: number,
+  ): { payload: Uint8Array; rows: Int32Array } {
+    const copy = rows.slice(first * L.TX_STRIDE, count * L.TX_STRIDE);
+    let start = Infinity;
+    let end = 0;
+    for (let r = 0; r < copy.length; r += L.TX_STRIDE) {
+      const offset = copy[r + L.TX_OFFSET]!;
+      start = Math.min(start, offset);
+      end = Math.max(end, offset + copy[r + L.TX_LENGTH]!);
+    }
+    if (copy.length === 0) return { payload: new Uint8Array(0), rows: copy };
+    const bytes = payload.slice(start, end);
+    for (let r = 0; r < copy.length; r += L.TX_STRIDE)
+      copy[r + L.TX_OFFSET] = copy[r + L.TX_OFFSET]! - start;
+    return { payload: bytes, rows: copy };
+  }
   rows = new Int32Array(64 * L.TX_STRIDE);
   #bytes = new Uint8Array(this.rows.buffer);
   count = 0;
@@ -583,6 +625,15 @@ export class BatchEngine {
   }
 
   /** The number of datagrams in a send row. */
+  /** Payload bytes of `n` datagrams of send row `row`, from its datagram `skip` on. */
+  static rowBytes(rows: Int32Array, row: number, skip: number, n: number): number {
+    const r = row * L.TX_STRIDE;
+    const len = rows[r + L.TX_LENGTH]!;
+    const seg = rows[r + L.TX_SEGMENT]!;
+    if (seg <= 0 || len <= seg) return n > 0 ? len : 0;
+    return Math.max(0, Math.min(len, (skip + n) * seg) - skip * seg);
+  }
+
   static rowDatagrams(rows: Int32Array, row: number): number {
     const r = row * L.TX_STRIDE;
     const len = rows[r + L.TX_LENGTH]!;

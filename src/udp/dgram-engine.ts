@@ -27,7 +27,7 @@ import type { NativeBinding } from '../native/binding.js';
 import { nativeStatus } from '../native/index.js';
 import { getSocketOption, ifIndexToName, setSocketOption } from '../options.js';
 import type { SocketOptionName, SocketOptionSetValue } from '../options.js';
-import type { BatchCapabilities, DatagramBatch } from './batch-engine.js';
+import type { BatchCapabilities, DatagramBatch, DatagramBatchView } from './batch-engine.js';
 import { noBatchCapabilities } from './engine.js';
 import type { Destination } from './destination.js';
 import type {
@@ -400,6 +400,16 @@ export class DgramEngine implements DatagramEngine {
     return defaultTtl(option);
   }
 
+  sendView(view: DatagramBatchView, to: Destination | undefined): Promise<BatchSendResult> {
+    const sends: Promise<number>[] = [];
+    const data = view.data;
+    for (let i = 0; i < view.count; i++) {
+      const offset = view.offset(i);
+      sends.push(this.send(data.subarray(offset, offset + view.length(i)), to, undefined));
+    }
+    return settleSends(sends);
+  }
+
   async sendBatch(plan: SendPlan): Promise<BatchSendResult> {
     const sends: Promise<number>[] = [];
     for (const row of plan.rows) {
@@ -416,17 +426,7 @@ export class DgramEngine implements DatagramEngine {
         sends.push(this.send(view, row.to, undefined));
       }
     }
-    const settled = await Promise.allSettled(sends);
-    let sent = 0;
-    for (const r of settled) {
-      if (r.status === 'fulfilled') {
-        sent++;
-        continue;
-      }
-      if (sent === 0) throw r.reason;
-      return { sent, error: r.reason as SystemCallError };
-    }
-    return { sent };
+    return settleSends(sends);
   }
 
   kernelDrops(): number | undefined {
@@ -454,6 +454,23 @@ export class DgramEngine implements DatagramEngine {
     });
     return this.#closing;
   }
+}
+
+/** `{ sent }` of datagrams sent one by one: the first failure stops the count, as `sendmmsg` does. */
+async function settleSends(sends: Promise<number>[]): Promise<BatchSendResult> {
+  const settled = await Promise.allSettled(sends);
+  let sent = 0;
+  let bytes = 0;
+  for (const r of settled) {
+    if (r.status === 'fulfilled') {
+      sent++;
+      bytes += r.value;
+      continue;
+    }
+    if (sent === 0) throw r.reason;
+    return { sent, bytes, error: r.reason as SystemCallError };
+  }
+  return { sent, bytes };
 }
 
 function isTtlOption(name: SocketOptionName): name is TtlOption {

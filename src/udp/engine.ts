@@ -17,7 +17,7 @@
  */
 import type { SocketClosedError, SystemCallError } from '../errors.js';
 import type { SocketOptionName, SocketOptionSetValue } from '../options.js';
-import type { BatchCapabilities, DatagramBatch } from './batch-engine.js';
+import type { BatchCapabilities, DatagramBatch, DatagramBatchView } from './batch-engine.js';
 import type { Destination } from './destination.js';
 import type { SendPlan } from './send-plan.js';
 
@@ -25,6 +25,8 @@ import type { SendPlan } from './send-plan.js';
 export interface BatchSendResult {
   /** Datagrams sent. */
   sent: number;
+  /** Payload bytes of the datagrams sent. */
+  bytes: number;
   /** Why the send stopped before the end, when it did; datagrams after `sent` were not sent. */
   error?: SystemCallError | SocketClosedError;
 }
@@ -91,6 +93,8 @@ export interface DatagramEngine {
   send(payload: Uint8Array, to: Destination | undefined, ttl: number | undefined): Promise<number>;
   /** Sends the rows of a plan in order; see `UdpSocket.sendBatch`. */
   sendBatch(plan: SendPlan): Promise<BatchSendResult>;
+  /** Sends every datagram of a view, one message each, to `to` (or the connected peer). */
+  sendView(view: DatagramBatchView, to: Destination | undefined): Promise<BatchSendResult>;
   /** Starts reading from the kernel. */
   resume(): void;
   /**

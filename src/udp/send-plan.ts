@@ -75,22 +75,6 @@ export class SendPlan {
     this.rows.push({ offset, length, segment: datagrams > 1 ? segment : 0, to, datagrams });
     this.length += datagrams;
   }
-
-  /** Payload bytes of the first `n` datagrams. */
-  bytesOf(n: number): number {
-    let bytes = 0;
-    for (const row of this.rows) {
-      if (n <= 0) break;
-      if (row.datagrams <= n) {
-        bytes += row.length;
-        n -= row.datagrams;
-      } else {
-        bytes += n * row.segment;
-        n = 0;
-      }
-    }
-    return bytes;
-  }
 }
 
 /**

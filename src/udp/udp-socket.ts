@@ -44,7 +44,7 @@ import {
   validatePort,
   validateTtl,
 } from '../validate.js';
-import type { BatchCapabilities, DatagramBatch } from './batch-engine.js';
+import type { BatchCapabilities, DatagramBatch, DatagramBatchView } from './batch-engine.js';
 import type { Destination } from './destination.js';
 import type { BatchSendResult, DatagramEngine } from './engine.js';
 import { toDestination } from './destination.js';
@@ -62,7 +62,7 @@ import type {
   UdpSocketType,
 } from './socket-options.js';
 
-export type { BatchCapabilities, DatagramBatch } from './batch-engine.js';
+export type { BatchCapabilities, DatagramBatch, DatagramBatchView } from './batch-engine.js';
 export type { BatchSendResult } from './engine.js';
 export type { DatagramTrain, OutgoingDatagram } from './send-plan.js';
 export type {
@@ -351,30 +351,33 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> {
    * Sends many datagrams with as few system calls as the engine can: `sendmmsg(2)`, and UDP GSO
    * (`UDP_SEGMENT`) for runs of equal-size datagrams to one destination, on the batch engine; one
    * `send` per datagram on the node engine. Takes an array of payloads / {@link OutgoingDatagram}s
-   * (destination per datagram, else `port`/`address` of the call, else the connected peer), or one
-   * {@link DatagramTrain}.
+   * (destination per datagram, else `port`/`address` of the call, else the connected peer), one
+   * {@link DatagramTrain}, or a {@link DatagramBatchView} such as a received batch, sent as it is
+   * (a relay forwards what it received without a copy).
    *
    * A full send queue is backpressure, never loss: the promise resolves once every datagram went
    * out, waiting for room (POLLOUT; `'drain'` is emitted then) as often as needed. Sends keep their
-   * order. Do not change the buffers until the promise settles.
+   * order. Do not change the buffers until the promise settles (the batch engine copies what has to
+   * wait, so a received batch may be forwarded from inside its listener).
    *
    * Platforms: GSO on Linux >= 4.18 (see {@link capabilities}); elsewhere one datagram per message.
    *
-   * @returns `{ sent }`, and `error` when the kernel refused a datagram after some were sent
-   *   (`sent` says how many went; the rest did not), as libuv's `uv_udp_try_send2`.
+   * @returns `{ sent, bytes }`, and `error` when the kernel refused a datagram after some were
+   *   sent (`sent` says how many went; the rest did not), as libuv's `uv_udp_try_send2`.
    * @throws InvalidArgumentError for a malformed batch, before any system call.
    * @throws SystemCallError when the first datagram fails (`EMSGSIZE`, `ENETUNREACH` …).
    */
   async sendBatch(
-    datagrams: readonly (Uint8Array | OutgoingDatagram)[] | DatagramTrain,
+    datagrams: readonly (Uint8Array | OutgoingDatagram)[] | DatagramTrain | DatagramBatchView,
     port?: number,
     address?: string,
   ): Promise<BatchSendResult> {
     this.#assertOpen('sendBatch');
+    if (isBatchView(datagrams)) return this.#sendView(datagrams, port, address);
     const plan = planSend(datagrams, port, address, (p, a, argument) =>
       this.#resolve(p, a, `${argument}.address`),
     );
-    if (plan.length === 0) return { sent: 0 };
+    if (plan.length === 0) return { sent: 0, bytes: 0 };
     let result: BatchSendResult;
     try {
       result = await this.#engine.sendBatch(plan);
@@ -383,7 +386,29 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> {
       throw err;
     }
     this.#stats.packetsSent += result.sent;
-    this.#stats.bytesSent += plan.bytesOf(result.sent);
+    this.#stats.bytesSent += result.bytes;
+    if (result.error) this.#stats.sendErrors++;
+    return result;
+  }
+
+  /** A batch view as it is: one message per datagram, no copy (the batch engine copies what waits). */
+  async #sendView(
+    view: DatagramBatchView,
+    port: number | undefined,
+    address: string | undefined,
+  ): Promise<BatchSendResult> {
+    const to = this.#resolve(port, address, 'address');
+    const count = view.count;
+    if (count === 0) return { sent: 0, bytes: 0 };
+    let result: BatchSendResult;
+    try {
+      result = await this.#engine.sendView(view, to);
+    } catch (err) {
+      this.#stats.sendErrors++;
+      throw err;
+    }
+    this.#stats.packetsSent += result.sent;
+    this.#stats.bytesSent += result.bytes;
     if (result.error) this.#stats.sendErrors++;
     return result;
   }
@@ -660,6 +685,18 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> {
   #assertOpen(operation: string): void {
     if (this.#closed) throw new SocketClosedError(operation);
   }
+}
+
+function isBatchView(value: unknown): value is DatagramBatchView {
+  const v = value as Partial<DatagramBatchView> | null;
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    !Array.isArray(v) &&
+    typeof v.offset === 'function' &&
+    typeof v.length === 'function' &&
+    v.data instanceof Uint8Array
+  );
 }
 
 function checkOptionsObject(options: unknown): void {

@@ -173,7 +173,11 @@ test(
         rx.address().port,
         '127.0.0.1',
       );
-      assert.deepEqual(r1, { sent: 101 }, `${engine}: every segment of the train was sent`);
+      assert.deepEqual(
+        r1,
+        { sent: 101, bytes: train.length },
+        `${engine}: every segment of the train was sent`,
+      );
       const list = [
         new Uint8Array(10).fill(1),
         new Uint8Array(1472).fill(2),
@@ -182,13 +186,13 @@ test(
       const r2 = await tx.sendBatch(
         list.map((data) => ({ data, port: rx.address().port, address: '127.0.0.1' })),
       );
-      assert.deepEqual(r2, { sent: 3 });
+      assert.deepEqual(r2, { sent: 3, bytes: 1483 });
       const r3 = await tx.sendBatch(
         { buffer: train.subarray(0, 600), lengths: [200, 200, 100, 100] },
         rx.address().port,
         '127.0.0.1',
       );
-      assert.deepEqual(r3, { sent: 4 });
+      assert.deepEqual(r3, { sent: 4, bytes: 600 });
       await until(() => got.length >= 108, `108 datagrams from the ${engine} sender`);
       assert.equal(tx.stats.packetsSent, 108);
       assert.equal(tx.stats.bytesSent, train.length + 1483 + 600);
@@ -438,6 +442,7 @@ test(
     assert.equal((await p).data.toString(), 'hi');
     assert.deepEqual(await a.sendBatch({ buffer: new Uint8Array(30), segmentSize: 10 }), {
       sent: 3,
+      bytes: 30,
     });
     a.disconnect();
     const before = openFdCount();

@@ -99,7 +99,7 @@ for (const name of engines) {
     const dest = to(rx.engine);
     const plan = planSend({ buffer: Buffer.from('aabbccd'), segmentSize: 2 }, 0, '', () => dest);
     const result = await tx.engine.sendBatch(plan);
-    assert.deepEqual(result, { sent: 4 });
+    assert.deepEqual(result, { sent: 4, bytes: 7 });
     await until(() => rx.got.length === 4);
     assert.deepEqual(rx.got, ['aa', 'bb', 'cc', 'd']);
   });
