@@ -81,7 +81,13 @@ export type {
   DtlsSessionInfo,
   DtlsStats,
 } from './rist/dtls.js';
-export { RtpStats, RTP_STATS_DEFAULT_MAX_SOURCES, isRtpAt } from './media/rtp-stats.js';
+export {
+  RtpStats,
+  RTP_STATS_DEFAULT_MAX_SOURCES,
+  isRtpAt,
+  rtpPayloadEnd,
+  rtpPayloadStart,
+} from './media/rtp-stats.js';
 export type { RtpStatsOptions, RtpStatsSnapshot } from './media/rtp-stats.js';
 export {
   TsChecker,

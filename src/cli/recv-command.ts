@@ -30,8 +30,10 @@ import {
   TsChecker,
   openMediaReceiver,
   parseMediaUrl,
-  parseRtpHeader,
+  rtpPayloadEnd,
+  rtpPayloadStart,
 } from '../index.js';
+import type { DatagramBatch } from '../index.js';
 
 export const RECV_HELP = `Usage: mediasock recv URL [options]
 
@@ -146,7 +148,6 @@ export async function recvCommand(args: string[], io: CommandIo): Promise<number
   const started = performance.now();
   let packets = 0;
   let bytes = 0;
-  let notRtp = 0;
   let outDropped = 0;
   let outError: Error | undefined;
   let stopped = false;
@@ -162,32 +163,62 @@ export async function recvCommand(args: string[], io: CommandIo): Promise<number
   };
   out?.on('error', onOutError);
 
-  socket.on('message', (data: Buffer) => {
+  // Batches, read in place: statistics from the receive memory, no object per datagram.
+  socket.on('batch', (batch) => {
+    if (stopped) return;
+    const data = batch.data;
+    const arrival = performance.now();
     // Datagrams may arrive in a batch, several before the stop takes effect: --count is exact.
-    if (stopped || (count !== undefined && packets >= count)) return;
-    packets++;
-    bytes += data.length;
-    let payload: Buffer = data;
-    let isTs = false;
-    if (rtp) {
-      const h = parseRtpHeader(data);
-      if (h === undefined) notRtp++;
-      else {
-        rtpStats.update(h.ssrc, h.sequenceNumber, h.timestamp, performance.now());
-        payload = data.subarray(h.payloadOffset, h.payloadEnd);
-        isTs = h.payloadType === RTP_PAYLOAD_TYPE_MP2T;
+    const n = count === undefined ? batch.count : Math.min(batch.count, count - packets);
+    let outBytes = 0;
+    for (let i = 0; i < n; i++) {
+      const offset = batch.offset(i);
+      const length = batch.length(i);
+      packets++;
+      bytes += length;
+      let start = offset;
+      let end = offset + length;
+      let isTs = false;
+      if (rtp && rtpStats.addAt(data, offset, length, arrival)) {
+        start = rtpPayloadStart(data, offset, length);
+        end = rtpPayloadEnd(data, offset, length);
+        isTs = ((data[offset + 1] as number) & 0x7f) === RTP_PAYLOAD_TYPE_MP2T;
       }
+      if (isTs || ((end - start) % TS_PACKET_BYTES === 0 && data[start] === 0x47))
+        ts.addPackets(data, start, end - start);
+      outBytes += end - start;
     }
-    if (isTs || (payload.length % TS_PACKET_BYTES === 0 && payload[0] === 0x47)) {
-      ts.addPackets(payload);
-    }
-    if (out !== undefined && outError === undefined) {
-      // Never wait for --out: above the bound the datagram is counted and left out.
-      if ((out.writableLength ?? 0) >= outBufferBytes) outDropped++;
-      else out.write(payload);
-    }
+    if (out !== undefined && outError === undefined && n > 0) writeOut(batch, n, outBytes);
     if (count !== undefined && packets >= count) stop.abort();
   });
+
+  /** The payloads of the first `n` datagrams to --out, as one write (a copy: the memory is reused). */
+  const writeOut = (batch: DatagramBatch, n: number, total: number): void => {
+    // Never wait for --out: above the bound the datagrams are counted and left out.
+    if ((out!.writableLength ?? 0) >= outBufferBytes) {
+      outDropped += n;
+      return;
+    }
+    const chunk = Buffer.allocUnsafe(total);
+    const data = batch.data;
+    let at = 0;
+    for (let i = 0; i < n; i++) {
+      const offset = batch.offset(i);
+      const length = batch.length(i);
+      let start = offset;
+      let end = offset + length;
+      if (rtp) {
+        const payload = rtpPayloadStart(data, offset, length);
+        if (payload >= 0) {
+          start = payload;
+          end = rtpPayloadEnd(data, offset, length);
+        }
+      }
+      chunk.set(data.subarray(start, end), at);
+      at += end - start;
+    }
+    out!.write(chunk);
+  };
 
   const summary = (): Record<string, unknown> => {
     const seconds = ((endedAt ?? performance.now()) - started) / 1000;
@@ -206,7 +237,7 @@ export async function recvCommand(args: string[], io: CommandIo): Promise<number
       jitter_ms: rtp ? roundTo(r.jitterMs, 3) : null,
       ssrc: rtp && r.ssrc !== undefined ? hex(r.ssrc) : null,
       rtp_sources: rtp ? rtpStats.ssrcs.length : null,
-      not_rtp: rtp ? notRtp : null,
+      not_rtp: rtp ? rtpStats.notRtp : null,
       kernel_drops: socket.stats.kernelDrops ?? null,
       ts_packets: ts.packets,
       ts_cc_errors: ts.packets > 0 ? ts.ccErrors : null,
@@ -225,7 +256,7 @@ export async function recvCommand(args: string[], io: CommandIo): Promise<number
     if (rtp) {
       l.push(
         `  rtp      lost ${String(s.lost)}   duplicates ${String(s.duplicates)}   reordered ${String(s.reordered)}` +
-          `   jitter ${(s.jitter_ms as number).toFixed(3)} ms   ssrc ${(s.ssrc as string | null) ?? '-'}${notRtp > 0 ? `   not RTP ${notRtp}` : ''}`,
+          `   jitter ${(s.jitter_ms as number).toFixed(3)} ms   ssrc ${(s.ssrc as string | null) ?? '-'}${rtpStats.notRtp > 0 ? `   not RTP ${rtpStats.notRtp}` : ''}`,
       );
     }
     if (ts.packets > 0) {

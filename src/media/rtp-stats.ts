@@ -230,7 +230,7 @@ export class RtpStats {
    * RTCP multiplexed on the port) is counted in {@link notRtp}; returns whether it was RTP.
    */
   addDatagram(data: Uint8Array, arrivalMs: number = performance.now()): boolean {
-    return this.#addAt(data, 0, data.length, arrivalMs);
+    return this.addAt(data, 0, data.length, arrivalMs);
   }
 
   /**
@@ -242,12 +242,16 @@ export class RtpStats {
     const data = batch.data;
     let rtp = 0;
     for (let i = 0; i < batch.count; i++) {
-      if (this.#addAt(data, batch.offset(i), batch.length(i), arrivalMs)) rtp++;
+      if (this.addAt(data, batch.offset(i), batch.length(i), arrivalMs)) rtp++;
     }
     return rtp;
   }
 
-  #addAt(data: Uint8Array, offset: number, length: number, arrivalMs: number): boolean {
+  /**
+   * Accounts for the datagram at `data[offset .. offset + length)`, read in place: what
+   * {@link addBatch} does per datagram, for a caller that walks a batch itself.
+   */
+  addAt(data: Uint8Array, offset: number, length: number, arrivalMs: number): boolean {
     if (!isRtpAt(data, offset, length)) {
       this.#notRtp++;
       return false;
@@ -319,21 +323,34 @@ export class RtpStats {
  * an RTCP packet multiplexed on the port (RFC 5761 §4: second byte 192..223).
  */
 export function isRtpAt(data: Uint8Array, offset: number, length: number): boolean {
-  if (length < RTP_FIXED_HEADER_BYTES || offset < 0 || offset + length > data.length) return false;
+  return rtpPayloadStart(data, offset, length) >= 0;
+}
+
+/**
+ * Where the payload of the RTP packet at `data[offset .. offset + length)` starts (after the
+ * fixed header, CSRCs and any header extension), as an index into `data`; -1 when it is not RTP
+ * (see {@link isRtpAt}). Reads in place, allocates nothing.
+ */
+export function rtpPayloadStart(data: Uint8Array, offset: number, length: number): number {
+  if (length < RTP_FIXED_HEADER_BYTES || offset < 0 || offset + length > data.length) return -1;
   const b0 = data[offset] as number;
-  if (b0 >> 6 !== 2) return false;
+  if (b0 >> 6 !== 2) return -1;
   const b1 = data[offset + 1] as number;
-  if (b1 >= 192 && b1 <= 223) return false;
+  if (b1 >= 192 && b1 <= 223) return -1;
   let header = RTP_FIXED_HEADER_BYTES + (b0 & 0x0f) * 4;
   if ((b0 & 0x10) !== 0) {
-    if (length < header + 4) return false;
+    if (length < header + 4) return -1;
     const words =
       ((data[offset + header + 2] as number) << 8) | (data[offset + header + 3] as number);
     header += 4 + words * 4;
   }
-  let end = length;
-  if ((b0 & 0x20) !== 0) end -= data[offset + length - 1] as number;
-  return header <= end;
+  return header <= rtpPayloadEnd(data, offset, length) - offset ? offset + header : -1;
+}
+
+/** Where the payload of the RTP packet at `data[offset ..]` ends: before any padding (index). */
+export function rtpPayloadEnd(data: Uint8Array, offset: number, length: number): number {
+  const padded = ((data[offset] as number) & 0x20) !== 0;
+  return offset + length - (padded ? (data[offset + length - 1] as number) : 0);
 }
 
 function readUint32(data: Uint8Array, at: number): number {
