@@ -21,15 +21,13 @@ import { ExitCode, setLongTimeout } from './command-io.js';
 import { LiveDisplay, formatMbit, roundTo } from './live-display.js';
 import {
   RTP_PAYLOAD_TYPE_MP2T,
-  RTP_HEADER_BYTES,
   openMediaReceiver,
   openMediaSender,
   parseMediaUrl,
-  parseRtpHeader,
-  writeRtpHeader,
 } from '../index.js';
-import type { MediaSender } from '../index.js';
+import type { DatagramBatchView, MediaSender } from '../index.js';
 import { reachesInput } from './relay-loop.js';
+import { FirstDatagrams, StrippedPayloads, WrappedPayloads } from './relay-payloads.js';
 
 export const RELAY_HELP = `Usage: mediasock relay IN OUT... [options]
 
@@ -42,14 +40,14 @@ Options:
   --count N           stop after N datagrams received
   --duration S        stop after S seconds
   --interval S        statistics every S seconds, 0.01 to 86400 (default 1)
-  --max-in-flight N   sends pending per output before that output drops, up to 1048576
+  --max-in-flight N   datagrams pending per output before that output drops, up to 1048576
                       (default 1024)
   --json              JSON lines even on a terminal
   --debug             print stacks of errors
   -h, --help          this help
 
 An output that cannot keep up (its sends do not complete) never holds up the input or the other
-outputs and never makes memory grow: once --max-in-flight sends are pending on it, further
+outputs and never makes memory grow: once --max-in-flight datagrams are pending on it, further
 datagrams for it are dropped and counted in its "dropped" counter until sends complete again.
 
 An output that would feed the input (its port, on the address IN listens on, any local address
@@ -88,13 +86,15 @@ interface Output {
   packets: number;
   bytes: number;
   errors: number;
-  /** Datagrams not sent because `maxInFlight` sends were pending on this output. */
+  /** Datagrams not sent because `maxInFlight` datagrams were pending on this output. */
   dropped: number;
-  /** Sends not yet completed (at most `maxInFlight`). */
+  /** Datagrams in sends not yet completed (at most `maxInFlight`). */
+  pending: number;
+  /** Those sends, one per batch, so that the end can wait for them. */
   inFlight: Set<Promise<void>>;
   lastError: string | undefined;
-  seq: number;
-  ssrc: number;
+  stripped: StrippedPayloads;
+  wrapped: WrappedPayloads;
 }
 
 /** Runs `mediasock relay`. */
@@ -142,10 +142,11 @@ export async function relayCommand(args: string[], io: CommandIo): Promise<numbe
         bytes: 0,
         errors: 0,
         dropped: 0,
+        pending: 0,
         inFlight: new Set(),
         lastError: undefined,
-        seq: randomInt(0, 0x10000),
-        ssrc: randomInt(0, 0xffffffff),
+        stripped: new StrippedPayloads(),
+        wrapped: new WrappedPayloads(randomInt(0, 0xffffffff), randomInt(0, 0x10000)),
       });
     }
   } catch (err) {
@@ -156,54 +157,53 @@ export async function relayCommand(args: string[], io: CommandIo): Promise<numbe
   const started = performance.now();
   let packets = 0;
   let bytes = 0;
-  let notRtp = 0;
   const stop = new AbortController();
   const onAbort = (): void => stop.abort();
   io.signal.addEventListener('abort', onAbort, { once: true });
   let stopped = false;
 
-  const forward = (o: Output, datagram: Buffer): void => {
-    if (o.inFlight.size >= maxInFlight) {
-      o.dropped++;
+  const first = new FirstDatagrams();
+  /** One sendBatch per output and batch; an output with too many datagrams pending drops this one. */
+  const forward = (o: Output, view: DatagramBatchView): void => {
+    const n = view.count;
+    if (n === 0) return;
+    if (o.pending + n > maxInFlight) {
+      o.dropped += n;
       return;
     }
-    const p = o.sender.socket.send(datagram, o.sender.port, o.sender.address).then(
-      () => {
-        o.packets++;
-        o.bytes += datagram.length;
+    o.pending += n;
+    const sending = o.sender.socket.sendBatch(view, o.sender.port, o.sender.address).then(
+      (r) => {
+        o.pending -= n;
+        o.packets += r.sent;
+        o.bytes += r.bytes;
+        if (r.error !== undefined) {
+          o.errors += n - r.sent;
+          o.lastError = r.error.message;
+        }
       },
       (err: unknown) => {
-        o.errors++;
+        o.pending -= n;
+        o.errors += n;
         o.lastError = err instanceof Error ? err.message : String(err);
       },
     );
-    o.inFlight.add(p);
-    void p.finally(() => o.inFlight.delete(p));
+    o.inFlight.add(sending);
+    void sending.then(() => o.inFlight.delete(sending));
   };
-  receiver.socket.on('message', (data: Buffer) => {
+  receiver.socket.on('batch', (batch) => {
+    if (stopped) return;
     // Datagrams may arrive in a batch, several before the stop takes effect: --count is exact.
-    if (stopped || (count !== undefined && packets >= count)) return;
-    packets++;
-    bytes += data.length;
-    const arrival = performance.now();
+    const n = count === undefined ? batch.count : Math.min(batch.count, count - packets);
+    if (n <= 0) return;
+    const input = n === batch.count ? batch : first.load(batch, n);
+    packets += n;
+    for (let i = 0; i < n; i++) bytes += batch.length(i);
+    const timestamp = Math.floor(((performance.now() - started) * 90000) / 1000);
     for (const o of outputs) {
-      if (o.mode === 'as-is') forward(o, data);
-      else if (o.mode === 'strip') {
-        const h = parseRtpHeader(data);
-        if (h === undefined) notRtp++;
-        else forward(o, data.subarray(h.payloadOffset, h.payloadEnd));
-      } else {
-        const d = Buffer.allocUnsafe(RTP_HEADER_BYTES + data.length);
-        writeRtpHeader(d, {
-          payloadType: RTP_PAYLOAD_TYPE_MP2T,
-          sequenceNumber: o.seq,
-          timestamp: Math.floor(((arrival - started) * 90000) / 1000),
-          ssrc: o.ssrc,
-        });
-        data.copy(d, RTP_HEADER_BYTES);
-        o.seq = (o.seq + 1) & 0xffff;
-        forward(o, d);
-      }
+      if (o.mode === 'as-is') forward(o, input);
+      else if (o.mode === 'strip') forward(o, o.stripped.load(input, n));
+      else forward(o, o.wrapped.load(input, n, RTP_PAYLOAD_TYPE_MP2T, timestamp));
     }
     if (count !== undefined && packets >= count) stop.abort();
   });
@@ -214,7 +214,12 @@ export async function relayCommand(args: string[], io: CommandIo): Promise<numbe
     return {
       type,
       seconds: roundTo(seconds, 3),
-      input: { url: receiver.description, packets, bytes, not_rtp: notRtp },
+      input: {
+        url: receiver.description,
+        packets,
+        bytes,
+        not_rtp: outputs.reduce((n, o) => Math.max(n, o.stripped.notRtp), 0),
+      },
       outputs: outputs.map((o) => ({
         url: o.sender.description,
         mode: o.mode,

@@ -232,6 +232,53 @@ test('relay: one input to two outputs, RTP stripped to udp://, counters per outp
   }
 });
 
+test('relay: udp:// in, rtp:// out wraps each datagram in RTP: no loss, in order, TS intact', async () => {
+  const out = startCli(
+    ['recv', 'rtp://@127.0.0.1:0', '--json', '--count', '300', '--duration', '25'],
+    { timeoutMs: 40_000 },
+  );
+  const port = ((await out.firstRecord('start')) as { port: number }).port;
+  const relay = startCli(
+    [
+      'relay',
+      'udp://@127.0.0.1:0',
+      `rtp://127.0.0.1:${port}`,
+      '--json',
+      '--count',
+      '300',
+      '--duration',
+      '25',
+    ],
+    { timeoutMs: 40_000 },
+  );
+  const start = (await relay.firstRecord('start')) as { input: { url: string } };
+  const inPort = Number(/:(\d+)$/.exec(start.input.url)?.[1]);
+  // Bursts of 50 at 3000/s: the relay reads and wraps whole batches.
+  const send = await runCli([
+    'send',
+    `udp://127.0.0.1:${inPort}`,
+    '--count',
+    '300',
+    '--pps',
+    '3000',
+    '--json',
+  ]);
+  assert.equal(send.code, 0, send.stderr);
+  const [rr, ro] = await Promise.all([relay.done, out.done]);
+  assert.equal(rr.code, 0, rr.stderr);
+  const s = summary(rr.stdout) as {
+    outputs: Array<{ packets: number; bytes: number; errors: number; mode: string }>;
+  };
+  assert.deepEqual(
+    s.outputs.map((o) => [o.packets, o.bytes, o.errors, o.mode]),
+    [[300, 300 * (1316 + 12), 0, 'wrap']],
+  );
+  assert.equal(ro.code, 0, ro.stderr);
+  const got = summary(ro.stdout);
+  assert.equal(got.packets, 300);
+  assert.deepEqual([got.lost, got.duplicates, got.reordered, got.ts_cc_errors], [0, 0, 0, 0]);
+});
+
 test('demo: exits 0 after a short run with a JSON summary', async () => {
   const r = await runCli(['demo', '--duration', '1', '--pps', '500', '--json'], {
     timeoutMs: 30_000,
