@@ -128,10 +128,10 @@ export function unmapIPv4(address: string): string {
  *
  * @throws InvalidArgumentError when `address` is not an IPv4 or IPv6 literal.
  */
-export function normalizeAddress(
-  address: string,
-  { unmap = false }: { unmap?: boolean } = {},
-): string {
+export function normalizeAddress(address: string, options: { unmap?: boolean } = {}): string {
+  if (typeof options !== 'object' || options === null)
+    throw new InvalidArgumentError('options', options, 'must be an object { unmap? }');
+  const unmap = options.unmap ?? false;
   const family = requireAddress(address, 'address');
   if (family === 4) return address;
   const { address: bare, zone } = splitZone(address);
@@ -226,6 +226,8 @@ export interface ParseHostPortOptions {
  *   `address must have a port that is an integer in 0..65535; "99999" is not (received "1.2.3.4:99999")`.
  */
 export function parseHostPort(input: string, options: ParseHostPortOptions = {}): HostPort {
+  if (typeof options !== 'object' || options === null)
+    throw new InvalidArgumentError('options', options, 'must be an object');
   const argument = options.argument ?? 'address';
   validateString(argument, 'options.argument');
   if (options.defaultPort !== undefined) validatePort(options.defaultPort, 'options.defaultPort');
@@ -336,6 +338,11 @@ export function splitHostPort(
   options: SplitHostPortOptions,
   fail: (expected: string) => never,
 ): HostPort {
+  validateString(input, 'input');
+  if (typeof options !== 'object' || options === null)
+    throw new InvalidArgumentError('options', options, 'must be an object');
+  if (typeof fail !== 'function')
+    throw new InvalidArgumentError('fail', fail, 'must be a function that throws');
   if (input === '' && !options.allowEmptyHost) fail('must not be empty');
   const portOrDefault = (text: string | undefined): number => {
     if (text === undefined) {
@@ -438,6 +445,7 @@ function zoneExpectation(): string {
  * @internal
  */
 export function hostnameProblem(name: string): string | undefined {
+  if (typeof name !== 'string') return 'is not a string';
   if (name === '') return 'is empty';
   const bare = name.endsWith('.') ? name.slice(0, -1) : name;
   if (bare.length > 253) return 'is longer than 253 characters';

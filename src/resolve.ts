@@ -115,6 +115,8 @@ export async function resolveEndpoint(
   hostPort: string,
   options: ResolveEndpointOptions = {},
 ): Promise<ResolvedEndpoint[]> {
+  if (typeof options !== 'object' || options === null)
+    throw new InvalidArgumentError('options', options, 'must be an object');
   if (options.defaultPort !== undefined) validatePort(options.defaultPort, 'options.defaultPort');
   const endpoint = parseHostPort(hostPort, { defaultPort: options.defaultPort });
   const host = endpoint.zone === undefined ? endpoint.host : `${endpoint.host}%${endpoint.zone}`;
@@ -134,6 +136,15 @@ export function interleave<T extends { family: IPFamily }>(
   addresses: readonly T[],
   prefer?: 4 | 6,
 ): T[] {
+  const list: unknown = addresses;
+  if (!Array.isArray(list))
+    throw new InvalidArgumentError('addresses', addresses, 'must be an array of { family }');
+  for (const [i, a] of addresses.entries()) {
+    if (typeof a !== 'object' || a === null || (a.family !== 4 && a.family !== 6))
+      throw new InvalidArgumentError(`addresses[${i}]`, a, 'must be an object { family: 4 | 6 }');
+  }
+  if (prefer !== undefined && prefer !== 4 && prefer !== 6)
+    throw new InvalidArgumentError('prefer', prefer, 'must be 4 or 6');
   const first = prefer ?? addresses[0]?.family ?? 6;
   const a = addresses.filter((x) => x.family === first);
   const b = addresses.filter((x) => x.family !== first);

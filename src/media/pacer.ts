@@ -44,6 +44,12 @@ export class Pacer {
 
   /** @throws InvalidArgumentError when a rate or time is not a positive finite number. */
   constructor(options: PacerOptions) {
+    if (typeof options !== 'object' || options === null)
+      throw new InvalidArgumentError(
+        'options',
+        options,
+        'must be an object { packetsPerSecond, … }',
+      );
     for (const [name, value] of [
       ['packetsPerSecond', options.packetsPerSecond],
       ['tickMs', options.tickMs ?? 2],

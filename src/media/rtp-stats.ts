@@ -332,7 +332,8 @@ export function isRtpAt(data: Uint8Array, offset: number, length: number): boole
  * (see {@link isRtpAt}). Reads in place, allocates nothing.
  */
 export function rtpPayloadStart(data: Uint8Array, offset: number, length: number): number {
-  if (length < RTP_FIXED_HEADER_BYTES || offset < 0 || offset + length > data.length) return -1;
+  checkRange(data, offset, length);
+  if (length < RTP_FIXED_HEADER_BYTES || offset + length > data.length) return -1;
   const b0 = data[offset] as number;
   if (b0 >> 6 !== 2) return -1;
   const b1 = data[offset + 1] as number;
@@ -349,8 +350,20 @@ export function rtpPayloadStart(data: Uint8Array, offset: number, length: number
 
 /** Where the payload of the RTP packet at `data[offset ..]` ends: before any padding (index). */
 export function rtpPayloadEnd(data: Uint8Array, offset: number, length: number): number {
+  checkRange(data, offset, length);
+  if (length === 0) return offset;
   const padded = ((data[offset] as number) & 0x20) !== 0;
   return offset + length - (padded ? (data[offset + length - 1] as number) : 0);
+}
+
+/** A datagram's place in a buffer: a Uint8Array and two integers >= 0 (cheap: a hot path). */
+function checkRange(data: Uint8Array, offset: number, length: number): void {
+  if (!(data instanceof Uint8Array))
+    throw new InvalidArgumentError('data', data, 'must be a Uint8Array');
+  if (!Number.isInteger(offset) || offset < 0)
+    throw new InvalidArgumentError('offset', offset, 'must be an integer >= 0');
+  if (!Number.isInteger(length) || length < 0)
+    throw new InvalidArgumentError('length', length, 'must be an integer >= 0');
 }
 
 function readUint32(data: Uint8Array, at: number): number {

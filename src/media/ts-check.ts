@@ -21,6 +21,7 @@
  * @module
  */
 import type { DatagramBatchView } from './datagram-view.js';
+import { InvalidArgumentError } from '../errors.js';
 
 /** The MPEG-TS packet size. */
 export const TS_PACKET_BYTES = 188;
@@ -35,6 +36,8 @@ const PIDS = 8192;
 
 /** Whether a payload looks like MPEG-TS: a whole number of 188-byte packets, each starting 0x47. */
 export function looksLikeTransportStream(payload: Uint8Array): boolean {
+  if (!(payload instanceof Uint8Array))
+    throw new InvalidArgumentError('payload', payload, 'must be a Uint8Array');
   if (payload.length === 0 || payload.length % TS_PACKET_BYTES !== 0) return false;
   for (let i = 0; i < payload.length; i += TS_PACKET_BYTES) {
     if (payload[i] !== TS_SYNC_BYTE) return false;

@@ -45,6 +45,7 @@ import {
   validateString,
   validateTtl,
 } from '../validate.js';
+import { assertFactory, kFactory } from '../internal/factory-only.js';
 import { requireNative } from '../native/index.js';
 import { AddressLearner } from './address-learning.js';
 import type { Endpoint } from './address-learning.js';
@@ -84,7 +85,13 @@ export class RistTransport {
   #dtlsListener: ((data: Buffer, rinfo: { address: string; port: number }) => void) | undefined;
   #closing: Promise<void> | undefined;
 
-  private constructor(media: UdpSocket, rtcp: UdpSocket, options: RistTransportOptions) {
+  private constructor(
+    token: typeof kFactory,
+    media: UdpSocket,
+    rtcp: UdpSocket,
+    options: RistTransportOptions,
+  ) {
+    assertFactory(token, 'RistTransport', 'RistTransport.listen() and its siblings');
     this.#media = media;
     this.#rtcp = rtcp;
     this.#readerQueueLength = options.readerQueueLength;
@@ -126,7 +133,7 @@ export class RistTransport {
       await media.close();
       throw err;
     }
-    return new RistTransport(media, rtcp, o);
+    return new RistTransport(kFactory, media, rtcp, o);
   }
 
   /**
@@ -145,7 +152,7 @@ export class RistTransport {
       await media.close();
       throw err;
     }
-    return new RistTransport(media, rtcp, o);
+    return new RistTransport(kFactory, media, rtcp, o);
   }
 
   /**
@@ -159,7 +166,7 @@ export class RistTransport {
     const type = o.type ?? 'udp4';
     const base = socketOptions(o, type, o.address);
     const pair = await openRtpPortPair({ ...base, type, maxAttempts: 100 });
-    return new RistTransport(pair.rtp, pair.rtcp, o);
+    return new RistTransport(kFactory, pair.rtp, pair.rtcp, o);
   }
 
   /**
@@ -175,7 +182,7 @@ export class RistTransport {
     validateInteger(port, 'port', 1, 65535);
     const o = checkOptions(options);
     const socket = await UdpSocket.open({ ...socketOptions(o, type, host), port });
-    return new RistTransport(socket, socket, o);
+    return new RistTransport(kFactory, socket, socket, o);
   }
 
   /** Binds a Main-profile sender on one kernel-chosen port; family from `options.type`. */
@@ -183,7 +190,7 @@ export class RistTransport {
     const o = checkOptions(options);
     const type = o.type ?? 'udp4';
     const socket = await UdpSocket.open({ ...socketOptions(o, type, o.address), port: 0 });
-    return new RistTransport(socket, socket, o);
+    return new RistTransport(kFactory, socket, socket, o);
   }
 
   /** `'simple'` (two sockets) or `'main'` (one). */

@@ -24,6 +24,7 @@
  * @module
  */
 import { readFileSync } from 'node:fs';
+import { assertFactory, kFactory } from '../internal/factory-only.js';
 
 import { addressFamily } from '../address.js';
 import { AbortError, InvalidArgumentError, PortRangeExhaustedError } from '../errors.js';
@@ -85,7 +86,9 @@ export class RtpPortPair {
   #closing: Promise<void> | undefined;
 
   /** @internal Use {@link openRtpPortPair}. */
-  constructor(rtp: UdpSocket, rtcp: UdpSocket) {
+  /** @internal */
+  constructor(token: typeof kFactory, rtp: UdpSocket, rtcp: UdpSocket) {
+    assertFactory(token, 'RtpPortPair', 'openRtpPortPair()');
     this.rtp = rtp;
     this.rtcp = rtcp;
     this.rtcpMux = rtp === rtcp;
@@ -259,7 +262,7 @@ async function openEphemeral(
         parked.push(first);
         continue;
       }
-      if (o.rtcpMux === true) return (found = new RtpPortPair(first, first));
+      if (o.rtcpMux === true) return (found = new RtpPortPair(kFactory, first, first));
       const partnerPort = port % 2 === 0 ? port + 1 : port - 1;
       if (partnerPort > 65535 || !reservePort(partnerPort)) {
         releasePort(port);
@@ -282,7 +285,9 @@ async function openEphemeral(
         continue;
       }
       const pair =
-        port % 2 === 0 ? new RtpPortPair(first, partner) : new RtpPortPair(partner, first);
+        port % 2 === 0
+          ? new RtpPortPair(kFactory, first, partner)
+          : new RtpPortPair(kFactory, partner, first);
       if (o.signal?.aborted) {
         await pair.close();
         throwIfAborted(o.signal);
@@ -342,7 +347,7 @@ async function openInRange(
       releasePort(rtcpPort);
       continue;
     }
-    const pair = new RtpPortPair(rtp, rtcp);
+    const pair = new RtpPortPair(kFactory, rtp, rtcp);
     if (o.signal?.aborted) {
       await pair.close();
       throwIfAborted(o.signal);

@@ -16,6 +16,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 
 import { splitHeaderList } from './message.js';
+import { InvalidArgumentError } from '../errors.js';
 
 /** One challenge from `WWW-Authenticate`. */
 export interface AuthChallenge {
@@ -36,6 +37,8 @@ export interface Credentials {
  * Malformed pieces are skipped; the caller fails with `RtspAuthError` when nothing usable remains.
  */
 export function parseChallenges(value: string): AuthChallenge[] {
+  if (typeof value !== 'string')
+    throw new InvalidArgumentError('value', value, 'must be a WWW-Authenticate header value');
   const out: AuthChallenge[] = [];
   let current: AuthChallenge | undefined;
   for (const item of splitHeaderList(value).slice(0, 64)) {
@@ -85,6 +88,12 @@ export interface DigestInput {
  * @returns undefined for an algorithm this client does not implement.
  */
 export function digestResponse(input: DigestInput): string | undefined {
+  if (typeof input !== 'object' || input === null)
+    throw new InvalidArgumentError('input', input, 'must be an object (see DigestInput)');
+  for (const key of ['username', 'password', 'realm', 'nonce', 'method', 'uri'] as const) {
+    if (typeof input[key] !== 'string')
+      throw new InvalidArgumentError(`input.${key}`, input[key], 'must be a string');
+  }
   const algorithm = (input.algorithm ?? 'MD5').toLowerCase();
   const hashName = DIGEST_HASHES[algorithm];
   if (hashName === undefined) return undefined;

@@ -17,6 +17,7 @@
  * @module
  */
 import { SdpError } from '../errors.js';
+import { InvalidArgumentError } from '../errors.js';
 
 /** `a=rtpmap` of one payload type. */
 export interface SdpRtpMap {
@@ -97,6 +98,9 @@ const MAX_MEDIA = 64;
  * @throws SdpError when a line does not parse, `v=0` is missing, or no media is described.
  */
 export function parseSdp(text: string, baseUrl: string): SdpSession {
+  if (typeof text !== 'string') throw new InvalidArgumentError('text', text, 'must be a string');
+  if (typeof baseUrl !== 'string')
+    throw new InvalidArgumentError('baseUrl', baseUrl, 'must be the URL the SDP came from');
   const lines = text.split(/\r?\n/);
   if (lines.length > MAX_LINES) throw new SdpError(0, `has more than ${MAX_LINES} lines`);
   const session: SdpSession = {
@@ -244,6 +248,9 @@ function resolveControls(session: SdpSession, baseUrl: string): void {
  * Resolves one `a=control` value against a base URL (see the module notes for why it appends).
  */
 export function resolveControl(control: string | undefined, base: string): string {
+  if (control !== undefined && typeof control !== 'string')
+    throw new InvalidArgumentError('control', control, 'must be a string or undefined');
+  if (typeof base !== 'string') throw new InvalidArgumentError('base', base, 'must be a URL');
   if (control === undefined || control === '' || control === '*') return base;
   if (isAbsolute(control)) return control;
   if (control.startsWith('/')) {

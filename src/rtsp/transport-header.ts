@@ -10,6 +10,7 @@
  * @module
  */
 import { RtspProtocolError } from '../errors.js';
+import { InvalidArgumentError } from '../errors.js';
 import { splitHeaderList } from './message.js';
 
 /** A parsed transport specification. */
@@ -46,6 +47,8 @@ function portPair(name: string, value: string, raw: string): [number, number] {
  * @throws RtspProtocolError when the profile is not RTP/AVP or a parameter does not parse.
  */
 export function parseTransport(value: string): TransportSpec {
+  if (typeof value !== 'string')
+    throw new InvalidArgumentError('value', value, 'must be a Transport header value');
   const first = splitHeaderList(value)[0] ?? '';
   const [proto = '', ...params] = first.split(';').map((p) => p.trim());
   const upper = proto.toUpperCase();
@@ -106,6 +109,10 @@ export function parseTransport(value: string): TransportSpec {
 
 /** Formats a transport to offer in SETUP. */
 export function formatTransport(spec: TransportSpec): string {
+  if (typeof spec !== 'object' || spec === null)
+    throw new InvalidArgumentError('spec', spec, 'must be an object (see TransportSpec)');
+  if (typeof spec.protocol !== 'string' || typeof spec.delivery !== 'string')
+    throw new InvalidArgumentError('spec', spec, 'must have a protocol and a delivery');
   const parts: string[] = [spec.protocol, spec.delivery];
   if (spec.clientPorts !== undefined) parts.push(`client_port=${spec.clientPorts.join('-')}`);
   if (spec.interleaved !== undefined) parts.push(`interleaved=${spec.interleaved.join('-')}`);

@@ -21,6 +21,7 @@
  */
 
 import { EventEmitter } from 'node:events';
+import { assertFactory, kFactory } from '../internal/factory-only.js';
 import { closeSync, fstatSync } from 'node:fs';
 import { createServer, isIP, type Server, type Socket } from 'node:net';
 
@@ -98,7 +99,14 @@ export class TcpListener extends EventEmitter<TcpListenerEvents> {
   #address: TcpListenerAddress;
 
   /** @internal Use {@link listenTcp}. */
-  constructor(server: Server, maxQueued: number, options: TcpSocketOptions | undefined) {
+  /** @internal */
+  constructor(
+    token: typeof kFactory,
+    server: Server,
+    maxQueued: number,
+    options: TcpSocketOptions | undefined,
+  ) {
+    assertFactory(token, 'TcpListener', 'listenTcp()');
     super();
     this.server = server;
     this.#maxQueued = maxQueued;
@@ -333,7 +341,7 @@ export async function listenTcp(options: ListenTcpOptions = {}): Promise<TcpList
     if (ownFd !== undefined) closeIfStillOwned(ownFd);
     throw err;
   }
-  return new TcpListener(server, backlog, options.connectionOptions);
+  return new TcpListener(kFactory, server, backlog, options.connectionOptions);
 }
 
 /** A descriptor we created, identified by its inode so it is never confused with a reused number. */

@@ -48,6 +48,7 @@ import type { BatchCapabilities, DatagramBatch, DatagramBatchView } from './batc
 import type { Destination } from './destination.js';
 import type { BatchSendResult, DatagramEngine } from './engine.js';
 import { toDestination } from './destination.js';
+import { assertFactory, kFactory } from '../internal/factory-only.js';
 import { openEngine } from './open.js';
 import { Reception } from './reception.js';
 import { planSend } from './send-plan.js';
@@ -130,7 +131,13 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> {
   #lastReceiveError: SystemCallError | undefined;
   #lastDestination: Destination | undefined;
 
-  private constructor(type: UdpSocketType, engine: DatagramEngine, queueLimit: number) {
+  private constructor(
+    token: typeof kFactory,
+    type: UdpSocketType,
+    engine: DatagramEngine,
+    queueLimit: number,
+  ) {
+    assertFactory(token, 'UdpSocket', 'UdpSocket.open()');
     super();
     this.#type = type;
     this.#family = type === 'udp4' ? 4 : 6;
@@ -175,7 +182,7 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> {
     const o = checkOptions(options);
     if (o.signal?.aborted) throw new AbortError('UdpSocket.open', o.signal.reason);
     const engine = await openEngine(o);
-    const udp = new UdpSocket(o.type, engine, o.readerQueueLength ?? kDefaultReaderQueue);
+    const udp = new UdpSocket(kFactory, o.type, engine, o.readerQueueLength ?? kDefaultReaderQueue);
     try {
       udp.#applyAfterBind(o);
       // An abort right after the call (in the same tick) still counts.
