@@ -13,7 +13,7 @@
  *
  * `MEDIASOCK_FUZZ_LOG=FILE` records every run (to see how many get past parsing).
  *
- * Bounded: each command gets at most `MEDIASOCK_FUZZ_RUNS` runs (default 30, at most 60) and 90 s;
+ * Bounded: each command gets at most `MEDIASOCK_FUZZ_RUNS` runs (default 20, at most 60) and 60 s;
  * every child has `--duration`/`--seconds` appended (the last value wins) and a hard timeout.
  */
 import { test } from 'node:test';
@@ -27,8 +27,8 @@ import fc from 'fast-check';
 
 import { REPO } from './cli-process.js';
 
-const RUNS = Math.min(60, Math.max(1, Number(process.env.MEDIASOCK_FUZZ_RUNS ?? 30) || 30));
-const TIME_PER_COMMAND_MS = 90_000;
+const RUNS = Math.min(60, Math.max(1, Number(process.env.MEDIASOCK_FUZZ_RUNS ?? 20) || 20));
+const TIME_PER_COMMAND_MS = 60_000;
 const CHILD_TIMEOUT_MS = 20_000;
 const MAIN = join(REPO, 'src', 'cli', 'main.ts');
 /** tsx by URL: the child runs in a scratch directory, where the package name would not resolve. */
