@@ -760,7 +760,7 @@ async function main(): Promise<void> {
     const verdict =
       target === undefined || !Number.isFinite(v) ? '' : v <= target ? '  (met)' : '  (NOT met)';
     console.log(
-      `  ${k.padEnd(30)} ${v.toFixed(3).padStart(8)}${target === undefined ? '' : `   target <= ${target}${verdict}`}`,
+      `  ${k.padEnd(30)} ${Number.isFinite(v) ? v.toFixed(3).padStart(8) : 'not measured'}${target === undefined ? '' : `   target <= ${target}${verdict}`}`,
     );
   }
   if (!cliRows) console.log('  cli_* ratios: not measured (--smoke without --cli)');
