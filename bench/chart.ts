@@ -2,10 +2,12 @@
  * The chart `npm run bench` writes (bench/results/latest.svg): plain SVG built as a string, no
  * browser and no dependency.
  *
- * Four panels of horizontal bars, one row per engine and one bar per payload size: receivers' CPU
+ * Four (or six) panels of horizontal bars, one row per engine and one bar per payload size: receivers' CPU
  * µs per datagram and receive rate (with loss), senders' send rate and CPU µs per datagram. The C
  * baselines (grey) and raw `node:dgram` (orange) sit beside mediasock's engines (blue), as in the
- * tables the bench prints. A caption line says when, on what machine and under what load.
+ * tables the bench prints. When the run has them, `mediasock recv` joins the receivers and a fifth
+ * and sixth panel show the relays (C and `mediasock relay`, 1 and 4 outputs). A caption line says
+ * when, on what machine and under what load.
  */
 
 /** One row of the bench's receiver or sender table (the keys `bench/run.ts` fills in). */
@@ -16,6 +18,8 @@ export interface BenchChartInput {
   rxRows: readonly BenchRow[];
   /** Senders into the C recvmmsg receiver: `case`, `size`, `tx_pps`, `tx_cpu_us`. */
   txRows: readonly BenchRow[];
+  /** Relays fed by the C GSO sender (`c-relay-N`, `cli-relay-N`): `rx_cpu_us`, `rx_pps`, `loss_pct`. */
+  relayRows?: readonly BenchRow[];
   /** Payload sizes of the run, in bytes. */
   sizes: readonly number[];
   /** The caption: date, machine, load (one line each entry; the first two are shown). */
@@ -35,6 +39,14 @@ const receivers: Engine[] = [
   { key: 'batch', label: 'batch engine', family: 'mediasock' },
   { key: 'node', label: 'node engine', family: 'mediasock' },
   { key: 'dgram', label: 'node:dgram', family: 'dgram' },
+  { key: 'cli-recv', label: 'mediasock recv', family: 'mediasock' },
+];
+
+const relays: Engine[] = [
+  { key: 'c-relay-1', label: 'C relay ×1', family: 'c' },
+  { key: 'cli-relay-1', label: 'mediasock relay ×1', family: 'mediasock' },
+  { key: 'c-relay-4', label: 'C relay ×4', family: 'c' },
+  { key: 'cli-relay-4', label: 'mediasock relay ×4', family: 'mediasock' },
 ];
 
 const senders: Engine[] = [
@@ -58,7 +70,7 @@ const width = 1000;
 const margin = 24;
 const gap = 32;
 const panelWidth = (width - 2 * margin - gap) / 2;
-const labelWidth = 112;
+const labelWidth = 130;
 const valueWidth = 118;
 const barHeight = 13;
 const barGap = 2;
@@ -159,6 +171,7 @@ function drawPanel(p: Panel, x: number, y: number, sizes: readonly number[]): st
 /** The whole chart as an SVG document. */
 export function renderBenchChart(input: BenchChartInput): string {
   const { rxRows, txRows, sizes, caption } = input;
+  const relayRows = input.relayRows ?? [];
   const rxCpu: Panel = {
     title: 'Receivers: CPU per datagram',
     subtitle: 'µs of CPU per datagram received, lower is better',
@@ -195,12 +208,36 @@ export function renderBenchChart(input: BenchChartInput): string {
     label: (r) => `${(r.tx_cpu_us as number).toFixed(2)} µs`,
   };
 
+  const relayCpu: Panel = {
+    title: 'Relays: CPU per datagram',
+    subtitle: 'µs per datagram received and sent to 1 or 4 outputs, lower is better',
+    engines: relays,
+    rows: relayRows,
+    value: (r) => r.rx_cpu_us as number,
+    label: (r) => `${(r.rx_cpu_us as number).toFixed(2)} µs`,
+  };
+  const relayRate: Panel = {
+    title: 'Relays: datagrams relayed per second',
+    subtitle: 'fed by the same C GSO sender, higher is better; loss at the relay input',
+    engines: relays,
+    rows: relayRows,
+    value: (r) => r.rx_pps as number,
+    label: (r) => {
+      const loss = r.loss_pct as number;
+      return `${formatRate(r.rx_pps as number)}/s${loss >= 0.5 ? `, loss ${Math.round(loss)} %` : ''}`;
+    },
+  };
+  const withRelays = relayRows.length > 0;
+
   const captionLines = caption.slice(0, 2);
   const shift = 16 * (captionLines.length - 1);
   const top = 96 + shift;
   const rxHeight = Math.max(panelHeight(rxCpu, sizes.length), panelHeight(rxRate, sizes.length));
   const txHeight = Math.max(panelHeight(txRate, sizes.length), panelHeight(txCpu, sizes.length));
-  const height = top + rxHeight + 18 + txHeight + margin;
+  const relayHeight = withRelays
+    ? 18 + Math.max(panelHeight(relayCpu, sizes.length), panelHeight(relayRate, sizes.length))
+    : 0;
+  const height = top + rxHeight + 18 + txHeight + relayHeight + margin;
   const right = margin + panelWidth + gap;
 
   const legend: string[] = [];
@@ -232,6 +269,8 @@ ${drawPanel(rxCpu, margin, top, sizes)}
 ${drawPanel(rxRate, right, top, sizes)}
 ${drawPanel(txRate, margin, top + rxHeight + 18, sizes)}
 ${drawPanel(txCpu, right, top + rxHeight + 18, sizes)}
+${withRelays ? drawPanel(relayCpu, margin, top + rxHeight + 18 + txHeight + 18, sizes) : ''}
+${withRelays ? drawPanel(relayRate, right, top + rxHeight + 18 + txHeight + 18, sizes) : ''}
 </svg>
 `;
 }

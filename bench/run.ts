@@ -6,6 +6,10 @@
  * pps, Mbit/s, loss, CPU µs per datagram (getrusage / process.cpuUsage over the receiver's window),
  * GC count per million datagrams. Senders (each into the C recvmmsg receiver): the C GSO and
  * sendmmsg baselines, the batch engine with GSO and with sendmmsg, the node engine and raw dgram.
+ * Then the command line as processes, fed by the same sender: `mediasock recv` beside the C and
+ * dgram receivers, and `mediasock relay` with 1 and 4 outputs beside a C recvmmsg -> sendmmsg
+ * relay (bench/c/relay_mmsg.c), all into C recvmmsg sinks; their CPU is read from /proc/<pid>/stat
+ * over the feed window minus their idle rate (see measureCli). Skipped in --smoke unless --cli.
  * Then the reuse-port workers row (examples/reuseport-workers.ts, 1 and 2 workers).
  *
  * Receiver pinned to CPU 1, sender to CPU 0 (taskset, when there are 2 CPUs). On loopback the
@@ -15,14 +19,18 @@
  * Flags: --json (end with one JSON line of ratios), --smoke (a few seconds, for CI),
  * --seconds N (per pair; default 3), --sizes 200,1316, --chart PATH (the SVG chart, bench/chart.ts;
  * default bench/results/latest.svg, none with --smoke; `--chart none` writes none; the rows go to
- * the same path with .json), --note TEXT (added to the chart's caption, e.g. what else ran).
+ * the same path with .json), --note TEXT (added to the chart's caption, e.g. what else ran),
+ * --cli (the command-line rows in --smoke too).
  * The C baselines are built here with `cc` into bench/.build/ (git-ignored).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, existsSync, statSync, writeFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { mkdirSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { renderBenchChart } from './chart.js';
 
@@ -39,9 +47,12 @@ const { values } = parseArgs({
     host: { type: 'string', default: '127.0.0.1' },
     chart: { type: 'string' },
     note: { type: 'string' },
+    cli: { type: 'boolean', default: false },
   },
 });
 const smoke = values.smoke === true;
+/** The command-line rows (`mediasock recv` / `relay` processes and the C relay): off in --smoke. */
+const cliRows = !smoke || values.cli === true;
 const seconds = Number(values.seconds ?? (smoke ? 0.5 : 3));
 const sizes = (values.sizes ?? (smoke ? '200' : '200,1316')).split(',').map(Number);
 const host = values.host ?? '127.0.0.1';
@@ -57,6 +68,7 @@ function writeChart(
   path: string,
   rxRows: Record<string, number | string>[],
   txRows: Record<string, number | string>[],
+  relayRows: Record<string, number | string>[],
 ): void {
   const cpu = cpus();
   const when = `${startedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
@@ -67,15 +79,24 @@ function writeChart(
       'One run on a shared VM: figures move ±10–40 % between runs; compare bars within this chart only.',
   ];
   mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(path, renderBenchChart({ rxRows, txRows, sizes, caption }));
-  const rows = { date: startedAt.toISOString(), machine, seconds, sizes, caption, rxRows, txRows };
+  writeFileSync(path, renderBenchChart({ rxRows, txRows, relayRows, sizes, caption }));
+  const rows = {
+    date: startedAt.toISOString(),
+    machine,
+    seconds,
+    sizes,
+    caption,
+    rxRows,
+    txRows,
+    relayRows,
+  };
   writeFileSync(path.replace(/\.svg$/, '') + '.json', JSON.stringify(rows, null, 2) + '\n');
   console.log(`\nchart: ${path}`);
 }
 
 function buildC(): void {
   mkdirSync(build, { recursive: true });
-  for (const name of ['recv_recvmmsg', 'send_sendmmsg', 'send_gso']) {
+  for (const name of ['recv_recvmmsg', 'send_sendmmsg', 'send_gso', 'relay_mmsg']) {
     const src = join(here, 'c', `${name}.c`);
     const out = join(build, name);
     if (existsSync(out) && statSync(out).mtimeMs >= statSync(src).mtimeMs) continue;
@@ -169,7 +190,11 @@ interface Pair {
 async function pair(receiver: string, sender: string, size: number): Promise<Pair> {
   let gotPort: (p: number) => void = () => undefined;
   const portP = new Promise<number>((r) => (gotPort = r));
-  const rxP = run(receivers[receiver]!(), 1, (j) => {
+  // 'c-relay:P1,P2,...': the C relay to those output ports.
+  const rxCmd: Cmd = receiver.startsWith('c-relay:')
+    ? [join(build, 'relay_mmsg'), host, '12', ...receiver.slice('c-relay:'.length).split(',')]
+    : receivers[receiver]!();
+  const rxP = run(rxCmd, 1, (j) => {
     if (j.port !== undefined) gotPort(j.port);
   });
   const port = await Promise.race([portP, rxP.then(() => 0)]);
@@ -177,6 +202,326 @@ async function pair(receiver: string, sender: string, size: number): Promise<Pai
   const tx = await run(senders[sender]!(port, size), 0);
   const rx = await rxP;
   return { rx, tx };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The command line as a process: `mediasock recv` and `mediasock relay`, against the C relay.
+//
+// Only the CLI's command line and its `--json` lines are used (the first line on stdout says it
+// is up; the last `"type":"summary"` line gives the datagrams it counted), never its internals.
+// CPU is read from outside, /proc/<pid>/stat (utime + stime, all threads), over the feed window:
+// from just before the sender starts until the process is idle again after the sender ends. Its
+// idle CPU rate (timers, statistics lines), measured for 1 s before the feed, is subtracted.
+
+const cliMain = join(root, 'src', 'cli', 'main.ts');
+const gcPreload = pathToFileURL(join(here, 'cli-gc.ts')).href;
+const clkTck = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100;
+/** The 4 MiB receive buffer the C baseline and the Node receivers ask for. */
+const cliBuffer = 4 << 20;
+const urlHost = host.includes(':') ? `[${host}]` : host;
+/** Children still running, killed whatever way this process ends. */
+const live = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const c of live) c.kill('SIGKILL');
+});
+for (const sig of ['SIGINT', 'SIGTERM'] as const)
+  process.once(sig, () => {
+    for (const c of live) c.kill('SIGKILL');
+    process.exit(130);
+  });
+
+/** CPU seconds (user + system, all threads) of a process, from /proc/<pid>/stat. */
+function procCpu(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / clkTck;
+}
+
+/** A port on `host` that was free a moment ago (the CLI binds it next). */
+async function freePort(): Promise<number> {
+  const s = createSocket(host.includes(':') ? 'udp6' : 'udp4');
+  await new Promise<void>((r) => s.bind(0, host, r));
+  const port = s.address().port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+interface CliProcess {
+  child: ChildProcess;
+  pid: number;
+  /** Resolves on the first JSON line on stdout (the command is up). */
+  started: Promise<void>;
+  /** Resolves when the process has exited: its code, JSON lines (stdout) and stderr. */
+  exited: Promise<{ code: number | null; lines: Json[]; stderr: string }>;
+}
+
+/** Starts `node --import tsx --import bench/cli-gc.ts src/cli/main.ts ...args` on CPU 1. */
+function startCli(args: string[], boundMs: number): CliProcess {
+  const cmd: Cmd = [process.execPath, '--import', 'tsx', '--import', gcPreload, cliMain, ...args];
+  const [file, ...rest] = pin ? (['taskset', '-c', '1', ...cmd] as Cmd) : cmd;
+  // taskset execs node: the pid is the CLI's own.
+  const child = spawn(file, rest, {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: process.env,
+  });
+  if (child.pid === undefined) throw new Error(`spawn ${cmd.join(' ')} failed`);
+  live.add(child);
+  const timer = setTimeout(() => child.kill('SIGKILL'), boundMs);
+  const lines: Json[] = [];
+  let stderr = '';
+  let buffered = '';
+  let up: () => void = () => undefined;
+  const started = new Promise<void>((r) => (up = r));
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    buffered += chunk;
+    for (let nl = buffered.indexOf('\n'); nl !== -1; nl = buffered.indexOf('\n')) {
+      const line = buffered.slice(0, nl);
+      buffered = buffered.slice(nl + 1);
+      if (!line.startsWith('{')) continue;
+      try {
+        lines.push(JSON.parse(line) as Json);
+        up();
+      } catch {
+        // Not a JSON line: ignored.
+      }
+    }
+  });
+  child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+  const exited = new Promise<{ code: number | null; lines: Json[]; stderr: string }>((r) =>
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      live.delete(child);
+      r({ code, lines, stderr });
+    }),
+  );
+  return { child, pid: child.pid, started, exited };
+}
+
+/** Rejects after `ms` with `what`. */
+function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    p,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+interface CliMeasure {
+  /** Datagrams of the feed the command counted (the sender's 3-byte end markers left out). */
+  received: number;
+  /** Feed window, s: sender start to idle again. */
+  seconds: number;
+  /** CPU over the window minus idle rate × window, s. */
+  cpu_s: number;
+  idle_util: number;
+  gc_count: number;
+  summary: Json;
+  tx: Json;
+}
+
+/**
+ * Runs one CLI command fed by the C GSO sender at `port`: waits until it is up, measures its idle
+ * CPU rate for 1 s, runs the sender, waits until the process is idle again, ends it with SIGINT
+ * and reads its summary. The child is killed on every path.
+ */
+async function measureCli(args: string[], port: number, size: number): Promise<CliMeasure> {
+  const cli = startCli(args, 60_000 + seconds * 1000);
+  try {
+    await within(
+      Promise.race([
+        cli.started,
+        cli.exited.then((e) => {
+          throw new Error(`exited ${e.code} before starting: ${e.stderr.slice(-1000)}`);
+        }),
+      ]),
+      30_000,
+      `mediasock ${args[0]} start`,
+    );
+    await sleep(300); // the first statistics timer and lazy compilation out of the way
+    const i0 = { t: performance.now(), c: procCpu(cli.pid) };
+    await sleep(1000);
+    const i1 = { t: performance.now(), c: procCpu(cli.pid) };
+    const idle = (i1.c - i0.c) / ((i1.t - i0.t) / 1000);
+    const t0 = performance.now();
+    const epoch0 = Date.now();
+    const c0 = procCpu(cli.pid);
+    const tx = await run(senders['c-gso']!(port, size), 0);
+    // Drained when a 100 ms step costs at most one clock tick (the backlog in its buffer is done).
+    let c1 = procCpu(cli.pid);
+    for (let i = 0; i < 50; i++) {
+      await sleep(100);
+      const c = procCpu(cli.pid);
+      const step = c - c1;
+      c1 = c;
+      if (step <= 1.5 / clkTck) break;
+    }
+    const t1 = performance.now();
+    const epoch1 = Date.now();
+    cli.child.kill('SIGINT');
+    const e = await within(cli.exited, 20_000, `mediasock ${args[0]} exit after SIGINT`);
+    const summary = [...e.lines]
+      .reverse()
+      .find((l) => (l as { type?: unknown }).type === 'summary');
+    if (e.code !== 0 || summary === undefined)
+      throw new Error(`mediasock ${args[0]} exited ${e.code}: ${e.stderr.slice(-1000)}`);
+    // recv: packets/bytes at the top; relay: under input. The sender's 3-byte end markers are
+    // counted there too: data = (bytes - 3 × packets) / (size - 3).
+    const counts = (summary as unknown as { input?: Json }).input ?? summary;
+    const packets = counts.packets ?? NaN;
+    const bytes = counts.bytes;
+    const received = bytes === undefined ? packets : Math.round((bytes - 3 * packets) / (size - 3));
+    const gcLine = /^\{"type":"bench-gc".*$/m.exec(e.stderr)?.[0];
+    const gcs =
+      gcLine === undefined ? undefined : (JSON.parse(gcLine) as { gc_epoch_ms: number[] });
+    const seconds_ = (t1 - t0) / 1000;
+    return {
+      received,
+      seconds: seconds_,
+      cpu_s: c1 - c0 - idle * seconds_,
+      idle_util: idle,
+      gc_count: gcs ? gcs.gc_epoch_ms.filter((t) => t >= epoch0 && t <= epoch1).length : NaN,
+      summary,
+      tx,
+    };
+  } finally {
+    if (cli.child.exitCode === null && cli.child.signalCode === null) cli.child.kill('SIGKILL');
+  }
+}
+
+/** `mediasock recv udp://@host:P?buffer=4194304 --json` fed by the C GSO sender: one row. */
+async function cliRecvRow(size: number): Promise<Record<string, number | string>> {
+  const port = await freePort();
+  const m = await measureCli(
+    ['recv', `udp://@${urlHost}:${port}?buffer=${cliBuffer}`, '--json'],
+    port,
+    size,
+  );
+  const pps = m.received / m.tx.seconds!;
+  return {
+    case: 'cli-recv',
+    size,
+    rx_pps: pps,
+    mbit: (pps * size * 8) / 1e6,
+    tx_pps: m.tx.sent! / m.tx.seconds!,
+    loss_pct: Math.max(0, 100 * (1 - m.received / m.tx.sent!)),
+    rx_cpu_us: (1e6 * m.cpu_s) / m.received,
+    // Share of a core while the sender ran (the window also has the drain and the end markers).
+    rx_util: m.cpu_s / m.tx.seconds!,
+    gc_per_million: (1e6 * m.gc_count) / m.received,
+    received: m.received,
+    idle_util: m.idle_util,
+  };
+}
+
+/** Starts `outputs` C recvmmsg sinks on CPU 0 (with the sender); their ports and results. */
+async function startSinks(outputs: number): Promise<{ ports: number[]; results: Promise<Json[]> }> {
+  const ports: number[] = [];
+  const results: Promise<Json>[] = [];
+  for (let i = 0; i < outputs; i++) {
+    let gotPort: (p: number) => void = () => undefined;
+    const portP = new Promise<number>((r) => (gotPort = r));
+    const rx = run(
+      [join(build, 'recv_recvmmsg'), host, String(90 + seconds)],
+      0,
+      (j) => {
+        if (j.port !== undefined) gotPort(j.port);
+      },
+      120_000 + seconds * 1000,
+    );
+    rx.catch(() => undefined); // awaited below; a failed relay run ends the sinks (endSinks)
+    const port = await Promise.race([portP, rx.then(() => 0)]);
+    if (!port) throw new Error('sink printed no port');
+    ports.push(port);
+    results.push(rx);
+  }
+  return { ports, results: Promise.all(results) };
+}
+
+/** One relay row: the C relay or `mediasock relay`, to `outputs` sinks, fed by the C GSO sender. */
+async function relayRow(
+  kind: 'c' | 'cli',
+  outputs: number,
+  size: number,
+): Promise<Record<string, number | string>> {
+  const sinks = await startSinks(outputs);
+  try {
+    return await relayMeasure(kind, outputs, size, sinks);
+  } catch (err) {
+    // The relay never forwarded the end marker: end the sinks from here, then report.
+    const s = createSocket(host.includes(':') ? 'udp6' : 'udp4');
+    s.on('error', () => undefined);
+    for (let i = 0; i < 5; i++) {
+      for (const q of sinks.ports) s.send('END', q, host);
+      await sleep(10);
+    }
+    s.close();
+    await sinks.results.catch(() => undefined);
+    throw err;
+  }
+}
+
+async function relayMeasure(
+  kind: 'c' | 'cli',
+  outputs: number,
+  size: number,
+  sinks: { ports: number[]; results: Promise<Json[]> },
+): Promise<Record<string, number | string>> {
+  let received: number;
+  let cpu: number;
+  let secs: number;
+  let forwarded: number;
+  let gc = NaN;
+  let idle = NaN;
+  let tx: Json;
+  if (kind === 'c') {
+    const p = await pair(`c-relay:${sinks.ports.join(',')}`, 'c-gso', size);
+    received = p.rx.received!;
+    cpu = p.rx.cpu_s!;
+    secs = p.rx.seconds!;
+    forwarded = received * outputs - p.rx.unsent!;
+    tx = p.tx;
+  } else {
+    const port = await freePort();
+    const m = await measureCli(
+      [
+        'relay',
+        `udp://@${urlHost}:${port}?buffer=${cliBuffer}`,
+        ...sinks.ports.map((q) => `udp://${urlHost}:${q}`),
+        '--json',
+      ],
+      port,
+      size,
+    );
+    received = m.received;
+    cpu = m.cpu_s;
+    secs = m.tx.seconds!; // share of a core while the sender ran, as for cli-recv
+    gc = m.gc_count;
+    idle = m.idle_util;
+    tx = m.tx;
+    // Datagrams handed to the outputs (their packet counters; the end markers are a rounding).
+    const outs = (m.summary as unknown as { outputs?: { packets?: number }[] }).outputs ?? [];
+    forwarded = outs.reduce((a, o) => a + (o.packets ?? 0), 0);
+  }
+  const delivered = (await sinks.results).reduce((a, j) => a + j.received!, 0);
+  const pps = received / tx.seconds!;
+  return {
+    case: `${kind === 'c' ? 'c-relay' : 'cli-relay'}-${outputs}`,
+    size,
+    outputs,
+    rx_pps: pps,
+    tx_pps: tx.sent! / tx.seconds!,
+    loss_pct: Math.max(0, 100 * (1 - received / tx.sent!)),
+    fwd_pct: Math.min(100, (100 * forwarded) / (received * outputs)),
+    sink_pct: Math.min(100, (100 * delivered) / (received * outputs)),
+    rx_cpu_us: (1e6 * cpu) / received,
+    rx_util: cpu / secs,
+    gc_per_million: (1e6 * gc) / received,
+    received,
+    idle_util: idle,
+  };
 }
 
 const fmt = (n: number, d = 0): string =>
@@ -263,15 +608,43 @@ async function workersRow(size: number): Promise<Record<string, number | string>
   return rows;
 }
 
+/** Targets of the command-line rows (issue 12; DESIGN.md §5), printed next to their ratios. */
+const targets: Record<string, number> = {
+  cli_recv_cpu_ratio_vs_c: 1.3,
+  cli_recv_cpu_ratio_vs_dgram: 0.3,
+  cli_relay_cpu_ratio_vs_c: 1.4,
+  cli_relay4_cpu_ratio_vs_c: 1.5,
+};
+
 async function main(): Promise<void> {
   buildC();
   const rxRows: Record<string, number | string>[] = [];
   const txRows: Record<string, number | string>[] = [];
+  const relayRows: Record<string, number | string>[] = [];
   for (const size of sizes) {
     for (const r of ['c-recvmmsg', 'batch', 'node', 'dgram'])
       rxRows.push(rxRow(r, size, await pair(r, 'c-gso', size)));
     for (const s of ['c-gso', 'batch-gso', 'c-sendmmsg', 'batch-mmsg', 'node', 'dgram'])
       txRows.push(txRow(s, size, await pair('c-recvmmsg', s, size)));
+    if (cliRows) {
+      // A failing command line (it is being changed by others) costs its row, not the run.
+      const keep = async (
+        rows: Record<string, number | string>[],
+        what: string,
+        row: () => Promise<Record<string, number | string>>,
+      ): Promise<void> => {
+        try {
+          rows.push(await row());
+        } catch (err) {
+          console.error(`${what}, ${size} B: not measured: ${(err as Error).message}`);
+        }
+      };
+      await keep(rxRows, 'mediasock recv', () => cliRecvRow(size));
+      for (const outputs of [1, 4]) {
+        await keep(relayRows, `C relay x${outputs}`, () => relayRow('c', outputs, size));
+        await keep(relayRows, `mediasock relay x${outputs}`, () => relayRow('cli', outputs, size));
+      }
+    }
   }
   const wRows = smoke ? [] : await workersRow(sizes[0]!);
 
@@ -297,6 +670,28 @@ async function main(): Promise<void> {
     ['tx_cpu_us', 'CPU µs/dgram', 3],
     ['tx_util', 'tx util', 2],
   ]);
+  if (relayRows.length) {
+    console.log(
+      `\nrelays fed by the C GSO sender, to 1 and 4 C recvmmsg sinks (CPU per datagram received; the CLI's idle CPU subtracted)\n`,
+    );
+    table(relayRows, [
+      ['case', 'relay', 0],
+      ['size', 'size', 0],
+      ['rx_pps', 'rx pps', 0],
+      ['loss_pct', 'loss %', 1],
+      ['fwd_pct', 'fwd %', 1],
+      ['sink_pct', 'at sinks %', 1],
+      ['rx_cpu_us', 'CPU µs/dgram', 3],
+      ['rx_util', 'util', 2],
+      ['idle_util', 'idle util', 3],
+      ['gc_per_million', 'GCs / 1M', 1],
+      ['received', 'datagrams', 0],
+    ]);
+  } else {
+    console.log(
+      '\nmediasock recv / relay rows and the C relay: skipped in --smoke (each starts a CLI process and idles it 1 s; about 30 s per size). Run without --smoke, or add --cli.',
+    );
+  }
   if (wRows.length) {
     console.log(`\nSO_REUSEPORT workers (batch engine), 4 senders with distinct source ports\n`);
     table(wRows, [
@@ -316,7 +711,7 @@ async function main(): Promise<void> {
     c: string,
     size: number,
     k: string,
-  ): number => rows.find((r) => r.case === c && r.size === size)![k] as number;
+  ): number => (rows.find((r) => r.case === c && r.size === size)?.[k] as number) ?? NaN;
   const ratio = (
     rows: Record<string, number | string>[],
     a: string,
@@ -333,6 +728,23 @@ async function main(): Promise<void> {
     node_engine_tx_ratio_vs_dgram: ratio(txRows, 'node', 'dgram', 'tx_pps'),
     gc_per_million: avg(sizes.map((s) => get(rxRows, 'batch', s, 'gc_per_million'))),
     gc_per_million_dgram: avg(sizes.map((s) => get(rxRows, 'dgram', s, 'gc_per_million'))),
+    cli_recv_cpu_ratio_vs_c: cliRows ? ratio(rxRows, 'cli-recv', 'c-recvmmsg', 'rx_cpu_us') : null,
+    cli_recv_cpu_ratio_vs_dgram: cliRows ? ratio(rxRows, 'cli-recv', 'dgram', 'rx_cpu_us') : null,
+    cli_relay_cpu_ratio_vs_c: cliRows
+      ? ratio(relayRows, 'cli-relay-1', 'c-relay-1', 'rx_cpu_us')
+      : null,
+    cli_relay4_cpu_ratio_vs_c: cliRows
+      ? ratio(relayRows, 'cli-relay-4', 'c-relay-4', 'rx_cpu_us')
+      : null,
+    cli_recv_gc_per_million: cliRows
+      ? avg(sizes.map((s) => get(rxRows, 'cli-recv', s, 'gc_per_million')))
+      : null,
+    cli_relay_gc_per_million: cliRows
+      ? avg(sizes.map((s) => get(relayRows, 'cli-relay-1', s, 'gc_per_million')))
+      : null,
+    cli_relay4_gc_per_million: cliRows
+      ? avg(sizes.map((s) => get(relayRows, 'cli-relay-4', s, 'gc_per_million')))
+      : null,
     reuseport_scaling:
       wRows.length === 2 ? (wRows[1]!.rx_pps as number) / (wRows[0]!.rx_pps as number) : null,
     sizes,
@@ -342,9 +754,17 @@ async function main(): Promise<void> {
   console.log(
     '\nratios (same run; targets: rx vs C <= 1.5, rx vs dgram <= 0.35, GSO tx vs C >= 0.8, vs dgram >= 4, node engine vs dgram within 5%)',
   );
-  for (const [k, v] of Object.entries(result))
-    if (typeof v === 'number') console.log(`  ${k.padEnd(30)} ${v.toFixed(3)}`);
-  if (chartPath !== undefined) writeChart(chartPath, rxRows, txRows);
+  for (const [k, v] of Object.entries(result)) {
+    if (typeof v !== 'number') continue;
+    const target = targets[k];
+    const verdict =
+      target === undefined || !Number.isFinite(v) ? '' : v <= target ? '  (met)' : '  (NOT met)';
+    console.log(
+      `  ${k.padEnd(30)} ${Number.isFinite(v) ? v.toFixed(3).padStart(8) : 'not measured'}${target === undefined ? '' : `   target <= ${target}${verdict}`}`,
+    );
+  }
+  if (!cliRows) console.log('  cli_* ratios: not measured (--smoke without --cli)');
+  if (chartPath !== undefined) writeChart(chartPath, rxRows, txRows, relayRows);
   if (values.json) {
     const rounded = Object.fromEntries(
       Object.entries(result).map(([k, v]) => [
