@@ -153,3 +153,16 @@ export function validateAbortSignal(
     throw new InvalidArgumentError(argument, value, 'must be an AbortSignal or undefined');
   }
 }
+
+/**
+ * Checks that `value` is an options object (possibly empty): never `null` or a primitive.
+ *
+ * @throws InvalidArgumentError `MEDIASOCK_ERR_INVALID_ARG` otherwise.
+ */
+export function validateOptionsObject(
+  value: unknown,
+  argument = 'options',
+): asserts value is object {
+  if (typeof value !== 'object' || value === null)
+    throw new InvalidArgumentError(argument, value, 'must be an object');
+}

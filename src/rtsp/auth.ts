@@ -105,7 +105,7 @@ export function digestResponse(input: DigestInput): string | undefined {
   return h(`${ha1}:${input.nonce}:${input.nc ?? ''}:${input.cnonce ?? ''}:${input.qop}:${ha2}`);
 }
 
-/** Ranks challenges: Digest SHA-256 > Digest MD5 > Basic; others are not implemented (-1). */
+/** Ranks challenges: Digest SHA-256 > Digest MD5 > Basic; other schemes are unsupported (-1). */
 function rank(challenge: AuthChallenge): number {
   if (challenge.scheme === 'basic') return 1;
   if (challenge.scheme !== 'digest') return -1;

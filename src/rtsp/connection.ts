@@ -8,7 +8,7 @@
  * pending request fails with {@link RtspConnectionClosedError} and `'close'` carries that error.
  * A response that is malformed or over a size bound fails the request it answers and closes the
  * connection: once framing is lost nothing after it can be trusted. Requests the server sends to
- * the client (OPTIONS as a keepalive, ANNOUNCE, REDIRECT) are answered 501 Not Implemented and
+ * the client (OPTIONS as a keepalive, ANNOUNCE, REDIRECT) are answered with status 501 and
  * counted, as live555 does for commands it does not handle.
  *
  * @module

@@ -12,6 +12,7 @@
  */
 import { InvalidArgumentError } from '../errors.js';
 import { validateInteger } from '../validate.js';
+import type { DatagramBatchView } from './batch-engine.js';
 import type { Destination } from './destination.js';
 
 /** The largest UDP payload over IPv4 (65535 - 8 UDP - 20 IP header bytes). */
@@ -231,4 +232,17 @@ function planLengths(
   }
   plan.payload = new Uint8Array(buffer.buffer);
   return plan;
+}
+
+/** Whether `value` is a {@link DatagramBatchView} (a received batch, or datagrams in one buffer). */
+export function isDatagramBatchView(value: unknown): value is DatagramBatchView {
+  const v = value as Partial<DatagramBatchView> | null;
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    !Array.isArray(v) &&
+    typeof v.offset === 'function' &&
+    typeof v.length === 'function' &&
+    v.data instanceof Uint8Array
+  );
 }

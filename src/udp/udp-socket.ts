@@ -41,6 +41,7 @@ import {
   validateBoolean,
   validateDscp,
   validateInteger,
+  validateOptionsObject,
   validatePort,
   validateTtl,
 } from '../validate.js';
@@ -51,7 +52,7 @@ import { toDestination } from './destination.js';
 import { assertFactory, kFactory } from '../internal/factory-only.js';
 import { openEngine } from './open.js';
 import { Reception } from './reception.js';
-import { planSend } from './send-plan.js';
+import { isDatagramBatchView, planSend } from './send-plan.js';
 import type { DatagramTrain, OutgoingDatagram } from './send-plan.js';
 import { bufferRequest, checkOptions } from './socket-options.js';
 import type {
@@ -287,7 +288,7 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> {
     options: { signal?: AbortSignal } = {},
   ): Promise<void> {
     this.#assertOpen('connect');
-    checkOptionsObject(options);
+    validateOptionsObject(options);
     validatePort(port, 'port');
     validateAbortSignal(options.signal, 'signal');
     const peer = toDestination(this.#family, port, address, 'address');
@@ -331,7 +332,7 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> {
     const payload = typeof data === 'string' ? Buffer.from(data) : data;
     if (!(payload instanceof Uint8Array))
       throw new InvalidArgumentError('data', data, 'must be a Buffer, a Uint8Array or a string');
-    checkOptionsObject(options);
+    validateOptionsObject(options);
     const to = this.#resolve(port, address, 'address');
     const ttl = options.ttl;
     if (ttl !== undefined) {
@@ -380,7 +381,7 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> {
     address?: string,
   ): Promise<BatchSendResult> {
     this.#assertOpen('sendBatch');
-    if (isBatchView(datagrams)) return this.#sendView(datagrams, port, address);
+    if (isDatagramBatchView(datagrams)) return this.#sendView(datagrams, port, address);
     const plan = planSend(datagrams, port, address, (p, a, argument) =>
       this.#resolve(p, a, `${argument}.address`),
     );
@@ -596,7 +597,7 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> {
    * @throws AbortError when `signal` aborts while waiting.
    */
   async receive(options: { signal?: AbortSignal } = {}): Promise<Datagram> {
-    checkOptionsObject(options);
+    validateOptionsObject(options);
     validateAbortSignal(options.signal, 'signal');
     if (this.#closed) throw new SocketClosedError('receive');
     const datagram = await this.#reception.next(options.signal, 'UdpSocket.receive');
@@ -610,7 +611,7 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> {
    * is kept for it (up to `readerQueueLength`).
    */
   datagrams(options: IterationOptions = {}): AsyncGenerator<Datagram, void, undefined> {
-    checkOptionsObject(options);
+    validateOptionsObject(options);
     validateAbortSignal(options.signal, 'signal');
     return this.#reception.datagrams(options.signal);
   }
@@ -627,7 +628,7 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> {
    * when `signal` aborts. On the node engine each batch holds one datagram.
    */
   batches(options: IterationOptions = {}): AsyncGenerator<DatagramBatch, void, undefined> {
-    checkOptionsObject(options);
+    validateOptionsObject(options);
     validateAbortSignal(options.signal, 'signal');
     return this.#reception.batches(options.signal);
   }
@@ -692,21 +693,4 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> {
   #assertOpen(operation: string): void {
     if (this.#closed) throw new SocketClosedError(operation);
   }
-}
-
-function isBatchView(value: unknown): value is DatagramBatchView {
-  const v = value as Partial<DatagramBatchView> | null;
-  return (
-    typeof v === 'object' &&
-    v !== null &&
-    !Array.isArray(v) &&
-    typeof v.offset === 'function' &&
-    typeof v.length === 'function' &&
-    v.data instanceof Uint8Array
-  );
-}
-
-function checkOptionsObject(options: unknown): void {
-  if (typeof options !== 'object' || options === null)
-    throw new InvalidArgumentError('options', options, 'must be an object');
 }
