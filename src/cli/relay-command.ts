@@ -7,6 +7,7 @@
  */
 import { randomInt } from 'node:crypto';
 import { once } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 import {
   COMMON_OPTIONS,
@@ -90,8 +91,6 @@ interface Output {
   dropped: number;
   /** Datagrams in sends not yet completed (at most `maxInFlight`). */
   pending: number;
-  /** Those sends, one per batch, so that the end can wait for them. */
-  inFlight: Set<Promise<void>>;
   lastError: string | undefined;
   stripped: StrippedPayloads;
   wrapped: WrappedPayloads;
@@ -143,7 +142,6 @@ export async function relayCommand(args: string[], io: CommandIo): Promise<numbe
         errors: 0,
         dropped: 0,
         pending: 0,
-        inFlight: new Set(),
         lastError: undefined,
         stripped: new StrippedPayloads(),
         wrapped: new WrappedPayloads(randomInt(0, 0xffffffff), randomInt(0, 0x10000)),
@@ -172,7 +170,7 @@ export async function relayCommand(args: string[], io: CommandIo): Promise<numbe
       return;
     }
     o.pending += n;
-    const sending = o.sender.socket.sendBatch(view, o.sender.port, o.sender.address).then(
+    o.sender.socket.sendBatch(view, o.sender.port, o.sender.address).then(
       (r) => {
         o.pending -= n;
         o.packets += r.sent;
@@ -188,8 +186,6 @@ export async function relayCommand(args: string[], io: CommandIo): Promise<numbe
         o.lastError = err instanceof Error ? err.message : String(err);
       },
     );
-    o.inFlight.add(sending);
-    void sending.then(() => o.inFlight.delete(sending));
   };
   receiver.socket.on('batch', (batch) => {
     if (stopped) return;
@@ -199,11 +195,10 @@ export async function relayCommand(args: string[], io: CommandIo): Promise<numbe
     const input = n === batch.count ? batch : first.load(batch, n);
     packets += n;
     for (let i = 0; i < n; i++) bytes += batch.length(i);
-    const timestamp = Math.floor(((performance.now() - started) * 90000) / 1000);
     for (const o of outputs) {
       if (o.mode === 'as-is') forward(o, input);
       else if (o.mode === 'strip') forward(o, o.stripped.load(input, n));
-      else forward(o, o.wrapped.load(input, n, RTP_PAYLOAD_TYPE_MP2T, timestamp));
+      else forward(o, o.wrapped.load(input, n, RTP_PAYLOAD_TYPE_MP2T, clock90k(started)));
     }
     if (count !== undefined && packets >= count) stop.abort();
   });
@@ -254,26 +249,22 @@ export async function relayCommand(args: string[], io: CommandIo): Promise<numbe
     cancelLimit?.();
     io.signal.removeEventListener('abort', onAbort);
     await receiver.socket.close();
-    // Let the sends still in flight settle (they never reject: errors are counted above), but
-    // not forever: a stalled output's sends end when its socket closes (counted as errors).
-    await settleWithin(
-      outputs.flatMap((o) => [...o.inFlight]),
-      SETTLE_MS,
-    );
+    // Let the sends still in flight settle (errors are counted above), but not forever: a
+    // stalled output's sends end when its socket closes (counted as errors).
+    await settleWithin(() => outputs.every((o) => o.pending === 0), SETTLE_MS);
     await Promise.all(outputs.map((o) => o.sender.socket.close()));
   }
   display.finish(['summary:', ...lines().slice(1)], record('summary'));
   return ExitCode.OK;
 }
 
-/** Resolves once every promise in `pending` has settled, or after `ms`, whichever comes first. */
-async function settleWithin(pending: Array<Promise<void>>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([
-    Promise.allSettled(pending),
-    new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, ms);
-    }),
-  ]);
-  clearTimeout(timer);
+/** Resolves once `done()` holds (checked every 10 ms), or after `ms`, whichever comes first. */
+async function settleWithin(done: () => boolean, ms: number): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (!done() && performance.now() < deadline) await sleep(10);
+}
+
+/** The 90 kHz RTP clock since `startedMs`. */
+function clock90k(startedMs: number): number {
+  return Math.floor(((performance.now() - startedMs) * 90000) / 1000);
 }
