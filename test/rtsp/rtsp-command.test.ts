@@ -5,6 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -70,6 +71,15 @@ test('recv rtsp:// --duration --out: TS bytes written, summary per media', { ski
     assert.ok(bytes.length > 0 && bytes.length % 188 === 0, `${bytes.length} bytes`);
     assert.equal(bytes[0], 0x47);
     assert.equal(bytes.length / 188, s.ts_packets);
+    // A reference reader takes the file as a transport stream with its streams.
+    const probe = spawnSync(
+      'ffprobe',
+      ['-v', 'error', '-show_entries', 'stream=codec_type', '-of', 'json', file],
+      { encoding: 'utf8', timeout: 30_000 },
+    );
+    assert.equal(probe.status, 0, probe.stderr);
+    const streams = (JSON.parse(probe.stdout) as { streams?: unknown[] }).streams ?? [];
+    assert.ok(streams.length > 0, `ffprobe found streams: ${probe.stdout}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
