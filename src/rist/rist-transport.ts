@@ -86,7 +86,7 @@ export class RistTransport {
   #closing: Promise<void> | undefined;
 
   private constructor(
-    token: typeof kFactory,
+    token: symbol,
     media: UdpSocket,
     rtcp: UdpSocket,
     options: RistTransportOptions,

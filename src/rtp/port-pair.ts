@@ -87,7 +87,7 @@ export class RtpPortPair {
 
   /** @internal Use {@link openRtpPortPair}. */
   /** @internal */
-  constructor(token: typeof kFactory, rtp: UdpSocket, rtcp: UdpSocket) {
+  constructor(token: symbol, rtp: UdpSocket, rtcp: UdpSocket) {
     assertFactory(token, 'RtpPortPair', 'openRtpPortPair()');
     this.rtp = rtp;
     this.rtcp = rtcp;

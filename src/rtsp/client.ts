@@ -36,7 +36,7 @@ import type { RtpHeader } from '../rtp/rtp-packet.js';
 import type { PortPool } from '../rtp/port-pool.js';
 import { Authenticator, type Credentials } from './auth.js';
 import { RtspConnection } from './connection.js';
-import { MediaReceiver, randomSsrc, type MediaStats } from './media-receiver.js';
+import { RtspMediaReceiver, randomSsrc, type MediaStats } from './media-receiver.js';
 import { splitHeaderList, type RtspResponse } from './message.js';
 import type { SenderReportInfo } from './rtcp-report.js';
 import { parseSdp, primaryFormat, type SdpMedia, type SdpSession } from './sdp.js';
@@ -143,7 +143,7 @@ export class RtspClient extends EventEmitter<RtspClientEvents> {
   #sdp: SdpSession | undefined;
   #session: SessionHeader | undefined;
   #keepalive: Keepalive | undefined;
-  #receivers: MediaReceiver[] = [];
+  #receivers: RtspMediaReceiver[] = [];
   #rtcpTimer: NodeJS.Timeout | undefined;
   #transportName: RtspTransportName | undefined;
   readonly #ssrc = randomSsrc();
@@ -224,7 +224,7 @@ export class RtspClient extends EventEmitter<RtspClientEvents> {
   }
 
   /** The receivers (one per media), for sender-report mappings. */
-  get media(): readonly MediaReceiver[] {
+  get media(): readonly RtspMediaReceiver[] {
     return this.#receivers;
   }
 
@@ -391,7 +391,7 @@ export class RtspClient extends EventEmitter<RtspClientEvents> {
     for (const [index, media] of sdp.media.entries()) {
       const transport = await this.#makeTransport(name, index, connection);
       const { map } = primaryFormat(media);
-      const receiver = new MediaReceiver(index, media, transport, map?.clockRate ?? 90000, {
+      const receiver = new RtspMediaReceiver(index, media, transport, map?.clockRate ?? 90000, {
         rtp: (m, p, h) => {
           this.#options.onRtp?.(m, p, h, media);
           this.emit('rtp', m, p, h);

@@ -11,8 +11,8 @@ export type {
   TransportSink,
   TransportStats,
 } from './transport.js';
-export type { MediaReceiverEvents, MediaStats } from './media-receiver.js';
-export { MediaReceiver } from './media-receiver.js';
+export type { RtspMediaEvents, MediaStats } from './media-receiver.js';
+export { RtspMediaReceiver } from './media-receiver.js';
 export { parseSdp, resolveControl } from './sdp.js';
 export type { SdpMedia, SdpRtpMap, SdpSession } from './sdp.js';
 export { SenderReportTracker } from './rtcp-report.js';

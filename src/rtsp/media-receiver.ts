@@ -22,7 +22,7 @@ import type { SdpMedia } from './sdp.js';
 import type { MediaTransport, TransportSink } from './transport.js';
 
 /** Where a media receiver sends what it got. */
-export interface MediaReceiverEvents {
+export interface RtspMediaEvents {
   rtp(media: number, packet: Buffer, header: RtpHeader): void;
   senderReport(media: number, report: SenderReportInfo): void;
 }
@@ -44,13 +44,13 @@ export interface MediaStats extends ReceptionSnapshot {
 }
 
 /** One media of a session, receiving. */
-export class MediaReceiver implements TransportSink {
+export class RtspMediaReceiver implements TransportSink {
   readonly index: number;
   readonly media: SdpMedia;
   readonly transport: MediaTransport;
   readonly #stats: ReceptionStatistics;
   readonly #sr: SenderReportTracker;
-  readonly #events: MediaReceiverEvents;
+  readonly #events: RtspMediaEvents;
   #malformedRtp = 0;
   #malformedRtcp = 0;
   #receiverReports = 0;
@@ -60,7 +60,7 @@ export class MediaReceiver implements TransportSink {
     media: SdpMedia,
     transport: MediaTransport,
     clockRate: number,
-    events: MediaReceiverEvents,
+    events: RtspMediaEvents,
   ) {
     this.index = index;
     this.media = media;

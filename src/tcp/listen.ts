@@ -101,7 +101,7 @@ export class TcpListener extends EventEmitter<TcpListenerEvents> {
   /** @internal Use {@link listenTcp}. */
   /** @internal */
   constructor(
-    token: typeof kFactory,
+    token: symbol,
     server: Server,
     maxQueued: number,
     options: TcpSocketOptions | undefined,

@@ -133,7 +133,7 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> {
   #lastDestination: Destination | undefined;
 
   private constructor(
-    token: typeof kFactory,
+    token: symbol,
     type: UdpSocketType,
     engine: DatagramEngine,
     queueLimit: number,
