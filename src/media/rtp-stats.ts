@@ -186,6 +186,8 @@ export class RtpStats {
    * @throws InvalidArgumentError when `clockRate` or `maxSources` is not a positive integer.
    */
   constructor(clockRate = 90_000, options: RtpStatsOptions = {}) {
+    if (typeof options !== 'object' || options === null)
+      throw new InvalidArgumentError('options', options, 'must be an object { maxSources? }');
     if (!Number.isSafeInteger(clockRate) || clockRate <= 0) {
       throw new InvalidArgumentError('clockRate', clockRate, 'must be a positive integer (Hz)');
     }
@@ -323,7 +325,24 @@ export class RtpStats {
  * an RTCP packet multiplexed on the port (RFC 5761 §4: second byte 192..223).
  */
 export function isRtpAt(data: Uint8Array, offset: number, length: number): boolean {
-  return rtpPayloadStart(data, offset, length) >= 0;
+  // The per-datagram path of RtpStats: written out in full rather than through rtpPayloadStart.
+  if (!(data instanceof Uint8Array))
+    throw new InvalidArgumentError('data', data, 'must be a Uint8Array');
+  if (length < RTP_FIXED_HEADER_BYTES || offset < 0 || offset + length > data.length) return false;
+  const b0 = data[offset] as number;
+  if (b0 >> 6 !== 2) return false;
+  const b1 = data[offset + 1] as number;
+  if (b1 >= 192 && b1 <= 223) return false;
+  let header = RTP_FIXED_HEADER_BYTES + (b0 & 0x0f) * 4;
+  if ((b0 & 0x10) !== 0) {
+    if (length < header + 4) return false;
+    const words =
+      ((data[offset + header + 2] as number) << 8) | (data[offset + header + 3] as number);
+    header += 4 + words * 4;
+  }
+  let end = length;
+  if ((b0 & 0x20) !== 0) end -= data[offset + length - 1] as number;
+  return header <= end;
 }
 
 /**

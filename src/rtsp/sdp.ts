@@ -254,6 +254,8 @@ export function resolveControl(control: string | undefined, base: string): strin
   if (control === undefined || control === '' || control === '*') return base;
   if (isAbsolute(control)) return control;
   if (control.startsWith('/')) {
+    if (!URL.canParse(base))
+      throw new InvalidArgumentError('base', base, 'must be an absolute URL (rtsp://host/path)');
     const url = new URL(base);
     return `${url.protocol}//${url.host}${control}`;
   }

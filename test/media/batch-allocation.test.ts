@@ -79,5 +79,8 @@ test('addBatch: 1M datagrams without a per-datagram allocation', async () => {
   assert.equal(r.lost + r.duplicates + r.reordered, 0);
   assert.equal(ts.snapshot().ccErrors, 0);
   assert.equal(ts.packets, (1000 + ROUNDS) * N * 7);
-  assert.ok(gcs <= 1, `${gcs} garbage collections during 1M datagrams`);
+  // One object per datagram (a subarray each) costs about 24 collections here; Node 24 collects
+  // 0-4 times in this loop without any allocation of ours (its own bookkeeping), so the bound
+  // sits between the two.
+  assert.ok(gcs <= 6, `${gcs} garbage collections during 1M datagrams`);
 });
