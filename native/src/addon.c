@@ -19,6 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
+#if defined(__linux__)
+#include <linux/sock_diag.h> /* SK_MEMINFO_* */
+#endif
 
 #define MSOCK__ADDRSTRLEN (INET6_ADDRSTRLEN + IFNAMSIZ + 2)
 
@@ -519,6 +522,46 @@ static napi_value msock_getsockopt(napi_env env, napi_callback_info cbinfo) {
   return result;
 }
 
+/* ---- msock_kernel_drops -------------------------------------------------------------------- */
+
+/* (fd): the socket's kernel drop counter (sk_drops: datagrams discarded because the receive buffer
+ * was full, or dropped by a socket filter), read on demand with SO_MEMINFO (Linux 4.6+). It costs
+ * nothing per datagram, where SO_RXQ_OVFL has the kernel add a control message to every datagram
+ * once drops begin, and it counts drops after the last datagram read too. Elsewhere it throws
+ * ENOPROTOOPT, and the caller falls back. */
+static napi_value msock_kernel_drops(napi_env env, napi_callback_info cbinfo) {
+  size_t argc = 1;
+  napi_value argv[1], result;
+  int fd;
+  NAPI_CALL(env, napi_get_cb_info(env, cbinfo, &argc, argv, NULL, NULL));
+  if (argc < 1) {
+    msock_throw_invalid(env, "fd", NULL, "must be an integer in 0..2147483647");
+    return NULL;
+  }
+  if (msock_arg_fd(env, argv[0], &fd) != 0) return NULL;
+#if defined(__linux__) && defined(SO_MEMINFO)
+  {
+    uint32_t info[SK_MEMINFO_VARS];
+    socklen_t len = sizeof(info);
+    memset(info, 0, sizeof(info));
+    if (MSOCK_RETRY_EINTR(getsockopt(fd, SOL_SOCKET, SO_MEMINFO, info, &len)) != 0) {
+      msock_throw_errno(env, errno, "getsockopt", "SO_MEMINFO", NULL, -1);
+      return NULL;
+    }
+    if (len < (socklen_t)((SK_MEMINFO_DROPS + 1) * sizeof(uint32_t))) {
+      msock_throw_errno(env, ENOPROTOOPT, "getsockopt", "SO_MEMINFO", NULL, -1);
+      return NULL;
+    }
+    NAPI_CALL(env, napi_create_uint32(env, info[SK_MEMINFO_DROPS], &result));
+    return result;
+  }
+#else
+  (void)result;
+  msock_throw_errno(env, ENOPROTOOPT, "getsockopt", "SO_MEMINFO", NULL, -1);
+  return NULL;
+#endif
+}
+
 /* ---- interface names ---------------------------------------------------------------------- */
 
 static napi_value msock_if_nametoindex(napi_env env, napi_callback_info cbinfo) {
@@ -843,6 +886,7 @@ static napi_value msock__init(napi_env env, napi_value exports) {
       {"msock_if_indextoname", msock_if_indextoname},
       {"msock_mcast_membership", msock_mcast_membership},
       {"msock_recvmsg", msock_recvmsg},
+      {"msock_kernel_drops", msock_kernel_drops},
   };
 
   if (msock_export_functions(env, exports, fns, sizeof(fns) / sizeof(fns[0])) != 0) return NULL;

@@ -225,6 +225,11 @@ export interface NativeBinding {
    * library's receive paths are `node:dgram` and the batch engine.
    */
   msock_recvmsg(fd: number, buffer: Uint8Array): NativeDatagram | null;
+  /**
+   * The socket's kernel drop counter, read with `getsockopt(SO_MEMINFO)` (`SK_MEMINFO_DROPS`);
+   * throws `ENOPROTOOPT` where the kernel (before Linux 4.6) or the platform has no `SO_MEMINFO`.
+   */
+  msock_kernel_drops(fd: number): number;
   /** Creates a DTLS 1.2 context (`SSL_CTX` on `DTLS_method`). */
   msock_dtls_context(options: NativeDtlsContextOptions): NativeDtlsContext;
   /** Drops the context's own reference; connections made from it keep theirs. */

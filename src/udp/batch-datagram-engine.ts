@@ -28,6 +28,7 @@ import type { NativeBinding } from '../native/binding.js';
 import { getSocketOption, setSocketOption } from '../options.js';
 import type { SocketOptionName, SocketOptionSetValue } from '../options.js';
 import { BatchEngine, SendRows } from './batch-engine.js';
+import { KernelDrops } from './kernel-drops.js';
 import { zoneIndex } from './destination.js';
 import type {
   BatchCapabilities,
@@ -74,6 +75,7 @@ export class BatchDatagramEngine implements DatagramEngine {
   #writableWaiters: (() => void)[] = [];
   #closing: Promise<void> | undefined;
   #closed: (() => void) | undefined;
+  #kernelDrops: KernelDrops | undefined;
 
   /**
    * Starts the engine on `created.fd`, paused. On failure the fd is left open for the caller.
@@ -318,8 +320,10 @@ export class BatchDatagramEngine implements DatagramEngine {
     for (const wake of waiters) wake();
   }
 
-  kernelDrops(): number {
-    return this.#engine.kernelDrops;
+  kernelDrops(): number | undefined {
+    if (this.#closing) return undefined;
+    this.#kernelDrops ??= new KernelDrops(this.localAddress().port, this.#fd, this.#binding);
+    return this.#kernelDrops.read();
   }
 
   truncated(): number {

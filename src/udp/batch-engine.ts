@@ -548,11 +548,6 @@ export class BatchEngine {
     };
   }
 
-  /** `SO_RXQ_OVFL`: datagrams the kernel dropped on this socket so far. */
-  get kernelDrops(): number {
-    return this.#control[L.CTRL_DROPS]! >>> 0;
-  }
-
   /** Datagrams cut by `MSG_TRUNC` so far. */
   get truncated(): number {
     return this.#control[L.CTRL_TRUNCATED]! >>> 0;

@@ -431,7 +431,11 @@ export class DgramEngine implements DatagramEngine {
 
   kernelDrops(): number | undefined {
     if (this.#closing) return undefined;
-    this.#kernelDrops ??= new KernelDrops(this.localAddress().port, this.#native?.fd);
+    this.#kernelDrops ??= new KernelDrops(
+      this.localAddress().port,
+      this.#native?.fd,
+      this.#native?.binding,
+    );
     return this.#kernelDrops.read();
   }
 

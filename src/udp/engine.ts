@@ -102,7 +102,7 @@ export interface DatagramEngine {
    * batch's memory valid until {@link resume}.
    */
   pause(): void;
-  /** Datagrams the kernel dropped on this socket (`SO_RXQ_OVFL` or `/proc/net/udp`), if known. */
+  /** Datagrams the kernel dropped on this socket (`SO_MEMINFO` or `/proc/net/udp`), if known. */
   kernelDrops(): number | undefined;
   /** Datagrams cut because they were longer than a receive slot. */
   truncated(): number;

@@ -125,14 +125,13 @@ function nativeOptions(
 }
 
 /**
- * The receive-side switches of the batch engine: destination address and interface (pktinfo),
- * kernel timestamps when asked for, and the kernel drop counter (`SO_RXQ_OVFL`) always.
+ * The receive-side switches of the batch engine: destination address and interface (pktinfo) and
+ * kernel timestamps when asked for. (Kernel drops are read on demand, see `kernel-drops.ts`.)
  */
 function batchSwitches(o: UdpSocketOptions): PreBindOption[] {
   const list: PreBindOption[] = [];
   if (o.pktinfo === true) list.push(['IP_PKTINFO', true]);
   if (o.timestamps === true) list.push(['SO_TIMESTAMPNS', true]);
-  list.push(['SO_RXQ_OVFL', true]);
   return list;
 }
 

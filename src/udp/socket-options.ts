@@ -178,9 +178,10 @@ export interface UdpSocketStats {
   /** Datagrams read but dropped because the reader queue was full (see `readerQueueLength`). */
   readerDrops: number;
   /**
-   * Datagrams the kernel dropped on this socket because its receive buffer was full: `SO_RXQ_OVFL`
-   * on the batch engine, the `drops` column of `/proc/net/udp` on the node engine (read on each
-   * access of `stats`). Platforms: Linux; `undefined` where the count cannot be had.
+   * Datagrams the kernel dropped on this socket because its receive buffer was full, read on each
+   * access of `stats`: `getsockopt(SO_MEMINFO)` when the addon is loaded (Linux 4.6+), else the
+   * `drops` column of `/proc/net/udp`. Counts drops after the last datagram read too. Platforms:
+   * Linux; `undefined` where the count cannot be had.
    */
   kernelDrops: number | undefined;
   /** Datagrams cut because they did not fit a batch slot (batch engine; flagged `truncated`). */

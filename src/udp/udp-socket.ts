@@ -219,7 +219,7 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> {
     return this.#engine.name;
   }
 
-  /** Counters; a snapshot. On the node engine, `kernelDrops` reads `/proc/net/udp` each time. */
+  /** Counters; a snapshot. `kernelDrops` is read from the kernel each time (`SO_MEMINFO` or `/proc/net/udp`). */
   get stats(): Readonly<UdpSocketStats> {
     if (!this.#closed) {
       this.#stats.kernelDrops = this.#engine.kernelDrops();

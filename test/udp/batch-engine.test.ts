@@ -331,7 +331,7 @@ test(
       '127.0.0.1',
     );
     assert.equal(flood.sent, 500);
-    // One more after the flood carries the drop counter (SO_RXQ_OVFL) once there is room.
+    // One more after the flood, once there is room.
     const counting = (async () => {
       for (let i = 0; i < 600; i++) {
         const n = await it.next();
@@ -352,6 +352,37 @@ test(
     );
   },
 );
+
+for (const engine of engines) {
+  test(`${engine} engine: kernel drops are read from the kernel, before any datagram is read`, async (t) => {
+    const rx = await open(t, { type: 'udp4', address: '127.0.0.1', engine, recvBufferBytes: 4096 });
+    const tx = await open(t, { type: 'udp4', address: '127.0.0.1', engine });
+    const port = rx.address().port;
+    assert.equal(rx.stats.kernelDrops, 0);
+    // Nothing reads: the datagrams wait in the kernel, and most of the flood cannot fit.
+    for (let i = 0; i < 5; i++) {
+      const r = await tx.sendBatch(
+        { buffer: new Uint8Array(100 * 100), segmentSize: 100 },
+        port,
+        '127.0.0.1',
+      );
+      assert.equal(r.sent, 100);
+    }
+    // Counted at once: no datagram has been read that could have carried the count.
+    const drops = rx.stats.kernelDrops ?? 0;
+    assert.ok(drops > 0, `the kernel dropped some (${String(rx.stats.kernelDrops)})`);
+    let received = 0;
+    const it = rx.batches();
+    for (let i = 0; i < 600 && received + drops < 500; i++) {
+      const n = await it.next();
+      if (n.done) break;
+      received += n.value.count;
+    }
+    await it.return();
+    assert.equal(rx.stats.kernelDrops, drops, 'no drop after the flood');
+    assert.equal(received + drops, 500, 'every datagram is received or counted');
+  });
+}
 
 test(
   'GRO: a GSO train arrives whole and is split into datagrams',
