@@ -12,10 +12,10 @@ import { spawnSync } from 'node:child_process';
 import { UdpSocket } from '../src/udp/udp-socket.js';
 import type { Datagram, UdpSocketOptions } from '../src/udp/udp-socket.js';
 import { InvalidArgumentError, InvalidStateError, SystemCallError } from '../src/errors.js';
-import { findInterface } from '../src/interfaces.js';
+import { findInterface, networkInterfaces } from '../src/interfaces.js';
 import { interfaceWatcherCount } from '../src/interface-watch.js';
 import { nativeStatus } from '../src/native/index.js';
-import { openMediaReceiver } from '../src/media/media-sockets.js';
+import { openMediaReceiver, openMediaSender } from '../src/media/media-sockets.js';
 
 type T = { after(fn: () => Promise<void> | void): void };
 
@@ -248,4 +248,24 @@ test('node engine without the addon: blockSource is a NativeUnavailableError nam
   assert.equal(out.err[1], 'MEDIASOCK_ERR_NATIVE_UNAVAILABLE');
   assert.match(out.err[2] ?? '', /MCAST_BLOCK_SOURCE/);
   assert.deepEqual(out.blocked, [], 'nothing is recorded as blocked');
+});
+
+test('sender status line names the interface the zone picked; zone and iface must agree', async (t) => {
+  // Nothing is sent: the socket is only opened (pinned to lo), its description read.
+  const s = await openMediaSender('udp://[ff12::1%lo]:5000');
+  t.after(() => s.socket.close());
+  assert.match(s.description, /\(via lo, TTL \d+\)/);
+  assert.equal(s.address, 'ff12::1%lo');
+  const byIface = await openMediaSender('udp://[ff12::1]:5000?iface=lo');
+  t.after(() => byIface.socket.close());
+  assert.equal(byIface.address, 'ff12::1%lo', 'a link-local-scope group gets the scope of iface');
+  const other = networkInterfaces().find((i) => i.name !== 'lo');
+  if (other !== undefined) {
+    await assert.rejects(
+      openMediaSender(`udp://[ff12::1%lo]:5000?iface=${other.name}`),
+      (err: unknown) =>
+        err instanceof InvalidArgumentError &&
+        err.message.includes(`zone %lo is lo, the interface ${other.name} is not`),
+    );
+  }
 });

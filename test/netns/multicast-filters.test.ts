@@ -394,4 +394,37 @@ describe('interface flaps: memberships by name come back with the interface', { 
       }
     });
   }
+
+  test('mediasock recv shows the rejoin (JSON stats: rejoins 1) and keeps counting', async () => {
+    const [h0, h1] = topo.hosts;
+    assert.ok(h0 && h1);
+    const group = `239.255.93.${++n}`;
+    const cli = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+    const recv = spawnNodeInNamespace(
+      h1.ns,
+      cli,
+      ['recv', `udp://@${group}:0?iface=veth0`, '--json', '--interval', '0.2', '--duration', '15'],
+      { timeoutMs: 60_000 },
+    );
+    let tx: NamespaceChild | undefined;
+    try {
+      const start = await recv.waitForJson<Line & { type?: string }>((l) => l.type === 'start');
+      tx = sender(h0, 'veth0', group, start.port ?? 0, 'h0', 600);
+      type Stats = { type?: string; packets?: number; rejoins?: number };
+      const before = await recv.waitForJson<Stats>(
+        (l) => l.type === 'stats' && (l.packets ?? 0) > 0,
+        10_000,
+      );
+      assert.equal(before.rejoins, 0);
+      recreate(h1);
+      const after = await recv.waitForJson<Stats>(
+        (l) =>
+          l.type === 'stats' && l.rejoins === 1 && (l.packets ?? 0) > (before.packets ?? 0) + 50,
+        10_000,
+      );
+      assert.equal(after.rejoins, 1);
+    } finally {
+      await stop(recv, ...(tx ? [tx] : []));
+    }
+  });
 });
