@@ -1,18 +1,24 @@
 /**
- * Multicast membership on a UDP socket: any-source (ASM) and source-specific (SSM) joins and leaves,
+ * Multicast membership on a UDP socket: any-source (ASM) joins, source-filtered joins in include
+ * mode (one source each: RFC 4607's SSM channel in 232.0.0.0/8 and ff3x::/96, an IGMPv3/MLDv2
+ * INCLUDE filter on any other group) and exclude mode (sources blocked on an any-source join),
  * IPv4 and IPv6, on one, several or all multicast-capable interfaces, with bookkeeping so that a
- * socket leaves every group it joined when it closes.
+ * socket leaves every group it joined when it closes, and joins again a group whose interface
+ * (given by name) went away and came back (see `interface-watch.ts`).
  *
  * What it checks before any system call: the group is a multicast address of the socket's family
  * (a dual-stack `[::]` socket takes no IPv4 membership: Linux rejects IPv4 multicast options on an
- * AF_INET6 socket with `EINVAL`, so open the socket in the group's family); an SSM group is in the
- * SSM range (232.0.0.0/8, ff3x::/96, RFC 4607) and its source is a unicast address of the same
- * family; every interface exists.
+ * AF_INET6 socket with `EINVAL`, so open the socket in the group's family); a source is a unicast
+ * address of the same family (on any group: the SSM range is a classification, not a rule, as in
+ * the kernel, live555 and Go); a source is blocked only on a group joined on that interface;
+ * every interface exists.
  *
  * How it joins: with the native addon, by interface index through `MCAST_JOIN_GROUP` /
- * `MCAST_JOIN_SOURCE_GROUP` (RFC 3678); without it, through `node:dgram`, which joins IPv4 groups
- * by interface address (`IP_ADD_MEMBERSHIP` with `ip_mreq`) and IPv6 groups by interface name
- * (`IPV6_JOIN_GROUP`). With no interface given the kernel picks one from the routing table.
+ * `MCAST_JOIN_SOURCE_GROUP` and blocks through `MCAST_BLOCK_SOURCE` (RFC 3678); without it,
+ * through `node:dgram`, which joins IPv4 groups by interface address (`IP_ADD_MEMBERSHIP` with
+ * `ip_mreq`) and IPv6 groups by interface name (`IPV6_JOIN_GROUP`), and has no way to block a
+ * source (`NativeUnavailableError`). With no interface given the kernel picks one from the
+ * routing table.
  *
  * What it does not do: filter datagrams in user space. Which groups a socket receives is the
  * kernel's business; see `multicastAll` on {@link UdpSocketOptions}.
