@@ -23,7 +23,7 @@
 import type * as dgram from 'node:dgram';
 import { EventEmitter } from 'node:events';
 
-import { classifyAddress, normalizeAddress } from '../address.js';
+import { classifyAddress } from '../address.js';
 import {
   AbortError,
   InvalidArgumentError,
@@ -563,6 +563,12 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> {
    * or `MCAST_JOIN_GROUP` by index with the addon). With no interface the kernel picks one from
    * its routing table.
    *
+   * A membership given by interface name (not index or address) is joined again when that
+   * interface goes away or down and comes back, also re-created with a new index or with a new
+   * address: `'rejoin'` is emitted and `stats.rejoins` counts it (an interface poll every 500 ms
+   * while such memberships exist; see docs/multicast.md). The same holds for the source-filtered
+   * joins below.
+   *
    * @throws InvalidArgumentError for a unicast group, a group of the other family, an unknown interface.
    * @throws SystemCallError when the kernel refuses (`EADDRINUSE` for a second join of the same group,
    *   `ENOBUFS` past `igmp_max_memberships`).
@@ -629,6 +635,7 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> {
    * sources only (one {@link addSourceSpecificMembership} each), `{ mode: 'exclude', sources }`
    * joins for every source but those ({@link addMembership}, then {@link blockSource} each). All
    * or nothing: when a step fails, what this call did is undone before the error is thrown.
+   * Returns the memberships it made (with their blocked sources, in exclude mode).
    * Mirrors `setsourcefilter(3)` (RFC 3678) in effect, through the per-source calls every kernel
    * has.
    */
@@ -653,17 +660,19 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> {
       );
     }
     const undo: (() => void)[] = [];
+    let made: Membership[] = [];
     try {
       if (mode === 'include') {
         for (const s of sources as readonly string[]) {
-          this.#memberships.addSourceSpecific(s, group, iface);
+          made.push(...this.#memberships.addSourceSpecific(s, group, iface));
           undo.push(() => this.#memberships.dropSourceSpecific(s, group, iface));
         }
       } else {
-        this.#memberships.add(group, iface);
+        made = this.#memberships.add(group, iface);
         undo.push(() => this.#memberships.drop(group, iface));
-        for (const s of sources as readonly string[])
-          this.#memberships.filter('block', s, group, iface);
+        for (const s of sources as readonly string[]) {
+          made = this.#memberships.filter('block', s, group, iface);
+        }
       }
     } catch (err) {
       const failures: unknown[] = [];
@@ -680,8 +689,7 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> {
         'joining with a source filter failed, and undoing it failed too',
       );
     }
-    const g = typeof group === 'string' ? group : '';
-    return this.#watched(this.#memberships.list().filter((m) => m.group === normalizeAddress(g)));
+    return this.#watched(made);
   }
 
   /**
