@@ -14,6 +14,7 @@ import type { Datagram, UdpSocketOptions } from '../src/udp/udp-socket.js';
 import { InvalidArgumentError, InvalidStateError, SystemCallError } from '../src/errors.js';
 import { findInterface, networkInterfaces } from '../src/interfaces.js';
 import { interfaceWatcherCount } from '../src/interface-watch.js';
+import { openFdCount, settleFdCount } from './helpers/fds.js';
 import { nativeStatus } from '../src/native/index.js';
 import { openMediaReceiver, openMediaSender } from '../src/media/media-sockets.js';
 
@@ -206,6 +207,9 @@ test('URL forms: S@G on 239/8, sources=, block= open receivers that filter', asy
 });
 
 test('interface watch: runs while a membership names an interface, stops at close', async () => {
+  // Warm up (first open loads the engine), then take the fd baseline.
+  await (await UdpSocket.open({ type: 'udp4', address: '127.0.0.1' })).close();
+  const fds = openFdCount();
   const before = interfaceWatcherCount();
   const rx = await UdpSocket.open({ type: 'udp4', address: '239.255.43.20' });
   rx.addMembership('239.255.43.20'.toString(), findInterface('lo').index); // by index: not watched
@@ -217,8 +221,11 @@ test('interface watch: runs while a membership names an interface, stops at clos
   rx.addMembership('239.255.43.21', 'lo');
   assert.equal(interfaceWatcherCount(), before + 1);
   assert.equal(rx.stats.rejoins, 0);
+  // Polls run meanwhile (500 ms) and hold no descriptor.
+  await new Promise((r) => setTimeout(r, 1100));
   await rx.close();
   assert.equal(interfaceWatcherCount(), before, 'close stops it');
+  assert.equal(await settleFdCount(fds), fds, 'the fd count is back to its baseline');
 });
 
 test('node engine without the addon: blockSource is a NativeUnavailableError naming the option', () => {

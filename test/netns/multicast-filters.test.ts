@@ -280,6 +280,24 @@ describe('link-local-scope IPv6 groups on a host with two multicast interfaces',
     }
   }
 
+  test('the zone picks the join interface: with %veth1 (the silent segment) nothing arrives', async () => {
+    const [h0, h1] = topo.hosts;
+    assert.ok(h0 && h1);
+    const group = `ff12::92:${(++n).toString(16)}`;
+    const rx = receiver(h1.ns, `udp://@[${group}%veth1]:0`, engineCases[0] ?? 'node-no-addon');
+    let tx: NamespaceChild | undefined;
+    try {
+      const opened = await rx.nextJson<Line>(30_000);
+      assert.equal(opened.event, 'open', `${JSON.stringify(opened)} ${rx.stderr()}`);
+      assert.match(opened.description ?? '', /on veth1$/);
+      tx = sender(h0, 'veth0', group, opened.port ?? 0, 'h0', 10);
+      await tx.waitForJson<Line>((l) => l.event === 'done', 30_000);
+      assert.deepEqual(await drain(rx, 400, 30), []);
+    } finally {
+      await stop(rx, ...(tx ? [tx] : []));
+    }
+  });
+
   test('a zone and iface naming different interfaces are refused, saying which', async () => {
     const h1 = topo.hosts[1];
     assert.ok(h1);
