@@ -6,13 +6,17 @@
  * udp://@239.1.1.1:5004                 listen: join group 239.1.1.1, port 5004
  * udp://@:5004                          listen on every address, port 5004
  * udp://10.0.0.1@232.1.1.1:5004         listen: SSM channel (source 10.0.0.1, group 232.1.1.1)
+ * udp://10.0.0.1@239.1.1.1:5004         listen: group 239.1.1.1, from 10.0.0.1 only (include)
+ * udp://@239.1.1.1:5004?block=10.0.0.9   listen: group 239.1.1.1, any source but 10.0.0.9 (exclude)
+ * udp://@[ff12::1%eth1]:5004             listen: link-local-scope group, joined and bound on eth1
  * udp://[ff15::1%eth0]:5004             send to ff15::1 out of eth0
  * rtp://239.1.1.1:5004?ttl=16&dscp=34   send RTP to a group, TTL 16, DSCP AF41
  * ```
  *
  * Rules, decided once here:
  * - **Listen or send.** An `@` in the address means listen (VLC's `udp://[source]@[bind]:port`). A
- *   URL with sources, in either form, is also a listen URL (FFmpeg writes `udp://G:P?sources=S`).
+ *   URL with sources, in either form, or with `block=`, is also a listen URL (FFmpeg writes
+ *   `udp://G:P?sources=S`).
  *   Anything else names a destination, which must be a host, not the unspecified address.
  * - **Default port.** `udp` 1234 (VLC's default), `rtp` 5004 (RFC 3551 §11). The canonical form
  *   always writes the port.
@@ -23,17 +27,26 @@
  *   {@link MAX_URL_SOURCES} (1024) are accepted, counting duplicates; more is an error before any
  *   source is parsed.
  *   Sources are IP literals of the group's family, unicast, without zones; the group must be a
- *   literal in the SSM range 232.0.0.0/8 or ff3x::/96 (RFC 4607). Conversely, listening on an SSM
- *   group needs at least one source. Source filtering on any-source groups is not expressed in URLs.
+ *   multicast literal, in the SSM range or not: a source-filtered join (IGMPv3/MLDv2 INCLUDE) works
+ *   on any group, as in FFmpeg, live555 and Go. Conversely, listening on an SSM group (232.0.0.0/8,
+ *   ff3x::/96, RFC 4607) needs at least one source.
+ * - **Blocked sources.** `?block=S1,S2` (FFmpeg's key) joins the group for every source but those
+ *   (exclude mode, IGMPv3/MLDv2 EXCLUDE); same address rules and limit as `sources`. It cannot be
+ *   combined with sources (an include filter already leaves every other source out), nor used on
+ *   an SSM group (which needs sources).
  * - **Query options:** `iface` (an interface name, index or address), `ttl` (0..255; TTL or hop
  *   limit), `dscp` (0..63), `buffer` (socket buffer, bytes), `reuse` (`0`, `1`, `false`, `true`),
- *   `sources`. Aliases from FFmpeg: `buffer_size` for `buffer`, `localaddr` for `iface`,
+ *   `sources`, `block`. Aliases from FFmpeg: `buffer_size` for `buffer`, `localaddr` for `iface`,
  *   `reuse_socket` for `reuse`; from VLC: `miface` for `iface`. Any other key, a key given twice
  *   (counting aliases) or a key without `=value` is an error: nothing is ignored silently. Keys are
  *   looked up as own entries only, so `__proto__`, `constructor` or `toString` are unknown keys
  *   like any other, not properties inherited from `Object.prototype`.
  * - **Zones.** Written raw, as VLC and FFmpeg do (`[fe80::1%eth0]`); RFC 6874's `%25eth0` is read
  *   too when what follows `%25` is not all digits (`%25` and `%251` are interface indexes). `%XX` escapes are decoded in query values (ASCII only).
+ *   On a multicast group the zone names the interface, as `iface` does: a link-local-scope group
+ *   (ff02::/16, ff12::/16) needs one of the two (it is bound with that scope), and when both are
+ *   given they must name the same interface (checked where interfaces are looked up: by
+ *   `openMediaReceiver` / `openMediaSender`, not here).
  * - Names stay unresolved (`family` 0); only address literals are classified. A multicast group
  *   may not be IPv4-mapped. No path (a lone `/` is allowed), no fragment, no user info beyond the
  *   source.
@@ -86,8 +99,13 @@ export interface MediaUrl {
   family: IPFamily | 0;
   /** IPv6 zone of `host` (an interface name or index). */
   zone?: string;
-  /** Source addresses of a source-specific join, in order, without duplicates; else `[]`. */
+  /**
+   * Source addresses of a source-filtered join (include mode; on any group, SSM or not), in order,
+   * without duplicates; else `[]`.
+   */
   sources: string[];
+  /** `block=`: sources to leave out of an any-source join (exclude mode), in order; else absent. */
+  block?: string[];
   /** `iface=`: the interface, by name, index or address, as written. */
   iface?: string;
   /** `ttl=`: multicast TTL or hop limit, 0..255. */
@@ -100,13 +118,24 @@ export interface MediaUrl {
   reuse?: boolean;
   /** `host` is a multicast group literal. */
   multicast: boolean;
-  /** The URL asks for a source-specific join (it has sources; the group is in the SSM range). */
+  /**
+   * The URL asks for a source-specific join (it has sources, include mode), whatever the group's
+   * range; whether the group is in the SSM range is `classifyAddress(host).ssm`.
+   */
   ssm: boolean;
 }
 
-type OptionKey = 'iface' | 'ttl' | 'dscp' | 'buffer' | 'reuse' | 'sources';
+type OptionKey = 'iface' | 'ttl' | 'dscp' | 'buffer' | 'reuse' | 'sources' | 'block';
 
-const OPTION_KEYS: readonly OptionKey[] = ['iface', 'ttl', 'dscp', 'buffer', 'reuse', 'sources'];
+const OPTION_KEYS: readonly OptionKey[] = [
+  'iface',
+  'ttl',
+  'dscp',
+  'buffer',
+  'reuse',
+  'sources',
+  'block',
+];
 
 /** Aliases: a Map, so that only these keys resolve (an object would also "have" `__proto__`). */
 const ALIASES: ReadonlyMap<string, OptionKey> = new Map<string, OptionKey>([
@@ -193,10 +222,11 @@ export function parseMediaUrl(input: string): MediaUrl {
 
   const options = parseQuery(query, fail);
   const listed = options.sources === undefined ? [] : options.sources.split(',');
+  const blockListed = options.block === undefined ? [] : options.block.split(',');
   const count = listed.length + (sourceText === '' ? 0 : 1);
-  if (count > MAX_URL_SOURCES) {
+  if (count > MAX_URL_SOURCES || blockListed.length > MAX_URL_SOURCES) {
     fail(
-      `must name at most ${MAX_URL_SOURCES} sources (the kernel allows 10 per group by default); ${count} are given`,
+      `must name at most ${MAX_URL_SOURCES} sources (the kernel allows 10 per group by default); ${Math.max(count, blockListed.length)} are given`,
     );
   }
   const sources: string[] = [];
@@ -211,6 +241,16 @@ export function parseMediaUrl(input: string): MediaUrl {
   if (sourceText !== '') addSource(sourceText, 'before "@"');
   for (const item of listed) addSource(item, 'in sources=');
   if (sources.length > 0) listen = true;
+  const block: string[] = [];
+  const blockSeen = new Set<string>();
+  for (const item of blockListed) {
+    const source = parseSource(item, 'in block=', fail);
+    const k = normalizeAddress(source, { unmap: true });
+    if (blockSeen.has(k)) continue;
+    blockSeen.add(k);
+    block.push(source);
+  }
+  if (block.length > 0) listen = true;
 
   const cls = endpoint.family === 0 ? undefined : classifyAddress(endpoint.host);
   const multicast = cls?.multicast ?? false;
@@ -226,9 +266,9 @@ export function parseMediaUrl(input: string): MediaUrl {
         endpoint.host === '' ? 'no group' : `${endpoint.host} is not a multicast address`;
       fail(`must have a multicast group literal as host when sources are given; ${what}`);
     }
-    if (cls !== undefined && !cls.ssm) {
+    if (block.length > 0) {
       fail(
-        `must have a group in the SSM range 232.0.0.0/8 or ff3x::/96 (RFC 4607) when sources are given; ${endpoint.host} is an any-source group`,
+        'must not combine sources (include mode) with block= (exclude mode): an include filter already leaves every other source out',
       );
     }
     for (const s of sources) {
@@ -240,8 +280,24 @@ export function parseMediaUrl(input: string): MediaUrl {
     }
   } else if (listen && cls?.ssm) {
     fail(
-      `must name a source for the SSM group ${endpoint.host}, as "SOURCE@GROUP:PORT" or "?sources=SOURCE" (RFC 4607)`,
+      `must name a source for the SSM group ${endpoint.host}, as "SOURCE@GROUP:PORT" or "?sources=SOURCE" (RFC 4607)${block.length > 0 ? '; block= cannot replace it' : ''}`,
     );
+  } else if (block.length > 0) {
+    if (cls === undefined || !multicast) {
+      const what =
+        endpoint.host === '' ? 'no group' : `${endpoint.host} is not a multicast address`;
+      fail(`must have a multicast group literal as host when block= is given; ${what}`);
+    }
+    for (const s of block) {
+      const sc = classifyAddress(s);
+      if (sc.family !== endpoint.family) {
+        fail(
+          `must have blocked sources of the group's family (IPv${endpoint.family}); ${s} is not`,
+        );
+      }
+      if (sc.multicast || sc.unspecified)
+        fail(`must have unicast blocked sources; ${s} is not one`);
+    }
   }
 
   const result: MediaUrl = {
@@ -255,6 +311,7 @@ export function parseMediaUrl(input: string): MediaUrl {
     ssm: sources.length > 0,
   };
   if (endpoint.zone !== undefined) result.zone = endpoint.zone;
+  if (block.length > 0) result.block = block;
   if (options.iface !== undefined) result.iface = options.iface;
   if (options.ttl !== undefined) result.ttl = intOption('ttl', options.ttl, 255, fail);
   if (options.dscp !== undefined) result.dscp = intOption('dscp', options.dscp, 63, fail);
@@ -269,7 +326,7 @@ export function parseMediaUrl(input: string): MediaUrl {
 /**
  * Formats a media URL in canonical form: scheme in lower case, port always written, addresses
  * normalized, a first source before `@` and any further ones in `sources=`, query options in the
- * order `iface`, `ttl`, `dscp`, `buffer`, `reuse`, `sources`. `family`, `multicast` and `ssm` are
+ * order `iface`, `ttl`, `dscp`, `buffer`, `reuse`, `sources`, `block`. `family`, `multicast` and `ssm` are
  * derived by {@link parseMediaUrl} and not read here. `parseMediaUrl(formatMediaUrl(u))` gives `u`
  * back for every `u` that `parseMediaUrl` returned.
  *
@@ -328,10 +385,21 @@ export function formatMediaUrl(url: MediaUrl): string {
     query.push(`reuse=${url.reuse ? 1 : 0}`);
   }
   if (sources.length > 1) query.push(`sources=${sources.slice(1).join(',')}`);
+  const block = url.block ?? [];
+  if (!Array.isArray(block)) {
+    throw new InvalidArgumentError('url.block', block, 'must be an array of IP addresses');
+  }
+  block.forEach((s, i) => {
+    const family = typeof s === 'string' ? (isIPv4(s) ? 4 : isIPv6(s) ? 6 : 0) : 0;
+    if (family === 0) {
+      throw new InvalidArgumentError(`url.block[${i}]`, s, 'must be an IP address literal');
+    }
+  });
+  if (block.length > 0) query.push(`block=${block.join(',')}`);
 
   const first = sources[0];
   const source = first === undefined ? '' : first.includes(':') ? `[${first}]` : first;
-  const at = listen || sources.length > 0 ? `${source}@` : '';
+  const at = listen || sources.length > 0 || block.length > 0 ? `${source}@` : '';
   let hostPart = '';
   if (host !== '') {
     hostPart = formatHost(host, zone, 'url');

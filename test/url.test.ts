@@ -242,7 +242,7 @@ test('parseMediaUrl rejects malformed URLs saying what and where', () => {
     ['udp://a@b@239.1.1.1:5004', /at most one "@"/],
     [
       'udp://@239.1.1.1:5004?foo=1',
-      /only the query options iface, ttl, dscp, buffer, reuse, sources .*"foo" is not one/,
+      /only the query options iface, ttl, dscp, buffer, reuse, sources, block .*"foo" is not one/,
     ],
     ['udp://@239.1.1.1:5004?ttl', /must give the query option "ttl" a value/],
     ['udp://@239.1.1.1:5004?ttl=1&&dscp=1', /empty query parameter/],
@@ -261,11 +261,12 @@ test('parseMediaUrl rejects malformed URLs saying what and where', () => {
     ['udp://1.2.3.4:5004?iface=', /query option iface that is 1 to 64/],
     ['udp://1.2.3.4:5004?iface=a%20b', /query option iface that is 1 to 64/],
     ['udp://1.2.3.4:5004?iface=%C3%A9', /only ASCII in the query option iface; %C3 is not/],
-    [
-      'udp://10.0.0.1@239.1.1.1:5004',
-      /SSM range 232\.0\.0\.0\/8 or ff3x::\/96 .*239\.1\.1\.1 is an any-source group/,
-    ],
-    ['udp://@239.1.1.1:5004?sources=10.0.0.1', /SSM range/],
+    ['udp://10.0.0.1@239.1.1.1:5004?block=10.0.0.2', /not combine sources .* with block=/],
+    ['udp://@232.1.1.1:5004?block=10.0.0.2', /name a source for the SSM group .*block= cannot/],
+    ['udp://@10.0.0.1:5004?block=10.0.0.2', /multicast group literal as host when block=/],
+    ['udp://@239.1.1.1:5004?block=2001:db8::1', /blocked sources of the group's family/],
+    ['udp://@239.1.1.1:5004?block=239.0.0.2', /unicast blocked sources; 239\.0\.0\.2/],
+    ['udp://@239.1.1.1:5004?block=host', /IP address literals as sources; "host" in block=/],
     [
       'udp://10.0.0.1@10.0.0.2:5004',
       /multicast group literal as host when sources are given; 10\.0\.0\.2 is not/,
@@ -321,7 +322,14 @@ test('formatMediaUrl validates the object it is given', () => {
     () => formatMediaUrl({ ...ok, sources: ['x'] }),
     isInvalidUrl(undefined, 'url.sources[0]'),
   );
-  assert.throws(() => formatMediaUrl({ ...ok, sources: ['10.0.0.1'] }), isInvalidUrl(/SSM range/));
+  assert.throws(
+    () => formatMediaUrl({ ...ok, block: ['x'] }),
+    isInvalidUrl(undefined, 'url.block[0]'),
+  );
+  assert.throws(
+    () => formatMediaUrl({ ...ok, sources: ['10.0.0.1'], block: ['10.0.0.2'] }),
+    isInvalidUrl(/not combine sources/),
+  );
   assert.throws(() => formatMediaUrl({ ...ok, zone: 'eth0' }), isInvalidUrl(undefined, 'url.zone'));
   assert.throws(
     () => formatMediaUrl({ ...ok, host: '', zone: 'eth0' }),
@@ -570,4 +578,31 @@ test('1,000 sources are de-duplicated by address, in order, IPv4 and IPv6', () =
     `udp://@[ff3e::8000:1]:5004?sources=${[...v6, ...respelled].join(',')}`,
   );
   assert.deepEqual(parsed6.sources, v6);
+});
+
+test('source filters on any group: include (S@G, sources=) and exclude (block=)', () => {
+  // The SSM range is a classification, not a rule: an INCLUDE join on 239/8 is what IPTV uses.
+  const inc = parseMediaUrl('udp://10.0.0.1@239.1.1.1:5004?sources=10.0.0.2');
+  assert.deepEqual(inc.sources, ['10.0.0.1', '10.0.0.2']);
+  assert.equal(inc.listen, true);
+  assert.equal(inc.ssm, true);
+  assert.equal(inc.block, undefined);
+  assert.equal(formatMediaUrl(inc), 'udp://10.0.0.1@239.1.1.1:5004?sources=10.0.0.2');
+  // FFmpeg's form: no "@", the sources make it a listen URL.
+  assert.deepEqual(parseMediaUrl('udp://239.1.1.1:5004?sources=10.0.0.1').sources, ['10.0.0.1']);
+  const v6 = parseMediaUrl('udp://[2001:db8::1]@[ff15::1]:5004');
+  assert.deepEqual(v6.sources, ['2001:db8::1']);
+
+  const exc = parseMediaUrl('udp://239.1.1.1:5004?block=10.0.0.9,10.0.0.8,10.0.0.9');
+  assert.equal(exc.listen, true, 'block= makes a listen URL, as sources= does');
+  assert.deepEqual(exc.block, ['10.0.0.9', '10.0.0.8'], 'de-duplicated, in order');
+  assert.deepEqual(exc.sources, []);
+  assert.equal(exc.ssm, false);
+  assert.equal(formatMediaUrl(exc), 'udp://@239.1.1.1:5004?block=10.0.0.9,10.0.0.8');
+  assert.deepEqual(parseMediaUrl(formatMediaUrl(exc)), exc);
+  assert.deepEqual(parseMediaUrl('udp://@[ff15::1]:5004?block=[2001:db8::9]').block, [
+    '2001:db8::9',
+  ]);
+  // A group in the SSM range still needs a source.
+  assert.throws(() => parseMediaUrl('udp://@232.1.1.1:5004'), isInvalidUrl(/SSM group/));
 });

@@ -633,10 +633,13 @@ static napi_value msock_mcast_membership(napi_env env, napi_callback_info cbinfo
   }
   if (msock_arg_prop(env, opts, "op", &v) < 0) return NULL;
   if (msock_arg_string(env, v, "op", op, sizeof(op)) != 0) return NULL;
+  /* join 1, leave 0, block 2, unblock 3 (exclude-mode filters: MCAST_BLOCK_SOURCE, RFC 3678). */
   if (strcmp(op, "join") == 0) join = 1;
   else if (strcmp(op, "leave") == 0) join = 0;
+  else if (strcmp(op, "block") == 0) join = 2;
+  else if (strcmp(op, "unblock") == 0) join = 3;
   else {
-    msock_throw_invalid(env, "op", v, "must be 'join' or 'leave'");
+    msock_throw_invalid(env, "op", v, "must be 'join', 'leave', 'block' or 'unblock'");
     return NULL;
   }
   if (msock_arg_prop(env, opts, "group", &gv) < 0) return NULL;
@@ -652,7 +655,25 @@ static napi_value msock_mcast_membership(napi_env env, napi_callback_info cbinfo
   (void)slen;
   level = family == 4 ? IPPROTO_IP : IPPROTO_IPV6;
 
-  if (has_source) {
+  if (join >= 2 && !has_source) {
+    msock_throw_invalid(env, "source", NULL, "must be given to block or unblock a source");
+    return NULL;
+  }
+  if (join >= 2) {
+#if defined(MCAST_BLOCK_SOURCE) && defined(MCAST_UNBLOCK_SOURCE)
+    struct group_source_req req;
+    memset(&req, 0, sizeof(req));
+    req.gsr_interface = (uint32_t)ifindex;
+    memcpy(&req.gsr_group, &gss, sizeof(gss));
+    memcpy(&req.gsr_source, &sss, sizeof(sss));
+    name = join == 2 ? MCAST_BLOCK_SOURCE : MCAST_UNBLOCK_SOURCE;
+    option = join == 2 ? "MCAST_BLOCK_SOURCE" : "MCAST_UNBLOCK_SOURCE";
+    rc = msock__setsockopt(fd, level, name, &req, sizeof(req));
+#else
+    msock_throw_errno(env, ENOPROTOOPT, "setsockopt", "MCAST_BLOCK_SOURCE", group, -1);
+    return NULL;
+#endif
+  } else if (has_source) {
     struct group_source_req req;
     memset(&req, 0, sizeof(req));
     req.gsr_interface = (uint32_t)ifindex;
@@ -870,6 +891,9 @@ static const struct {
 #endif
 #ifdef MCAST_JOIN_SOURCE_GROUP
     MSOCK__C(MCAST_JOIN_SOURCE_GROUP) MSOCK__C(MCAST_LEAVE_SOURCE_GROUP)
+#endif
+#ifdef MCAST_BLOCK_SOURCE
+    MSOCK__C(MCAST_BLOCK_SOURCE) MSOCK__C(MCAST_UNBLOCK_SOURCE)
 #endif
 };
 

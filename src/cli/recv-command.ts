@@ -45,9 +45,14 @@ URL forms:
   udp://@127.0.0.1:5004              unicast on one address
   udp://@239.1.1.1:5004?iface=lo     any-source multicast, joined on lo
   udp://127.0.0.2@232.0.1.1:5004?iface=lo   source-specific (SSM, RFC 4607)
+  udp://127.0.0.2@239.1.1.1:5004?iface=lo   from that source only, on any group (include)
+  udp://@239.1.1.1:5004?iface=lo&block=127.0.0.3   any source but that one (exclude)
+  udp://@[ff12::1%eth1]:5004         link-local-scope IPv6 group, joined and bound on eth1
   rtp://@239.1.1.1:5004?iface=eth0   RTP: loss, duplicates, reordering, jitter
   rtsp://[user:pass@]host[:port]/path   an RTSP session (see --transport in its help)
-  Query options: iface, buffer (bytes), reuse, sources.
+  Query options: iface, buffer (bytes), reuse (on by default for groups), sources, block.
+  A group joined on an interface by name is joined again when that interface comes back
+  (link up, re-created, new address): counted in "rejoins".
 
 Options:
   --iface NAME        join on this interface too (repeatable; name, index or address)
@@ -63,7 +68,7 @@ Options:
   -h, --help          this help
 
 The summary (last JSON line) has packets, bytes, seconds, lost, duplicates, reordered,
-jitter_ms, kernel_drops and ts_cc_errors (null where not applicable). Ctrl-C ends cleanly.
+jitter_ms, kernel_drops, rejoins and ts_cc_errors (null where not applicable). Ctrl-C ends cleanly.
 With --out -, statistics go to stderr.
 
 --out never slows the receiver down (a live stream cannot wait): while more than --out-buffer
@@ -239,6 +244,7 @@ export async function recvCommand(args: string[], io: CommandIo): Promise<number
       rtp_sources: rtp ? rtpStats.ssrcs.length : null,
       not_rtp: rtp ? rtpStats.notRtp : null,
       kernel_drops: socket.stats.kernelDrops ?? null,
+      rejoins: receiver.url.multicast ? socket.stats.rejoins : null,
       ts_packets: ts.packets,
       ts_cc_errors: ts.packets > 0 ? ts.ccErrors : null,
       ts_sync_errors: ts.packets > 0 ? ts.syncErrors : null,
@@ -251,7 +257,8 @@ export async function recvCommand(args: string[], io: CommandIo): Promise<number
     const l = [
       `mediasock recv  ${receiver.description}`,
       `  ${(s.seconds as number).toFixed(1).padStart(6)} s  ${pps.toFixed(0).padStart(7)} pps  ${formatMbit(bitsPerSecond).padStart(14)}` +
-        `   packets ${String(packets)}   bytes ${String(bytes)}   kernel drops ${(s.kernel_drops as number | null) ?? 'n/a'}`,
+        `   packets ${String(packets)}   bytes ${String(bytes)}   kernel drops ${(s.kernel_drops as number | null) ?? 'n/a'}` +
+        (typeof s.rejoins === 'number' && s.rejoins > 0 ? `   rejoins ${s.rejoins}` : ''),
     ];
     if (rtp) {
       l.push(

@@ -54,11 +54,23 @@ export interface MediaReceiver {
 /**
  * Opens a socket that receives what a listen URL names: `udp://@:5004` (any local address),
  * `udp://@127.0.0.1:5004`, `udp://@239.1.1.1:5004?iface=eth0` (joined on eth0),
- * `udp://10.0.0.1@232.1.1.1:5004` (source-specific). Multicast receivers bind the group address
- * (only that group's datagrams arrive) with address reuse on unless `reuse=0`.
+ * `udp://10.0.0.1@232.1.1.1:5004` (source-specific), `udp://10.0.0.1@239.1.1.1:5004` (include
+ * filter on any group), `udp://@239.1.1.1:5004?block=10.0.0.9` (exclude filter; needs the addon),
+ * `udp://@[ff12::1%eth1]:5004` (link-local-scope group on eth1). Multicast receivers bind the
+ * group address (only that group's datagrams arrive) with address reuse on unless `reuse=0`
+ * (FFmpeg's and VLC's default, so a second receiver of the same group and port works).
+ *
+ * Interfaces of a group: `iface=` and `options.interfaces`; with neither, the URL's zone; with
+ * none of them, the kernel's choice. A link-local-scope IPv6 group (ff02::/16, ff12::/16, any
+ * `ffx2::` or `ffx1::`) is bound with its interface as scope, so it needs exactly one interface;
+ * a zone and `iface` must name the same one. Memberships given by interface name are joined
+ * again when the interface comes back after a flap (see `UdpSocket` `'rejoin'`).
  *
  * @throws InvalidArgumentError for a URL with a host name instead of an address literal, `ttl` or
- *   `dscp` (sending options), an unknown interface or zone, or several interfaces for unicast.
+ *   `dscp` (sending options), an unknown interface or zone, several interfaces for unicast or a
+ *   link-local-scope group, none for a link-local-scope group, or a zone and `iface` that name
+ *   different interfaces.
+ * @throws NativeUnavailableError for `block=` on the node engine without the addon.
  */
 export async function openMediaReceiver(
   url: string | MediaUrl,
@@ -74,8 +86,10 @@ export async function openMediaReceiver(
   if (options.engine !== undefined) socketOptions.engine = options.engine;
   if (options.signal !== undefined) socketOptions.signal = options.signal;
   if (parsed.multicast) {
+    // A link-local-scope group is bound with the scope of its one interface.
+    const scope = parsed.zone ?? (needsScope(parsed.host) ? ifaces[0] : undefined);
     socketOptions.address =
-      parsed.zone === undefined ? parsed.host : `${parsed.host}%${parsed.zone}`;
+      scope === undefined ? parsed.host : `${parsed.host}%${scopeName(scope)}`;
     socketOptions.reuseAddr = parsed.reuse ?? true;
   } else {
     if (parsed.host !== '') {
@@ -90,11 +104,20 @@ export async function openMediaReceiver(
     let where = '';
     if (parsed.multicast) {
       const selection = ifaces.length === 0 ? undefined : ifaces;
+      const block = parsed.block ?? [];
       memberships = parsed.ssm
-        ? parsed.sources.flatMap((s) =>
-            socket.addSourceSpecificMembership(s, parsed.host, selection),
+        ? socket.addSourceFilteredMembership(
+            parsed.host,
+            { mode: 'include', sources: parsed.sources },
+            selection,
           )
-        : socket.addMembership(parsed.host, selection);
+        : block.length > 0
+          ? socket.addSourceFilteredMembership(
+              parsed.host,
+              { mode: 'exclude', sources: block },
+              selection,
+            )
+          : socket.addMembership(parsed.host, selection);
       const names = [...new Set(memberships.map((m) => m.interface ?? 'the default interface'))];
       where = ` on ${names.join(', ')}`;
     }
@@ -102,10 +125,12 @@ export async function openMediaReceiver(
     const shown = parsed.multicast ? parsed.host : a.address;
     const host = a.family === 6 ? `[${shown}]` : shown;
     const kind = parsed.ssm
-      ? ` (source-specific from ${parsed.sources.join(', ')})`
-      : parsed.multicast
-        ? ' (any-source)'
-        : '';
+      ? ` (${classifyAddress(parsed.host).ssm ? 'source-specific' : 'source-filtered'} from ${parsed.sources.join(', ')})`
+      : (parsed.block ?? []).length > 0
+        ? ` (any source but ${(parsed.block ?? []).join(', ')})`
+        : parsed.multicast
+          ? ' (any-source)'
+          : '';
     return {
       url: parsed,
       socket,
@@ -116,6 +141,23 @@ export async function openMediaReceiver(
     await socket.close();
     throw err;
   }
+}
+
+/**
+ * Whether an IPv6 group needs a scope to be bound or sent to: interface-local (`ffx1::`) and
+ * link-local (`ffx2::`, as ff02::/16 and ff12::/16) scopes, as the kernel's
+ * `__ipv6_addr_needs_scope_id` decides.
+ */
+function needsScope(group: string): boolean {
+  const c = classifyAddress(group);
+  if (c.family !== 6 || !c.multicast) return false;
+  const scope = parseInt(group.slice(3, 4), 16);
+  return group.length > 4 && group.startsWith('ff') && (scope === 1 || scope === 2);
+}
+
+/** The name of an interface given by name, index or address (a zone is written by name). */
+function scopeName(spec: InterfaceSpec): string {
+  return findInterface(spec).name;
 }
 
 function checkReceiver(
@@ -144,7 +186,32 @@ function checkReceiver(
   ];
   // Unknown interfaces are bad input: findInterface throws InvalidArgumentError listing those that exist.
   for (const i of ifaces) findInterface(i);
-  if (parsed.zone !== undefined) findInterface(parsed.zone);
+  if (parsed.zone !== undefined) {
+    const zone = findInterface(parsed.zone);
+    if (parsed.multicast) {
+      // The zone of a group names its interface, as iface= does: the two must agree.
+      const other = ifaces.map((i) => findInterface(i)).find((i) => i.name !== zone.name);
+      if (other !== undefined) {
+        throw new InvalidArgumentError(
+          'url',
+          text,
+          `names two interfaces for the group: the zone %${parsed.zone} is ${zone.name}, the interface ${other.name} is not; give one, or the same in both`,
+        );
+      }
+      if (ifaces.length === 0) ifaces.push(zone.name);
+    }
+  }
+  if (
+    parsed.multicast &&
+    needsScope(parsed.host) &&
+    new Set(ifaces.map((i) => findInterface(i).name)).size !== 1
+  ) {
+    throw new InvalidArgumentError(
+      'url',
+      text,
+      `has the link-local-scope group ${parsed.host}, which is bound on one interface: give it with iface= or a zone (${parsed.host}%eth0), once (${ifaces.length === 0 ? 'none is given' : `${ifaces.length} are given`})`,
+    );
+  }
   if (!parsed.multicast && ifaces.length > 1) {
     throw new InvalidArgumentError(
       'interfaces',
@@ -217,6 +284,9 @@ export async function openMediaSender(
     address = first.address;
   } else if (parsed.zone !== undefined) {
     address = `${parsed.host}%${parsed.zone}`;
+  } else if (iface !== undefined && parsed.multicast && needsScope(parsed.host)) {
+    // A link-local-scope group is sent to with the scope of its interface.
+    address = `${parsed.host}%${scopeName(iface)}`;
   }
   const family = address.includes(':') ? 6 : 4;
   const multicast = classifyAddress(address).multicast;
@@ -238,7 +308,11 @@ export async function openMediaSender(
   const socket = await UdpSocket.open(socketOptions);
   const host = family === 6 ? `[${address}]` : address;
   const egress = [
-    iface !== undefined ? `via ${iface}` : multicast ? 'via the default multicast interface' : '',
+    iface !== undefined
+      ? `via ${scopeName(iface)}`
+      : multicast
+        ? 'via the default multicast interface'
+        : '',
     multicast ? `TTL ${ttl ?? socket.getMulticastTTL()}` : ttl !== undefined ? `TTL ${ttl}` : '',
     dscp !== undefined ? `DSCP ${dscp}` : '',
   ].filter((s) => s !== '');
@@ -286,11 +360,24 @@ function checkSender(
     }
     return fromUrl ?? option;
   };
-  const iface = pick<InterfaceSpec>('iface', parsed.iface, options.iface);
+  let iface = pick<InterfaceSpec>('iface', parsed.iface, options.iface);
   const ttl = pick('ttl', parsed.ttl, options.ttl);
   const dscp = pick('dscp', parsed.dscp, options.dscp);
-  if (iface !== undefined) findInterface(iface);
-  if (parsed.zone !== undefined) findInterface(parsed.zone);
+  const ifaceInfo = iface === undefined ? undefined : findInterface(iface);
+  if (parsed.zone !== undefined) {
+    const zone = findInterface(parsed.zone);
+    if (parsed.multicast) {
+      // The zone of a group picks the egress interface when iface is absent; both must agree.
+      if (ifaceInfo !== undefined && ifaceInfo.name !== zone.name) {
+        throw new InvalidArgumentError(
+          'url',
+          text,
+          `names two interfaces for the group: the zone %${parsed.zone} is ${zone.name}, the interface ${ifaceInfo.name} is not; give one, or the same in both`,
+        );
+      }
+      iface ??= zone.name;
+    }
+  }
   const local = options.localAddress;
   if (local !== undefined) {
     const family = addressFamily(local);

@@ -100,7 +100,8 @@ export interface NativeMreqn {
 /** Options of {@link NativeBinding.msock_mcast_membership}. */
 export interface NativeMembershipOptions {
   family: 4 | 6;
-  op: 'join' | 'leave';
+  /** `block` / `unblock`: `MCAST_BLOCK_SOURCE` / `MCAST_UNBLOCK_SOURCE` (needs `source`). */
+  op: 'join' | 'leave' | 'block' | 'unblock';
   /** Group address literal. */
   group: string;
   /** Source address literal for source-specific (SSM) membership. */
@@ -217,7 +218,10 @@ export interface NativeBinding {
   msock_if_nametoindex(name: string): number;
   /** `if_indextoname(3)`. */
   msock_if_indextoname(index: number): string;
-  /** `MCAST_JOIN_GROUP` / `MCAST_LEAVE_GROUP` / `MCAST_JOIN_SOURCE_GROUP` / `MCAST_LEAVE_SOURCE_GROUP`. */
+  /**
+   * `MCAST_JOIN_GROUP` / `MCAST_LEAVE_GROUP` / `MCAST_JOIN_SOURCE_GROUP` / `MCAST_LEAVE_SOURCE_GROUP`,
+   * and `MCAST_BLOCK_SOURCE` / `MCAST_UNBLOCK_SOURCE` for exclude-mode filters.
+   */
   msock_mcast_membership(fd: number, options: NativeMembershipOptions): void;
   /**
    * One non-blocking `recvmsg(2)` into `buffer` with its ancillary data parsed; `null` when nothing

@@ -451,8 +451,9 @@ export class RistTransport {
   }
 
   /**
-   * Joins `group` on both sockets (once in the Main profile): any-source, or source-specific with
-   * `source` (RFC 4607). If the second join fails the first is left again.
+   * Joins `group` on both sockets (once in the Main profile): any-source, or for `source` only
+   * (an IGMPv3/MLDv2 include filter, on any group; RFC 4607's channel in the SSM range). If the
+   * second join fails the first is left again.
    *
    * @throws InvalidArgumentError for a unicast group or one of the other family.
    * @throws SystemCallError when the kernel refuses the join (the error of that join, as is).

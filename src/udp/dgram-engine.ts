@@ -20,7 +20,7 @@
 import type * as dgram from 'node:dgram';
 import { readFileSync } from 'node:fs';
 
-import { NotSupportedError, SystemCallError } from '../errors.js';
+import { NativeUnavailableError, NotSupportedError, SystemCallError } from '../errors.js';
 import { SendOrder } from '../internal/send-order.js';
 import { findInterface, interfaceAddress } from '../interfaces.js';
 import type { NativeBinding } from '../native/binding.js';
@@ -283,8 +283,16 @@ export class DgramEngine implements DatagramEngine {
 
   membership(request: MembershipRequest): void {
     const { op, group, source, iface } = request;
-    const native = iface.index !== 0 ? this.#native : undefined;
+    const filter = op === 'block' || op === 'unblock';
+    // node:dgram has no MCAST_BLOCK_SOURCE: an exclude-mode filter needs the addon's descriptor.
+    const native = iface.index !== 0 || filter ? this.#native : undefined;
     const option = membershipOption(op, this.#family, source !== undefined, native !== undefined);
+    if (filter && native === undefined) {
+      throw new NativeUnavailableError(
+        `${option} (blockSource: exclude-mode source filters; node:dgram has no such call)`,
+        nativeStatus().loadError,
+      );
+    }
     try {
       if (native) {
         native.binding.msock_mcast_membership(native.fd, {
@@ -299,6 +307,7 @@ export class DgramEngine implements DatagramEngine {
       const where =
         iface.index === 0 ? undefined : this.#family === 4 ? iface.ipv4 : `::%${iface.name}`;
       const s = this.#socket;
+      if (filter) return; // unreachable: filters went through the addon above
       if (source === undefined) {
         if (op === 'join') s.addMembership(group, where);
         else s.dropMembership(group, where);

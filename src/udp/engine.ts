@@ -39,11 +39,14 @@ export interface MembershipInterface {
   readonly ipv4: string | undefined;
 }
 
-/** One join or leave. */
+/**
+ * One join or leave, or a source blocked or unblocked on an any-source membership (exclude mode:
+ * `MCAST_BLOCK_SOURCE` / `MCAST_UNBLOCK_SOURCE`).
+ */
 export interface MembershipRequest {
-  readonly op: 'join' | 'leave';
+  readonly op: 'join' | 'leave' | 'block' | 'unblock';
   readonly group: string;
-  /** The source of a source-specific membership. */
+  /** The source of a source-specific membership, or the source to block or unblock. */
   readonly source: string | undefined;
   readonly iface: MembershipInterface;
 }

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 
-import { addressFamily, splitZone } from '../address.js';
+import { addressFamily, classifyAddress, splitZone } from '../address.js';
 import { InvalidArgumentError, NotSupportedError } from '../errors.js';
 import type { InterfaceSpec } from '../interfaces.js';
 import {
@@ -60,7 +60,11 @@ export interface UdpSocketOptions {
   address?: string;
   /** Local port; 0 (the default) lets the kernel pick one. */
   port?: number;
-  /** `SO_REUSEADDR`: share the port with other sockets that set it too (multicast receivers). Default `false`. */
+  /**
+   * `SO_REUSEADDR`: share the port with other sockets that set it too (multicast receivers).
+   * Default `true` when `address` is a multicast group (a receiver bound to its group, as FFmpeg
+   * and VLC set it on multicast receivers), `false` otherwise; `false` turns it off.
+   */
   reuseAddr?: boolean;
   /**
    * `SO_REUSEPORT`: share the port with sockets of the same user, the kernel spreading flows among
@@ -186,6 +190,11 @@ export interface UdpSocketStats {
   kernelDrops: number | undefined;
   /** Datagrams cut because they did not fit a batch slot (batch engine; flagged `truncated`). */
   truncated: number;
+  /**
+   * Memberships joined again after their interface (given by name) came back: link up again,
+   * re-created with a new index, or a new address. See `UdpSocket.addMembership`.
+   */
+  rejoins: number;
 }
 
 /** The address a UDP socket is bound to. */
@@ -268,6 +277,16 @@ export function checkOptions(options: UdpSocketOptions): UdpSocketOptions {
   if (options.readerQueueLength !== undefined)
     validateInteger(options.readerQueueLength, 'readerQueueLength', 1, 1 << 20);
   validateAbortSignal(options.signal, 'signal');
+  // A multicast receiver (bound to a group) shares its port by default, as FFmpeg and VLC do:
+  // a second receiver of the same group and port works. `reuseAddr: false` turns it off.
+  if (
+    options.reuseAddr === undefined &&
+    options.exclusive !== true &&
+    options.address !== undefined &&
+    classifyAddress(splitZone(options.address).address).multicast
+  ) {
+    return { ...options, reuseAddr: true };
+  }
   return options;
 }
 

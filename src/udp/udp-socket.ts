@@ -33,6 +33,7 @@ import {
 import type { SystemCallError } from '../errors.js';
 import { findInterface, interfaceAddress } from '../interfaces.js';
 import type { InterfaceSpec } from '../interfaces.js';
+import { watchInterfaces } from '../interface-watch.js';
 import { MembershipTable } from '../multicast.js';
 import type { InterfaceSelection, Membership } from '../multicast.js';
 import { ifNameToIndex } from '../options.js';
@@ -91,6 +92,16 @@ export interface UdpSocketEvents {
   error: [err: SystemCallError];
   /** The send queue has room again after a send waited for it. */
   drain: [];
+  /**
+   * A membership was joined again after its interface came back (see
+   * {@link UdpSocket.addMembership}); counted in `UdpSocketStats.rejoins`.
+   */
+  rejoin: [membership: Membership];
+  /**
+   * A membership could not be joined again on an interface that came back; it is tried again on
+   * the next interface poll. Emitted only when the socket has a listener for it.
+   */
+  rejoinError: [err: unknown, membership: Membership];
   /** The socket closed. */
   close: [];
 }
@@ -119,7 +130,9 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> {
     readerDrops: 0,
     kernelDrops: 0,
     truncated: 0,
+    rejoins: 0,
   };
+  #unwatch: (() => void) | undefined;
   readonly #reception: Reception;
   readonly #address: UdpAddress;
   #peer: Destination | undefined;
@@ -550,24 +563,33 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> {
    * or `MCAST_JOIN_GROUP` by index with the addon). With no interface the kernel picks one from
    * its routing table.
    *
+   * A membership given by interface name (not index or address) is joined again when that
+   * interface goes away or down and comes back, also re-created with a new index or with a new
+   * address: `'rejoin'` is emitted and `stats.rejoins` counts it (an interface poll every 500 ms
+   * while such memberships exist; see docs/multicast.md). The same holds for the source-filtered
+   * joins below.
+   *
    * @throws InvalidArgumentError for a unicast group, a group of the other family, an unknown interface.
    * @throws SystemCallError when the kernel refuses (`EADDRINUSE` for a second join of the same group,
    *   `ENOBUFS` past `igmp_max_memberships`).
    */
   addMembership(group: string, iface?: InterfaceSelection): Membership[] {
     this.#assertOpen('addMembership');
-    return this.#memberships.add(group, iface);
+    return this.#watched(this.#memberships.add(group, iface));
   }
 
   /** Leaves an any-source group joined with {@link addMembership}. */
   dropMembership(group: string, iface?: InterfaceSelection): void {
     this.#assertOpen('dropMembership');
     this.#memberships.drop(group, iface);
+    this.#watched([]);
   }
 
   /**
-   * Joins the source-specific channel (`source`, `group`) (`IP_ADD_SOURCE_MEMBERSHIP` /
-   * `MCAST_JOIN_SOURCE_GROUP`, RFC 4607). The group must be in 232.0.0.0/8 or ff3x::/96.
+   * Joins `group` for datagrams from `source` only (include mode: `IP_ADD_SOURCE_MEMBERSHIP` /
+   * `MCAST_JOIN_SOURCE_GROUP`, RFC 3678), IPv4 and IPv6. In the SSM range (232.0.0.0/8,
+   * ff3x::/96) this is RFC 4607's channel; on any other group it is an IGMPv3/MLDv2 INCLUDE filter,
+   * as IPTV networks use on 239/8. Call once per source to include several.
    */
   addSourceSpecificMembership(
     source: string,
@@ -575,13 +597,125 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> {
     iface?: InterfaceSelection,
   ): Membership[] {
     this.#assertOpen('addSourceSpecificMembership');
-    return this.#memberships.addSourceSpecific(source, group, iface);
+    return this.#watched(this.#memberships.addSourceSpecific(source, group, iface));
   }
 
   /** Leaves a channel joined with {@link addSourceSpecificMembership}. */
   dropSourceSpecificMembership(source: string, group: string, iface?: InterfaceSelection): void {
     this.#assertOpen('dropSourceSpecificMembership');
     this.#memberships.dropSourceSpecific(source, group, iface);
+    this.#watched([]);
+  }
+
+  /**
+   * Blocks `source` on the any-source membership of `group` (exclude mode: every source but the
+   * blocked ones; `MCAST_BLOCK_SOURCE`, RFC 3678, what FFmpeg's `block=` sets with
+   * `IP_BLOCK_SOURCE`). Join the group with {@link addMembership} first, on the same interfaces.
+   * Platforms: Linux, macOS, FreeBSD; needs the native addon (`node:dgram` has no such call).
+   *
+   * @throws InvalidArgumentError for a bad group or source, an unknown interface.
+   * @throws InvalidStateError when the group is not joined on an interface, or the source is
+   *   already blocked there.
+   * @throws NativeUnavailableError on the node engine without the addon.
+   * @throws SystemCallError when the kernel refuses (`ENOBUFS` past `igmp_max_msf`).
+   */
+  blockSource(source: string, group: string, iface?: InterfaceSelection): Membership[] {
+    this.#assertOpen('blockSource');
+    return this.#memberships.filter('block', source, group, iface);
+  }
+
+  /** Lets `source` through again on `group` (`MCAST_UNBLOCK_SOURCE`); see {@link blockSource}. */
+  unblockSource(source: string, group: string, iface?: InterfaceSelection): Membership[] {
+    this.#assertOpen('unblockSource');
+    return this.#memberships.filter('unblock', source, group, iface);
+  }
+
+  /**
+   * Joins `group` with a source filter in one call: `{ mode: 'include', sources }` joins for those
+   * sources only (one {@link addSourceSpecificMembership} each), `{ mode: 'exclude', sources }`
+   * joins for every source but those ({@link addMembership}, then {@link blockSource} each). All
+   * or nothing: when a step fails, what this call did is undone before the error is thrown.
+   * Returns the memberships it made (with their blocked sources, in exclude mode).
+   * Mirrors `setsourcefilter(3)` (RFC 3678) in effect, through the per-source calls every kernel
+   * has.
+   */
+  addSourceFilteredMembership(
+    group: string,
+    filter: { mode: 'include' | 'exclude'; sources: readonly string[] },
+    iface?: InterfaceSelection,
+  ): Membership[] {
+    this.#assertOpen('addSourceFilteredMembership');
+    if (typeof filter !== 'object' || filter === null)
+      throw new InvalidArgumentError('filter', filter, 'must be { mode, sources }');
+    const { mode, sources } = filter;
+    if (mode !== 'include' && mode !== 'exclude')
+      throw new InvalidArgumentError('filter.mode', mode, "must be 'include' or 'exclude'");
+    if (!Array.isArray(sources) || (mode === 'include' && sources.length === 0)) {
+      throw new InvalidArgumentError(
+        'filter.sources',
+        sources,
+        mode === 'include'
+          ? 'must list at least one source to include'
+          : 'must be an array of sources to exclude',
+      );
+    }
+    const undo: (() => void)[] = [];
+    let made: Membership[] = [];
+    try {
+      if (mode === 'include') {
+        for (const s of sources as readonly string[]) {
+          made.push(...this.#memberships.addSourceSpecific(s, group, iface));
+          undo.push(() => this.#memberships.dropSourceSpecific(s, group, iface));
+        }
+      } else {
+        made = this.#memberships.add(group, iface);
+        undo.push(() => this.#memberships.drop(group, iface));
+        for (const s of sources as readonly string[]) {
+          made = this.#memberships.filter('block', s, group, iface);
+        }
+      }
+    } catch (err) {
+      const failures: unknown[] = [];
+      for (const u of undo.reverse()) {
+        try {
+          u();
+        } catch (e) {
+          failures.push(e);
+        }
+      }
+      if (failures.length === 0) throw err;
+      throw new AggregateError(
+        [err, ...failures],
+        'joining with a source filter failed, and undoing it failed too',
+      );
+    }
+    return this.#watched(made);
+  }
+
+  /**
+   * Starts or stops watching interfaces for the memberships given by interface name: when such an
+   * interface goes away or down and comes back (also re-created with a new index, or with a new
+   * address), the membership is joined again (with its blocked sources), `'rejoin'` is emitted and
+   * `stats.rejoins` counts it. See `interface-watch.ts` for how.
+   */
+  #watched(result: Membership[]): Membership[] {
+    const want = this.#memberships.watchedInterfaces().length > 0;
+    if (want && this.#unwatch === undefined) {
+      this.#unwatch = watchInterfaces((state) => {
+        if (this.#closed) return;
+        const rejoined = this.#memberships.refresh(state, (err, m) => {
+          if (this.listenerCount('rejoinError') > 0) this.emit('rejoinError', err, m);
+        });
+        for (const m of rejoined) {
+          this.#stats.rejoins++;
+          this.emit('rejoin', m);
+        }
+      });
+    } else if (!want && this.#unwatch !== undefined) {
+      this.#unwatch();
+      this.#unwatch = undefined;
+    }
+    return result;
   }
 
   /** The memberships the socket holds now. */
@@ -674,6 +808,8 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> {
     void this.stats; // the last kernel drop count, read while the socket still exists
     this.#closed = true;
     this.#reception.stop();
+    this.#unwatch?.();
+    this.#unwatch = undefined;
     const leaveErrors = this.#memberships.dropAll();
     this.#closing = (async () => {
       await this.#engine.close();

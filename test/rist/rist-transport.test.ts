@@ -347,3 +347,29 @@ test('bad options of reads and leaves, and a DTLS peer on port 0, are InvalidArg
     (e: unknown) => e instanceof InvalidArgumentError && e.argument === 'dest.port',
   );
 });
+
+test('joinMulticast with a source on a group outside the SSM range (include filter on 239/8)', async (t) => {
+  const rx = await listenSomewhere('0.0.0.0');
+  t.after(() => rx.close());
+  rx.joinMulticast('239.255.44.1', { iface: 'lo', source: '127.0.0.2' });
+  for (const socket of [rx.mediaSocket, rx.rtcpSocket]) {
+    assert.deepEqual(
+      socket.memberships().map((m) => [m.group, m.source, m.interface]),
+      [['239.255.44.1', '127.0.0.2', 'lo']],
+    );
+  }
+  // Only the included source reaches the media socket.
+  const port = rx.mediaPort;
+  for (const source of ['127.0.0.3', '127.0.0.2']) {
+    const tx = await UdpSocket.open({
+      type: 'udp4',
+      address: source,
+      multicastInterface: 'lo',
+      multicastTtl: 0,
+    });
+    await tx.send(`from ${source}`, port, '239.255.44.1');
+    await tx.close();
+  }
+  const d = await rx.mediaSocket.receive({ signal: AbortSignal.timeout(2000) });
+  assert.equal(d.address, '127.0.0.2');
+});
