@@ -1,0 +1,186 @@
+/**
+ * The live display in a real terminal: the built command line (`dist/`, what `npm start` and an
+ * installed `mediasock` run) inside a tmux pane of 80 and of 120 columns, `recv` fed by a loopback
+ * sender and the demo through `npm start`. On screen: no line longer than the pane (the capture
+ * joins rows the terminal wrapped, so a wrapped line shows as a longer one), every line of the
+ * block and the header exactly once (no copy left behind by a redraw); then the window is made
+ * narrower while the command runs, tmux rewraps what is on screen, and the same holds at the new
+ * width, through to the summary.
+ */
+import { after, before, test } from 'node:test';
+import type { TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+import { displayWidth } from '../../src/cli/text-width.js';
+import { udpPortBound } from '../helpers/udp-port.js';
+import { REPO, freePort, startTool } from './cli-process.js';
+import { TmuxPane, tmuxSkipReason } from './tmux.js';
+
+const skip = tmuxSkipReason ?? false;
+const BUILT_CLI = 'dist/src/cli/main.js';
+const HEIGHT = 30;
+const panes: TmuxPane[] = [];
+
+function shellQuote(s: string): string {
+  return `'${s.replaceAll("'", "'\\''")}'`;
+}
+
+before(() => {
+  if (skip !== false) return;
+  // The tests run what a user runs: the compiled command line, built from this checkout.
+  const build = spawnSync('npm', ['run', 'build', '--silent'], {
+    cwd: REPO,
+    encoding: 'utf8',
+    timeout: 300_000,
+  });
+  assert.equal(build.status, 0, `npm run build: ${build.stdout}${build.stderr}`);
+});
+
+after(() => {
+  for (const p of panes) p.kill();
+});
+
+function startPane(t: TestContext, width: number, command: string): TmuxPane {
+  // The exit status is printed last, so the test knows when the command is over and how; the
+  // sleep keeps the pane on screen until the server is killed.
+  const pane = TmuxPane.start(width, HEIGHT, `${command}; echo "[exit $?]"; sleep 600`, REPO);
+  panes.push(pane);
+  t.after(() => pane.kill());
+  return pane;
+}
+
+/** Asserts that no line is wider than `width` and each pattern matches exactly one line. */
+function assertScreen(lines: string[], width: number, once: RegExp[], when: string): void {
+  const screen = `${when}, ${width} columns:\n${lines.join('\n')}`;
+  for (const line of lines)
+    assert.ok(displayWidth(line) <= width, `a line of ${displayWidth(line)} columns; ${screen}`);
+  for (const re of once) {
+    const n = lines.filter((l) => re.test(l)).length;
+    assert.equal(n, 1, `${re} on ${n} lines; ${screen}`);
+  }
+}
+
+const exitLine = (lines: string[]): boolean => lines.some((l) => /^\[exit \d+\]$/.test(l));
+
+for (const [width, narrower] of [
+  [80, 50],
+  [120, 70],
+] as const) {
+  test(
+    `recv in a ${width}-column terminal, then ${narrower}: lines cut, redrawn clean`,
+    { skip, timeout: 120_000 },
+    async (t) => {
+      const port = await freePort();
+      const url = `rtp://@127.0.0.1:${port}`;
+      // Some lines above, as a shell session would have: a redraw that leaves rows of the old
+      // block behind shows them between these and the block.
+      const pane = startPane(
+        t,
+        width,
+        `printf 'earlier output %s\\n' 1 2 3 4 5 6; ${[
+          process.execPath,
+          BUILT_CLI,
+          'recv',
+          url,
+          '--duration',
+          '9',
+          '--interval',
+          '0.2',
+        ]
+          .map(shellQuote)
+          .join(' ')}`,
+      );
+      assert.deepEqual(pane.size(), { width, height: HEIGHT });
+      for (let i = 0; i < 2000 && !udpPortBound(port); i++) await sleep(10);
+      assert.ok(udpPortBound(port), `recv never bound ${port}: ${pane.capture().join('\n')}`);
+      // 6 s of RTP/MPEG-TS from the command line's own sender (a pipe: JSON lines, off screen).
+      const sender = startTool(
+        process.execPath,
+        [BUILT_CLI, 'send', `rtp://127.0.0.1:${port}`, '--pps', '300', '--count', '1800', '--json'],
+        60_000,
+      );
+      const block = [
+        /^mediasock recv {2}rtp:\/\/127\.0\.0\.1:\d+/,
+        /^ +\d+\.\d s +\d+ pps +\d/,
+        /^ {2}rtp +lost \d+/,
+        /^ {2}mpeg-ts +cc errors \d+/,
+      ];
+      const running = await pane.waitFor(
+        (l) => l.some((x) => /packets [1-9]/.test(x)) && l.some((x) => /mpeg-ts/.test(x)),
+        30_000,
+      );
+      assertScreen(running, width, block, 'receiving');
+      // The statistics line is longer than 80 columns: cut to exactly the width there.
+      if (width === 80)
+        assert.ok(
+          running.some((l) => displayWidth(l) === width),
+          `a line cut at ${width}:\n${running.join('\n')}`,
+        );
+
+      pane.resize(narrower, HEIGHT);
+      assert.deepEqual(pane.size(), { width: narrower, height: HEIGHT });
+      // Several redraws at the new width (one at once, then every 0.2 s).
+      await sleep(1500);
+      const resized = pane.capture();
+      assertScreen(resized, narrower, block, 'after the resize');
+      assert.ok(
+        resized.some((l) => displayWidth(l) === narrower),
+        `the statistics line cut at ${narrower}:\n${resized.join('\n')}`,
+      );
+
+      const end = await pane.waitFor(exitLine, 30_000);
+      assert.ok(end.includes('[exit 0]'), `recv exit status:\n${end.join('\n')}`);
+      assertScreen(
+        end,
+        narrower,
+        [/^mediasock recv {2}rtp:/, /^summary \(--duration reached\):/],
+        'after the summary',
+      );
+      const s = await sender.done;
+      assert.equal(s.code, 0, s.stderr);
+    },
+  );
+
+  test(
+    `npm start (the demo) in a ${width}-column terminal, then ${narrower}: the header once`,
+    { skip, timeout: 240_000 },
+    async (t) => {
+      const pane = startPane(t, width, 'npm start -- --duration 8');
+      const header = /^mediasock demo: RTP\/MP2T to 239\.255\.77\.77:\d+/;
+      const stats = /^ +\d+\.\d s {2}sent \d+ {2}received \d+/;
+      const running = await pane.waitFor(
+        (l) => l.some((x) => /received [1-9]/.test(x)) || exitLine(l),
+        200_000,
+      );
+      // Lines above the header are npm's ("> mediasock@... start"), not the demo's.
+      const ours = (lines: string[]): string[] =>
+        lines.slice(lines.findIndex((l) => header.test(l)));
+      assert.ok(
+        running.some((l) => header.test(l)),
+        running.join('\n'),
+      );
+      assertScreen(ours(running), width, [header, /^ {2}node engine/, stats], 'streaming');
+      assert.ok(
+        running.findIndex((l) => header.test(l)) < running.findIndex((l) => stats.test(l)),
+        'the header above the statistics',
+      );
+
+      pane.resize(narrower, HEIGHT);
+      await sleep(1500);
+      const resized = pane.capture();
+      // After the resize the header is printed again at the new width, still once on screen.
+      assertScreen(
+        ours(resized),
+        narrower,
+        [header, /^ {2}node engine/, stats],
+        'after the resize',
+      );
+
+      const end = await pane.waitFor(exitLine, 60_000);
+      assert.ok(end.includes('[exit 0]'), `demo exit status:\n${end.join('\n')}`);
+      assertScreen(ours(end), narrower, [header, stats, /^summary: sent \d+/], 'at the end');
+    },
+  );
+}
