@@ -1,5 +1,6 @@
 /**
- * The live display in a real terminal: the built command line (`dist/`, what `npm start` and an
+ * The built command line (`npm run build`, as `npm start` does): `--version`, then the live display
+ * in a real terminal: the built command line (`dist/`, what `npm start` and an
  * installed `mediasock` run) inside a tmux pane of 80 and of 120 columns, `recv` fed by a loopback
  * sender and the demo through `npm start`. On screen: no line longer than the pane (the capture
  * joins rows the terminal wrapped, so a wrapped line shows as a longer one), every line of the
@@ -11,6 +12,9 @@ import { after, before, test } from 'node:test';
 import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { displayWidth } from '../../src/cli/text-width.js';
@@ -19,7 +23,7 @@ import { REPO, freePort, startTool } from './cli-process.js';
 import { TmuxPane, tmuxSkipReason } from './tmux.js';
 
 const skip = tmuxSkipReason ?? false;
-const BUILT_CLI = 'dist/src/cli/main.js';
+const BUILT_CLI = join(REPO, 'dist/src/cli/main.js');
 const HEIGHT = 30;
 const panes: TmuxPane[] = [];
 
@@ -28,7 +32,6 @@ function shellQuote(s: string): string {
 }
 
 before(() => {
-  if (skip !== false) return;
   // The tests run what a user runs: the compiled command line, built from this checkout.
   const build = spawnSync('npm', ['run', 'build', '--silent'], {
     cwd: REPO,
@@ -61,6 +64,19 @@ function assertScreen(lines: string[], width: number, once: RegExp[], when: stri
     assert.equal(n, 1, `${re} on ${n} lines; ${screen}`);
   }
 }
+
+test('the built command line: --version reads package.json next to dist/', () => {
+  const { version } = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as {
+    version: string;
+  };
+  const r = spawnSync(process.execPath, [BUILT_CLI, '--version'], {
+    cwd: tmpdir(), // not the checkout: the file is found from the script's own path
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, `mediasock ${version}\n`);
+});
 
 const exitLine = (lines: string[]): boolean => lines.some((l) => /^\[exit \d+\]$/.test(l));
 
