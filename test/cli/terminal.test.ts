@@ -54,15 +54,20 @@ function startPane(t: TestContext, width: number, command: string): TmuxPane {
   return pane;
 }
 
-/** Asserts that no line is wider than `width` and each pattern matches exactly one line. */
-function assertScreen(lines: string[], width: number, once: RegExp[], when: string): void {
-  const screen = `${when}, ${width} columns:\n${lines.join('\n')}`;
+/** What is wrong with the screen: a line wider than `width`, a pattern not on exactly one line. */
+function screenProblem(lines: string[], width: number, once: RegExp[]): string | undefined {
   for (const line of lines)
-    assert.ok(displayWidth(line) <= width, `a line of ${displayWidth(line)} columns; ${screen}`);
+    if (displayWidth(line) > width) return `a line of ${displayWidth(line)} columns`;
   for (const re of once) {
     const n = lines.filter((l) => re.test(l)).length;
-    assert.equal(n, 1, `${re} on ${n} lines; ${screen}`);
+    if (n !== 1) return `${re} on ${n} lines`;
   }
+  return undefined;
+}
+
+function assertScreen(lines: string[], width: number, once: RegExp[], when: string): void {
+  const problem = screenProblem(lines, width, once);
+  assert.equal(problem, undefined, `${when}, ${width} columns:\n${lines.join('\n')}`);
 }
 
 test('the built command line: --version reads package.json next to dist/', () => {
@@ -101,7 +106,7 @@ for (const [width, narrower] of [
           'recv',
           url,
           '--duration',
-          '9',
+          '12',
           '--interval',
           '0.2',
         ]
@@ -135,11 +140,17 @@ for (const [width, narrower] of [
           `a line cut at ${width}:\n${running.join('\n')}`,
         );
 
+      assert.ok(!exitLine(running), 'recv still running when the window is resized');
       pane.resize(narrower, HEIGHT);
       assert.deepEqual(pane.size(), { width: narrower, height: HEIGHT });
-      // Several redraws at the new width (one at once, then every 0.2 s).
-      await sleep(1500);
-      const resized = pane.capture();
+      // Redrawn at once, then every 0.2 s: clean within a few redraws (bounded wait, for a loaded
+      // machine), and it stays clean through the summary (checked below).
+      const resized = await pane.waitFor(
+        (l) =>
+          screenProblem(l, narrower, block) === undefined &&
+          l.some((x) => displayWidth(x) === narrower),
+        10_000,
+      );
       assertScreen(resized, narrower, block, 'after the resize');
       assert.ok(
         resized.some((l) => displayWidth(l) === narrower),
@@ -163,7 +174,7 @@ for (const [width, narrower] of [
     `npm start (the demo) in a ${width}-column terminal, then ${narrower}: the header once`,
     { skip, timeout: 240_000 },
     async (t) => {
-      const pane = startPane(t, width, 'npm start -- --duration 8');
+      const pane = startPane(t, width, 'npm start -- --duration 15');
       const header = /^mediasock demo: RTP\/MP2T to 239\.255\.77\.77:\d+/;
       const stats = /^ +\d+\.\d s {2}sent \d+ {2}received \d+/;
       const running = await pane.waitFor(
@@ -183,9 +194,13 @@ for (const [width, narrower] of [
         'the header above the statistics',
       );
 
+      assert.ok(!exitLine(running), 'the demo still running when the window is resized');
       pane.resize(narrower, HEIGHT);
-      await sleep(1500);
-      const resized = pane.capture();
+      const once = [header, /^ {2}node engine/, stats];
+      const resized = await pane.waitFor(
+        (l) => screenProblem(ours(l), narrower, once) === undefined,
+        10_000,
+      );
       // After the resize the header is printed again at the new width, still once on screen.
       assertScreen(
         ours(resized),
