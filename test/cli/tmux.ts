@@ -98,10 +98,12 @@ export class TmuxPane {
   }
 
   #tmux(args: string[]): string {
+    // Without TMUX: a test run from inside tmux must not talk to (or nest in) that session.
+    const { TMUX: _inside, ...env } = process.env;
     const r = spawnSync('tmux', ['-u', '-L', this.#socket, '-f', '/dev/null', ...args], {
       encoding: 'utf8',
       timeout: 10_000,
-      env: { ...process.env, LANG: 'C.UTF-8', LC_ALL: 'C.UTF-8' },
+      env: { ...env, LANG: 'C.UTF-8', LC_ALL: 'C.UTF-8' },
     });
     if (r.status !== 0)
       throw new Error(`tmux ${args[0]} failed (${r.status ?? r.signal}): ${r.stderr.trim()}`);
