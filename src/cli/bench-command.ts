@@ -60,11 +60,12 @@ Rows:
   send  batch   engine 'batch', sendBatch({ buffer, segmentSize }): UDP GSO
   send  batch   engine 'batch', sendBatch([datagrams]): sendmmsg, no GSO
   recv  cli     mediasock recv, this command line as a child process fed by the peer
-  relay cli     mediasock relay to one output (the peer's receiver); loss is end to end
+  relay cli     mediasock relay to one output (the peer's receiver), as a child process
 The batch rows need the native addon on Linux; without it they read "n/a: <reason>".
 The cli rows measure the child's CPU (/proc, Linux) from the start of the feed until it is
-idle again, per datagram it received; CPU vs DGRAM of the relay row is against the dgram
-receive and send rows together (what a node:dgram relay spends per datagram).
+idle again, per datagram it received (loss: of what the peer sent, what it received); CPU vs
+DGRAM of the relay row is against the dgram receive and send rows together (what a node:dgram
+relay spends per datagram).
 
 Options:
   --seconds S      duration of each row, at most 60 (default 1)
