@@ -12,8 +12,9 @@
  *    scratch project next to it (its one dependency, node-gyp-build, comes from the registry):
  *    with no `build/` the addon must load from the prebuild, `nativeStatus().loaded === true`,
  *    through `import` (an .mjs consumer) and through `require` (a .cjs consumer, Node's
- *    require(esm)), and a datagram must go through 127.0.0.1 with the installed package. A
- *    TypeScript consumer (ESM and CommonJS) type-checks against the shipped declarations.
+ *    require(esm)), and a datagram must go through 127.0.0.1 with the installed package. The
+ *    installed `mediasock --version` prints the package's version. A TypeScript consumer (ESM and
+ *    CommonJS) type-checks against the shipped declarations.
  * 3. The install script: installed with scripts, it must use the prebuild and build nothing; with
  *    no matching prebuild (`LIBC=musl`, so node-gyp-build skips the glibc one) it builds from the
  *    shipped sources with local headers, and the addon loads from `build/Release`.
@@ -249,6 +250,14 @@ console.log(JSON.stringify({ loaded: s.loaded, path: s.path, error: s.loadError?
       `${how}: loaded from the prebuild (${status.path ?? status.error})`,
     );
   }
+
+  // The installed command line: `mediasock --version` reads the installed package.json.
+  const bin = join(plain, 'node_modules', '.bin', 'mediasock');
+  const v = run(bin, ['--version'], { cwd: plain });
+  check(
+    v.status === 0 && v.stdout === `mediasock ${pkg.version}\n`,
+    `node_modules/.bin/mediasock --version prints "mediasock ${pkg.version}" (${JSON.stringify(v.stdout.trim() || v.stderr.trim())})`,
+  );
 
   // The shipped declarations, from an ESM and a CommonJS TypeScript consumer.
   const tsc = join(root, 'node_modules/typescript/bin/tsc');

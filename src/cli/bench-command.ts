@@ -15,6 +15,9 @@
  * with raw `node:dgram`, the node engine's `send()`, and the batch engine's `sendBatch` as one
  * train cut by `segmentSize` (UDP GSO) and as an array of datagrams (one `sendmmsg` message each,
  * no GSO). Without the batch engine (addon not loaded, not Linux) its rows say why instead.
+ * Then the command line itself (bench-cli-rows): `mediasock recv` and `mediasock relay` as child
+ * processes fed by the same peer, with the child's CPU. The table gives each row's CPU per
+ * datagram as a ratio to the raw `node:dgram` row (for the relay: receive and send rows added).
  *
  * What it does not do: compare across machines or runs; read the ratios within one run.
  *
@@ -38,13 +41,15 @@ import {
 import type { CommandIo } from './command-io.js';
 import { ExitCode } from './command-io.js';
 import { roundTo } from './live-display.js';
+import { benchCliRecv, benchCliRelay, cliRowsUnavailable } from './bench-cli-rows.js';
 
 export const BENCH_HELP = `Usage: mediasock bench [options]
 
-Runs each datagram engine on loopback (127.0.0.1) and prints a table: datagrams per second,
-Mbit/s, CPU microseconds per datagram (this process, user + system) and loss. A peer process
-feeds the receive rows as fast as it can (batch engine with UDP GSO when the addon is loaded,
-else node:dgram) and counts what the send rows send (batch engine, else node:dgram).
+Runs each datagram engine on loopback (127.0.0.1), then the recv and relay commands, and prints
+a table: datagrams per second, Mbit/s, CPU microseconds per datagram (user + system of this
+process, or of the command's process) with its ratio to the node:dgram row, and loss. A peer
+process feeds the receive rows as fast as it can (batch engine with UDP GSO when the addon is
+loaded, else node:dgram) and counts what the send rows send (batch engine, else node:dgram).
 
 Rows:
   recv  dgram   raw node:dgram, 'message' event (the baseline)
@@ -54,7 +59,13 @@ Rows:
   send  node    UdpSocket engine 'node', send(), 16 in flight
   send  batch   engine 'batch', sendBatch({ buffer, segmentSize }): UDP GSO
   send  batch   engine 'batch', sendBatch([datagrams]): sendmmsg, no GSO
+  recv  cli     mediasock recv, this command line as a child process fed by the peer
+  relay cli     mediasock relay to one output (the peer's receiver), as a child process
 The batch rows need the native addon on Linux; without it they read "n/a: <reason>".
+The cli rows measure the child's CPU (/proc, Linux) from the start of the feed until it is
+idle again, per datagram it received (loss: of what the peer sent, what it received); CPU vs
+DGRAM of the relay row is against the dgram receive and send rows together (what a node:dgram
+relay spends per datagram).
 
 Options:
   --seconds S      duration of each row, at most 60 (default 1)
@@ -84,8 +95,10 @@ const IN_FLIGHT = 16;
 /** Datagrams per `sendBatch` call (fewer for large datagrams: at most 4 MiB per call). */
 const BATCH_DATAGRAMS = 1024;
 
-type Engine = 'dgram' | 'node' | 'batch';
-type Direction = 'recv' | 'send';
+/** The engines measured in this process; `cli` rows run the command line as a child. */
+type InProcessEngine = 'dgram' | 'node' | 'batch';
+type Engine = InProcessEngine | 'cli';
+type Direction = 'recv' | 'send' | 'relay';
 
 /** One row of the table (`null` numbers on a row that could not run, `na` then says why). */
 export interface BenchRow {
@@ -139,8 +152,9 @@ export async function benchCommand(args: string[], io: CommandIo): Promise<numbe
   const batchNa = await batchUnavailable();
   const peer = await Peer.start();
   const rows: BenchRow[] = [];
+  let failed = false;
   try {
-    const recv: Array<[Engine, string]> = [
+    const recv: Array<[InProcessEngine, string]> = [
       ['dgram', "'message' event"],
       ['node', "'message' event"],
       ['batch', "'batch' event, length(i)"],
@@ -153,7 +167,7 @@ export async function benchCommand(args: string[], io: CommandIo): Promise<numbe
       }
       rows.push(await benchReceive(engine, method, peer, size, seconds, io.signal));
     }
-    const send: Array<[Engine, SendMode, string]> = [
+    const send: Array<[InProcessEngine, SendMode, string]> = [
       ['dgram', 'one', 'send()'],
       ['node', 'one', 'send()'],
       ['batch', 'gso', 'sendBatch, GSO'],
@@ -167,9 +181,31 @@ export async function benchCommand(args: string[], io: CommandIo): Promise<numbe
       }
       rows.push(await benchSend(engine, mode, method, peer, size, seconds, io.signal));
     }
+    const cliNa = cliRowsUnavailable();
+    const cli: Array<[Direction, string, typeof benchCliRecv]> = [
+      ['recv', 'mediasock recv (child process)', benchCliRecv],
+      ['relay', 'mediasock relay, 1 output (child process)', benchCliRelay],
+    ];
+    for (const [direction, method, measure] of cli) {
+      if (io.signal.aborted) break;
+      if (cliNa !== undefined) {
+        rows.push(naRow('cli', direction, method, cliNa));
+        continue;
+      }
+      try {
+        const m = await measure(peer, size, seconds, io.signal);
+        rows.push(row('cli', direction, method, m, m.sent, m.received));
+      } catch (err) {
+        if (io.signal.aborted) break;
+        // The table still comes, with the reason on the row; the exit code says it failed.
+        failed = true;
+        rows.push(naRow('cli', direction, method, `n/a: failed: ${(err as Error).message}`));
+      }
+    }
   } finally {
     await peer.stop();
   }
+  const code = failed ? ExitCode.FAILURE : ExitCode.OK;
 
   if (values.json === true) {
     io.stdout.write(
@@ -184,16 +220,17 @@ export async function benchCommand(args: string[], io: CommandIo): Promise<numbe
         rows,
       })}\n`,
     );
-    return ExitCode.OK;
+    return code;
   }
   io.stdout.write(
     `mediasock bench: ${size}-byte datagrams on ${HOST}, ${seconds} s per row; native addon ${
       native.loaded ? 'loaded' : `not loaded (${native.loadError?.message ?? 'unknown reason'})`
     }\n` +
-      `receive rows fed by a ${peer.feeder} sender process; send rows into a ${peer.sink} receiver process\n\n` +
+      `receive rows fed by a ${peer.feeder} sender process; send rows into a ${peer.sink} receiver process\n` +
+      `command-line rows: this mediasock as a child process, fed by the same sender, CPU of the child\n\n` +
       `${formatTable(rows)}\n`,
   );
-  return ExitCode.OK;
+  return code;
 }
 
 /** Why the batch engine cannot run here, or `undefined` when it can. */
@@ -253,6 +290,20 @@ function row(
   };
 }
 
+/**
+ * CPU µs per datagram of the raw node:dgram rows, the base of the ratios: the receive row for
+ * receiving, the send row for sending, both together for a relay (one receive and one send per
+ * datagram, as a node:dgram relay would do); `null` when a row it needs did not run.
+ */
+function dgramCpu(rows: BenchRow[], direction: Direction): number | null {
+  const of = (d: Direction): number | null =>
+    rows.find((b) => b.engine === 'dgram' && b.direction === d)?.cpu_us_per_datagram ?? null;
+  if (direction !== 'relay') return of(direction);
+  const r = of('recv');
+  const s = of('send');
+  return r !== null && s !== null ? r + s : null;
+}
+
 function formatTable(rows: BenchRow[]): string {
   const head = [
     'DIR',
@@ -266,12 +317,10 @@ function formatTable(rows: BenchRow[]): string {
   ];
   const body = rows.map((r): string[] => {
     if (r.na !== null) return [r.direction, r.engine, r.method, r.na];
-    const base = rows.find((b) => b.engine === 'dgram' && b.direction === r.direction);
+    const base = dgramCpu(rows, r.direction);
     const ratio =
-      base?.cpu_us_per_datagram != null &&
-      base.cpu_us_per_datagram > 0 &&
-      r.cpu_us_per_datagram !== null
-        ? r.cpu_us_per_datagram / base.cpu_us_per_datagram
+      base !== null && base > 0 && r.cpu_us_per_datagram !== null
+        ? r.cpu_us_per_datagram / base
         : NaN;
     return [
       r.direction,
@@ -306,7 +355,7 @@ function formatTable(rows: BenchRow[]): string {
 // The rows, in this process.
 
 async function benchReceive(
-  engine: Engine,
+  engine: InProcessEngine,
   method: string,
   peer: Peer,
   size: number,
@@ -398,7 +447,7 @@ async function benchReceive(
 type SendMode = 'one' | 'gso' | 'mmsg';
 
 async function benchSend(
-  engine: Engine,
+  engine: InProcessEngine,
   mode: SendMode,
   method: string,
   peer: Peer,
@@ -626,7 +675,7 @@ export async function runBenchPeer(): Promise<void> {
     try {
       const c = JSON.parse(line) as Reply;
       if (c.cmd === 'feed') {
-        out({ sent: await feed(batch, numberOf(c.port), numberOf(c.size), numberOf(c.seconds)) });
+        out(await feed(batch, numberOf(c.port), numberOf(c.size), numberOf(c.seconds)));
       } else if (c.cmd === 'sink') {
         await sink?.close();
         sink = await openSink(batch, numberOf(c.size));
@@ -679,12 +728,20 @@ async function openSink(
   };
 }
 
-async function feed(batch: boolean, port: number, size: number, seconds: number): Promise<number> {
+/** Sends for `seconds` as fast as it can; answers how many went and the window's length. */
+async function feed(
+  batch: boolean,
+  port: number,
+  size: number,
+  seconds: number,
+): Promise<{ sent: number; seconds: number }> {
   let sent = 0;
+  let from: number;
   if (batch) {
     const s = await UdpSocket.open({ type: 'udp4', address: HOST, engine: 'batch' });
     // The window starts once the socket is ready, so a slow open cannot eat it.
-    const until = performance.now() + seconds * 1000;
+    from = performance.now();
+    const until = from + seconds * 1000;
     try {
       const n = Math.max(1, Math.min(BATCH_DATAGRAMS, Math.floor((4 << 20) / size)));
       const train = { buffer: new Uint8Array(size * n), segmentSize: size, address: HOST, port };
@@ -695,12 +752,13 @@ async function feed(batch: boolean, port: number, size: number, seconds: number)
     } finally {
       await s.close();
     }
-    return sent;
+    return { sent, seconds: (performance.now() - from) / 1000 };
   }
   const s = dgram.createSocket('udp4');
   s.bind(0, HOST);
   await once(s, 'listening');
-  const until = performance.now() + seconds * 1000;
+  from = performance.now();
+  const until = from + seconds * 1000;
   const buf = Buffer.alloc(size);
   await new Promise<void>((resolve, reject) => {
     let inflight = 0;
@@ -728,6 +786,7 @@ async function feed(batch: boolean, port: number, size: number, seconds: number)
     };
     pump();
   });
+  const window = (performance.now() - from) / 1000;
   await new Promise<void>((resolve) => s.close(() => resolve()));
-  return sent;
+  return { sent, seconds: window };
 }

@@ -121,16 +121,21 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
   const engine = nativeStatus().loaded
     ? 'node engine, fd from the native addon'
     : 'node engine (no native addon)';
-  const display = new LiveDisplay(out, options.json === true);
-  const title = `mediasock demo: RTP/MP2T to ${group}:${port} on ${lo.name} (TTL 0), ${pps} packets/s for ${durationMs / 1000} s; ${engine}`;
+  // The header is printed once above the redrawn statistics (wrapped to the terminal's width).
+  const display = new LiveDisplay(out, options.json === true, {
+    header: [
+      `mediasock demo: RTP/MP2T to ${group}:${port} on ${lo.name} (TTL 0), ${pps} packets/s for ${durationMs / 1000} s`,
+      `  ${engine}`,
+    ],
+  });
   const started = performance.now();
   let sent = 0;
   const lines = (seconds: number): string[] => {
     const r = stats.snapshot();
+    // Two lines, each within 80 columns for runs of up to a million packets.
     return [
-      title,
-      `  ${seconds.toFixed(1).padStart(5)} s  sent ${sent}  received ${received}  lost ${r.lost}  reordered ${r.reordered}` +
-        `  jitter ${r.jitterMs.toFixed(3)} ms  ${formatMbit((bytes * 8) / Math.max(seconds, 1e-3))}`,
+      `  ${seconds.toFixed(1).padStart(5)} s  sent ${sent}  received ${received}  lost ${r.lost}  reordered ${r.reordered}`,
+      `           jitter ${r.jitterMs.toFixed(3)} ms  ${formatMbit((bytes * 8) / Math.max(seconds, 1e-3))}`,
     ];
   };
   const record = (type: string, seconds: number): Record<string, unknown> => {

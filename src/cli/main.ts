@@ -3,7 +3,7 @@
  * `mediasock`: the command line. Parses the command name, runs the command with the process's
  * streams and a signal that SIGINT/SIGTERM abort, and maps failures to exit codes: 0 ok,
  * 1 runtime failure, 2 usage error (bad option, URL, interface, file or rate). A failure prints one
- * line on stderr; `--debug` adds the stack.
+ * line on stderr; `--debug` adds the stack. `--version` (`-V`) prints the package's version.
  *
  * The commands call only what `src/index.ts` exports.
  *
@@ -19,6 +19,8 @@ import type { CommandIo } from './command-io.js';
 import { ExitCode } from './command-io.js';
 import { demoCommand } from './demo.js';
 import { ifacesCommand } from './ifaces-command.js';
+import { abandonOpenDisplays } from './live-display.js';
+import { packageVersion } from './package-version.js';
 import { recvCommand } from './recv-command.js';
 import { relayCommand } from './relay-command.js';
 import { rtspCommand } from './rtsp-command.js';
@@ -37,11 +39,15 @@ Commands:
 
 Run "mediasock <command> --help" for its options and examples.
 
+Options:
+  -V, --version          print the version of mediasock
+  -h, --help             this help
+
 Examples:
-  mediasock recv udp://@239.1.1.1:5004?iface=eth0
+  mediasock recv 'udp://@239.1.1.1:5004?iface=eth0'
   mediasock send rtp://127.0.0.1:5004 --pps 1000
   mediasock recv rtsp://user:pass@127.0.0.1:8554/stream --transport tcp
-  mediasock relay udp://@239.1.1.1:5004?iface=eth0 udp://10.0.0.2:5004 udp://10.0.0.3:5004
+  mediasock relay 'udp://@239.1.1.1:5004?iface=eth0' udp://10.0.0.2:5004 udp://10.0.0.3:5004
 
 Exit codes: 0 ok, 1 runtime failure, 2 usage error; 141 when the reader of the output went away.
 `;
@@ -76,6 +82,12 @@ export async function main(argv: string[], io: CommandIo): Promise<number> {
   }
   const command = COMMANDS[name];
   try {
+    if (name === '--version' || name === '-V') {
+      if (args.length > 0)
+        throw new UsageError(`${name} takes no arguments (received ${args[0] ?? ''})`);
+      io.stdout.write(`mediasock ${packageVersion()}\n`);
+      return ExitCode.OK;
+    }
     if (command === undefined) {
       throw new UsageError(
         `unknown command ${JSON.stringify(name)}; commands: ${Object.keys(COMMANDS).join(', ')}`,
@@ -93,14 +105,20 @@ export async function main(argv: string[], io: CommandIo): Promise<number> {
     io.stderr.write(`${prefix}: ${message.split('\n')[0] ?? message}\n`);
     if (debug && err instanceof Error && err.stack !== undefined) io.stderr.write(`${err.stack}\n`);
     return usage ? ExitCode.USAGE : ExitCode.FAILURE;
+  } finally {
+    // A command that failed before its summary leaves no hidden cursor and no resize listener.
+    abandonOpenDisplays();
   }
 }
 
 function runFromProcess(): void {
   const controller = new AbortController();
   const onSignal = (): void => {
-    // A second Ctrl-C ends at once.
-    if (controller.signal.aborted) process.exit(130);
+    // A second Ctrl-C ends at once (with the cursor shown again).
+    if (controller.signal.aborted) {
+      abandonOpenDisplays();
+      process.exit(130);
+    }
     controller.abort();
   };
   process.on('SIGINT', onSignal);

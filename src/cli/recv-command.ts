@@ -78,7 +78,7 @@ out_dropped (reception and statistics go on). If --out fails (EPIPE when the rea
 summary (with out_error) and exits 1.
 
 Examples:
-  mediasock recv udp://@239.1.1.1:5004?iface=lo --duration 10
+  mediasock recv 'udp://@239.1.1.1:5004?iface=lo' --duration 10
   mediasock recv rtp://@:5004 --json --count 1000
   mediasock recv udp://@:1234 --out capture.ts
 

@@ -56,8 +56,8 @@ for a wildcard IN, or IN's multicast group) is refused with exit 2: every datagr
 back and be relayed again.
 
 Examples:
-  mediasock relay udp://@239.1.1.1:5004?iface=eth0 udp://10.0.0.2:5004 udp://10.0.0.3:5004
-  mediasock relay rtp://@:5004 udp://239.2.2.2:1234?iface=eth1&ttl=8
+  mediasock relay 'udp://@239.1.1.1:5004?iface=eth0' udp://10.0.0.2:5004 udp://10.0.0.3:5004
+  mediasock relay rtp://@:5004 'udp://239.2.2.2:1234?iface=eth1&ttl=8'
 
 Exit codes: 0 ok, 1 runtime failure, 2 usage error.
 `;

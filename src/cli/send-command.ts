@@ -78,7 +78,7 @@ so it leaves the machine: name the interface (and ttl=0 to stay on the host) whe
 
 Examples:
   mediasock send udp://127.0.0.1:5004 --pps 500 --count 1000
-  mediasock send rtp://239.1.1.1:5004?iface=lo&ttl=0 capture.ts --bitrate 4M --loop
+  mediasock send 'rtp://239.1.1.1:5004?iface=lo&ttl=0' capture.ts --bitrate 4M --loop
   ffmpeg -re -i in.mp4 -c copy -f mpegts - | mediasock send udp://127.0.0.1:1234 - --bitrate 6M
 
 Exit codes: 0 ok, 1 runtime failure, 2 usage error.

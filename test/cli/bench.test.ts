@@ -1,8 +1,9 @@
 /**
  * `mediasock bench`: the rows and their fields, with the native addon and without it
- * (MEDIASOCK_NO_NATIVE=1: the batch rows say "n/a: <reason>"), as JSON and as a table. Runs the
- * command as a child process with short rows. Never asserts on speeds: only that each row that
- * ran moved datagrams and reports every field in range.
+ * (MEDIASOCK_NO_NATIVE=1: the batch rows say "n/a: <reason>"), as JSON and as a table, the
+ * command-line rows (recv and relay as child processes of the bench) included. Runs the command
+ * as a child process with short rows. Never asserts on speeds: only that each row that ran moved
+ * datagrams and reports every field in range, and that the table's ratios are the JSON's.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -44,6 +45,8 @@ const ROWS = [
   'send node send()',
   'send batch sendBatch, GSO',
   'send batch sendBatch, sendmmsg (no GSO)',
+  'recv cli mediasock recv (child process)',
+  'relay cli mediasock relay, 1 output (child process)',
 ];
 
 const NUMBERS = [
@@ -88,6 +91,12 @@ function assertRan(row: Row, size: number): void {
   const loss = 100 * (1 - row.received! / row.sent!);
   assert.ok(Math.abs(row.loss_pct! - loss) < 0.01, `${name}: loss_pct vs sent/received`);
   if (row.direction === 'send') assert.ok(row.sent! >= row.datagrams!, name);
+  if (row.engine === 'cli') {
+    // The command counted what it received of what the peer sent (relay: its input); the CPU
+    // is the child's, some for every datagram it handled.
+    assert.ok(row.datagrams! <= row.sent!, `${name}: ${row.datagrams} of ${row.sent}`);
+    assert.ok(row.cpu_us_per_datagram! > 0, `${name}: the child's CPU`);
+  }
 }
 
 test(
@@ -138,7 +147,7 @@ test('bench --json with MEDIASOCK_NO_NATIVE=1: the batch rows are n/a with the l
   }
 });
 
-test('bench prints a table: a header, one line per row, n/a lines for the batch engine', async () => {
+test('bench prints a table: a header, one line per row, n/a lines for the batch engine, the ratios', async () => {
   const r = await runCli(['bench', '--seconds', '0.2', '--size', '188'], {
     timeoutMs: 90_000,
     env: noNativeEnv,
@@ -177,6 +186,26 @@ test('bench prints a table: a header, one line per row, n/a lines for the batch 
       );
     }
   }
+  // CPU vs DGRAM: the row's CPU per datagram over the node:dgram row's (recv, send; the relay
+  // over both added), as printed.
+  const cells = (name: string): string[] =>
+    (body[ROWS.indexOf(name)] ?? '').split(/ {2,}/).map((c) => c.trim());
+  const cpu = (name: string): number => Number(cells(name)[5]);
+  const ratio = (name: string): number => Number(cells(name)[6]?.replace(/x$/, ''));
+  const recvBase = cpu("recv dgram 'message' event");
+  const sendBase = cpu('send dgram send()');
+  for (const [name, base] of [
+    ["recv dgram 'message' event", recvBase],
+    ['send node send()', sendBase],
+    ['recv cli mediasock recv (child process)', recvBase],
+    ['relay cli mediasock relay, 1 output (child process)', recvBase + sendBase],
+  ] as const) {
+    const expected = cpu(name) / base;
+    assert.ok(
+      Math.abs(ratio(name) - expected) <= 0.006 + 0.01 * expected,
+      `${name}: ${ratio(name)}x for ${cpu(name)} over ${base}`,
+    );
+  }
 });
 
 test('bench: bad options are usage errors (exit 2, one line on stderr)', async () => {
@@ -200,6 +229,8 @@ test('bench --help names the engines, the columns and the n/a rows', async () =>
     'loss',
     'n/a: <reason>',
     '--json',
+    'relay cli',
+    'child process',
   ])
     assert.ok(r.stdout.includes(text), text);
 });

@@ -4,11 +4,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { records, runCli } from './cli-process.js';
+import { REPO, records, runCli } from './cli-process.js';
 
 for (const command of ['ifaces', 'recv', 'send', 'relay', 'bench', 'demo']) {
   test(`${command} --help shows usage, examples and exit codes`, async () => {
@@ -19,6 +20,87 @@ for (const command of ['ifaces', 'recv', 'send', 'relay', 'bench', 'demo']) {
     assert.match(r.stdout, /Exit codes: 0 .*, 1 .*, 2 usage error/);
   });
 }
+
+test('--version and -V print the version in package.json', async () => {
+  const { version } = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as {
+    version: string;
+  };
+  for (const flag of ['--version', '-V']) {
+    const r = await runCli([flag]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, `mediasock ${version}\n`);
+    assert.equal(r.stderr, '');
+  }
+  const extra = await runCli(['--version', 'recv']);
+  assert.equal(extra.code, 2);
+  assert.match(extra.stderr, /^mediasock: --version takes no arguments \(received recv\)\n$/);
+  const help = await runCli(['--help']);
+  assert.match(help.stdout, /^ {2}-V, --version +print the version of mediasock$/m);
+});
+
+/** Words of a shell command line as sh splits it, with whether each was single-quoted. */
+function shellWords(line: string): Array<{ word: string; quoted: boolean }> {
+  const words: Array<{ word: string; quoted: boolean }> = [];
+  for (const m of line.matchAll(/'([^']*)'|(\S+)/g)) {
+    if (m[1] !== undefined) words.push({ word: m[1], quoted: true });
+    else words.push({ word: m[2] ?? '', quoted: false });
+  }
+  return words;
+}
+
+test('help examples: every URL with & or ? is single-quoted, and sh passes it whole', async (t) => {
+  const helps: Array<[string, string[]]> = [
+    ['mediasock --help', ['--help']],
+    ...['ifaces', 'recv', 'send', 'relay', 'bench', 'demo', 'rtsp'].map((c): [string, string[]] => [
+      `mediasock ${c} --help`,
+      [c, '--help'],
+    ]),
+    ['mediasock recv rtsp://… --help', ['recv', 'rtsp://127.0.0.1/x', '--help']],
+  ];
+  // An empty directory: nothing for a glob (?) to match, so only quoting decides what sh passes.
+  const dir = mkdtempSync(join(tmpdir(), 'mediasock-help-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  let quotedUrls = 0;
+  let examples = 0;
+  for (const [name, args] of helps) {
+    const r = await runCli(args);
+    assert.equal(r.code, 0, `${name}: ${r.stderr}`);
+    const lines = r.stdout.split('\n');
+    const start = lines.indexOf('Examples:');
+    if (start === -1) continue;
+    for (const line of lines.slice(start + 1)) {
+      if (line.trim() === '') break;
+      examples++;
+      const words = shellWords(line.trim());
+      for (const { word, quoted } of words) {
+        if (!word.includes('://')) continue;
+        if (/[&?]/.test(word)) {
+          assert.ok(quoted, `${name}: ${word} must be single-quoted in: ${line}`);
+          quotedUrls++;
+        }
+      }
+      // The mediasock command of the line (after an environment variable or a pipe into it,
+      // before a pipe out of it), as sh splits it: the same words, each URL whole.
+      const from = words.findIndex((w) => w.word === 'mediasock' && !w.quoted);
+      const until = words.findIndex((w, i) => i > from && w.word === '|' && !w.quoted);
+      const own = words.slice(from + 1, until === -1 ? undefined : until);
+      const text = own.map((w) => (w.quoted ? `'${w.word}'` : w.word)).join(' ');
+      const sh = spawnSync('sh', ['-c', `printf '%s\\n' ${text}`], {
+        cwd: dir,
+        encoding: 'utf8',
+        timeout: 10_000,
+      });
+      assert.equal(sh.status, 0, `${name}: sh on ${text}: ${sh.stderr}`);
+      assert.deepEqual(
+        sh.stdout.split('\n').slice(0, -1),
+        own.map((w) => w.word),
+        `${name}: sh splits: ${line}`,
+      );
+    }
+  }
+  assert.ok(examples >= 15, `examples checked: ${examples}`);
+  assert.ok(quotedUrls >= 4, `quoted URLs with & or ?: ${quotedUrls}`);
+});
 
 test('mediasock with no command prints the command list and exits 2', async () => {
   const r = await runCli([]);
