@@ -256,14 +256,16 @@ export async function recvCommand(args: string[], io: CommandIo): Promise<number
   const lines = (s: Record<string, unknown>, pps: number, bitsPerSecond: number): string[] => {
     const l = [
       `mediasock recv  ${receiver.description}`,
-      `  ${(s.seconds as number).toFixed(1).padStart(6)} s  ${pps.toFixed(0).padStart(7)} pps  ${formatMbit(bitsPerSecond).padStart(14)}` +
-        `   packets ${String(packets)}   bytes ${String(bytes)}   kernel drops ${(s.kernel_drops as number | null) ?? 'n/a'}` +
+      // Short lines, so every field shows in an 80-column terminal.
+      `  ${(s.seconds as number).toFixed(1).padStart(6)} s  ${pps.toFixed(0).padStart(7)} pps  ${formatMbit(bitsPerSecond).padStart(14)}`,
+      `  total    packets ${String(packets)}   bytes ${String(bytes)}   kernel drops ${(s.kernel_drops as number | null) ?? 'n/a'}` +
         (typeof s.rejoins === 'number' && s.rejoins > 0 ? `   rejoins ${s.rejoins}` : ''),
     ];
     if (rtp) {
       l.push(
         `  rtp      lost ${String(s.lost)}   duplicates ${String(s.duplicates)}   reordered ${String(s.reordered)}` +
-          `   jitter ${(s.jitter_ms as number).toFixed(3)} ms   ssrc ${(s.ssrc as string | null) ?? '-'}${rtpStats.notRtp > 0 ? `   not RTP ${rtpStats.notRtp}` : ''}`,
+          (rtpStats.notRtp > 0 ? `   not RTP ${rtpStats.notRtp}` : ''),
+        `           jitter ${(s.jitter_ms as number).toFixed(3)} ms   ssrc ${(s.ssrc as string | null) ?? '-'}`,
       );
     }
     if (ts.packets > 0) {
