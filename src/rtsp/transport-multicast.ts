@@ -1,9 +1,12 @@
 /**
  * RTP over multicast (`RTP/AVP;multicast`): the server picks the group, ports and TTL and says so
  * in its Transport reply (`destination=`, `port=a-b`, `ttl=`); the client joins that group on two
- * sockets (RTP on `a`, RTCP on `b`). When the reply names a `source` and the group is in the
- * source-specific range (232/8, ff3x::/96) the join is source-specific (RFC 4607); otherwise it is
- * any-source and packets from other hosts than the source (or the server) are dropped and counted.
+ * sockets (RTP on `a`, RTCP on `b`). When the reply names a `source` the join is source-filtered
+ * (IGMPv3 / MLDv2 INCLUDE, on any group: RFC 4607 in 232/8 and ff3x::/96, the same join elsewhere),
+ * so the network stops other senders; packets from other hosts that still reach the socket (a
+ * socket of another program sharing the port with an any-source join, when `IP_MULTICAST_ALL`
+ * cannot be turned off without the addon) are dropped and counted in `foreignSource`. Without a
+ * `source` the join is any-source.
  *
  * The sockets bind the wildcard with `reuseAddr` (several receivers on a host share the group's
  * port, as with any multicast receiver); with the addon `IP_MULTICAST_ALL` is off, so they see only
@@ -47,7 +50,6 @@ export class MulticastTransport implements MediaTransport {
   #ports: [number, number] = [0, 0];
   #ttl = 1;
   #source: string | undefined;
-  #ssm = false;
   #closing: Promise<void> | undefined;
 
   constructor(options: MulticastTransportOptions) {
@@ -79,7 +81,6 @@ export class MulticastTransport implements MediaTransport {
     this.#ports = ports;
     this.#ttl = reply.ttl ?? 1;
     this.#source = reply.source === undefined ? undefined : unmapped(reply.source);
-    this.#ssm = this.#source !== undefined && kind.ssm;
     const type = group.includes(':') ? 'udp6' : 'udp4';
     for (const [i, port] of ports.entries()) {
       const iface = this.#options.iface;
@@ -94,13 +95,13 @@ export class MulticastTransport implements MediaTransport {
           : {}),
       });
       this.#sockets.push(socket);
-      if (this.#ssm)
-        socket.addSourceSpecificMembership(this.#source as string, group, this.#options.iface);
+      if (this.#source !== undefined)
+        socket.addSourceSpecificMembership(this.#source, group, this.#options.iface);
       else socket.addMembership(group, this.#options.iface);
       const deliver = i === 0 ? sink.rtp.bind(sink) : sink.rtcp.bind(sink);
       socket.on('message', (data, rinfo) => {
         const from = unmapped(rinfo.address);
-        if (!this.#ssm && this.#source !== undefined && from !== this.#source) {
+        if (this.#source !== undefined && from !== this.#source) {
           this.stats.foreignSource++;
           return;
         }
@@ -125,7 +126,7 @@ export class MulticastTransport implements MediaTransport {
   }
 
   describe(): string {
-    const src = this.#ssm ? `${this.#source}@` : '';
+    const src = this.#source !== undefined ? `${this.#source}@` : '';
     return `multicast ${src}${this.#group}:${this.#ports[0]}-${this.#ports[1]} ttl=${this.#ttl}`;
   }
 

@@ -2,7 +2,7 @@
  * The RTSP client against a scripted server on 127.0.0.1 (real sockets), for what a well-behaved
  * server never does: each failure is a typed error with its code and nothing is left open
  * afterwards; plus redirects, interleaved data with junk, auto's fallback when UDP data never
- * comes, and a source-specific multicast join pinned to lo with TTL 0.
+ * comes, and a source-filtered multicast join (232/8 and 239/8) pinned to lo with TTL 0.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -273,54 +273,57 @@ test('auto: no UDP data within autoTimeoutMs → TEARDOWN, SETUP over TCP, data 
   }
 });
 
-test('multicast with a source in 232/8 joins source-specific (on lo, TTL 0): other sources never arrive', async () => {
-  const group = '232.0.9.17';
-  const base = 40000 + 2 * Math.floor(Math.random() * 5000);
-  const server = await startScriptedServer((r, _socket, b) => {
-    const std = standard(r, b);
-    if (std !== undefined) return std;
-    if (r.method === 'SETUP') {
-      return reply(r.cseq, '200 OK', {
-        Session: 'm1',
-        Transport: `RTP/AVP;multicast;destination=${group};port=${base}-${base + 1};ttl=0;source=127.0.0.2`,
-      });
-    }
-    return reply(r.cseq, '200 OK');
-  });
-  const open = (address: string) =>
-    UdpSocket.open({ type: 'udp4', address, multicastInterface: 'lo', multicastTtl: 0 });
-  const wanted = await open('127.0.0.2');
-  const other = await open('127.0.0.3');
-  try {
-    const client = await RtspClient.open(server.url('/x'), {
-      transport: 'multicast',
-      multicastInterface: 'lo',
+for (const group of ['232.0.9.17', '239.255.9.17']) {
+  test(`multicast with a source on ${group} joins source-filtered (on lo, TTL 0): other sources never reach the socket`, async () => {
+    const base = 40000 + 2 * Math.floor(Math.random() * 5000);
+    const server = await startScriptedServer((r, _socket, b) => {
+      const std = standard(r, b);
+      if (std !== undefined) return std;
+      if (r.method === 'SETUP') {
+        return reply(r.cseq, '200 OK', {
+          Session: 'm1',
+          Transport: `RTP/AVP;multicast;destination=${group};port=${base}-${base + 1};ttl=0;source=127.0.0.2`,
+        });
+      }
+      return reply(r.cseq, '200 OK');
     });
-    assert.equal(
-      client.stats()[0]?.transport,
-      `multicast 127.0.0.2@${group}:${base}-${base + 1} ttl=0`,
-    );
-    for (let seq = 0; seq < 10; seq++) {
-      const rtp = Buffer.alloc(12 + 188);
-      rtp[0] = 0x80;
-      rtp[1] = 33;
-      rtp.writeUInt16BE(seq, 2);
-      rtp.writeUInt32BE(seq === 0 ? 1 : 2, 8);
-      await other.send(rtp, base, group);
-      rtp.writeUInt32BE(7, 8);
-      await wanted.send(rtp, base, group);
+    const open = (address: string) =>
+      UdpSocket.open({ type: 'udp4', address, multicastInterface: 'lo', multicastTtl: 0 });
+    const wanted = await open('127.0.0.2');
+    const other = await open('127.0.0.3');
+    try {
+      const client = await RtspClient.open(server.url('/x'), {
+        transport: 'multicast',
+        multicastInterface: 'lo',
+      });
+      assert.equal(
+        client.stats()[0]?.transport,
+        `multicast 127.0.0.2@${group}:${base}-${base + 1} ttl=0`,
+      );
+      for (let seq = 0; seq < 10; seq++) {
+        const rtp = Buffer.alloc(12 + 188);
+        rtp[0] = 0x80;
+        rtp[1] = 33;
+        rtp.writeUInt16BE(seq, 2);
+        rtp.writeUInt32BE(seq === 0 ? 1 : 2, 8);
+        await other.send(rtp, base, group);
+        rtp.writeUInt32BE(7, 8);
+        await wanted.send(rtp, base, group);
+      }
+      for (let i = 0; i < 100 && (client.stats()[0]?.packets ?? 0) < 10; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      const [s] = client.stats();
+      assert.equal(s?.packets, 10);
+      assert.equal(s?.ssrc, 7, 'only the source the server named');
+      assert.equal(s?.lost, 0);
+      // The kernel filtered them (an INCLUDE join), not the client after the fact.
+      assert.equal(s?.foreignSource, 0, 'no datagram of another source reached the socket');
+      await client.close();
+    } finally {
+      await wanted.close();
+      await other.close();
+      await server.close();
     }
-    for (let i = 0; i < 100 && (client.stats()[0]?.packets ?? 0) < 10; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-    const [s] = client.stats();
-    assert.equal(s?.packets, 10);
-    assert.equal(s?.ssrc, 7, 'only the source the server named');
-    assert.equal(s?.lost, 0);
-    await client.close();
-  } finally {
-    await wanted.close();
-    await other.close();
-    await server.close();
-  }
-});
+  });
+}
