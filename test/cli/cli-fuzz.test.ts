@@ -13,8 +13,11 @@
  *
  * `MEDIASOCK_FUZZ_LOG=FILE` records every run (to see how many get past parsing).
  *
- * Bounded: each command gets at most `MEDIASOCK_FUZZ_RUNS` runs (default 20, at most 60) and 60 s;
- * every child has `--duration`/`--seconds` appended (the last value wins) and a hard timeout.
+ * Bounded: each command gets at most `MEDIASOCK_FUZZ_RUNS` runs (default 20, at most 60) and its
+ * share of the file's 70 s (what is left divided by the commands still to run, at most 60 s, so a
+ * command that finishes early leaves its time to the next); every child has `--duration`/`--seconds`
+ * appended (the last value wins) and a hard timeout. The whole file stays inside the runner's
+ * per-file limit on a loaded machine.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -29,6 +32,8 @@ import { REPO } from './cli-process.js';
 
 const RUNS = Math.min(60, Math.max(1, Number(process.env.MEDIASOCK_FUZZ_RUNS ?? 20) || 20));
 const TIME_PER_COMMAND_MS = 60_000;
+const TIME_PER_FILE_MS = 70_000;
+const fileDeadline = Date.now() + TIME_PER_FILE_MS;
 const CHILD_TIMEOUT_MS = 20_000;
 const MAIN = join(REPO, 'src', 'cli', 'main.ts');
 /** tsx by URL: the child runs in a scratch directory, where the package name would not resolve. */
@@ -296,11 +301,14 @@ async function openSink(t: { after: (fn: () => void) => void }): Promise<number>
   throw new Error('cannot bind a sink socket on loopback');
 }
 
-for (const command of Object.keys(LIMITS)) {
+const commands = Object.keys(LIMITS);
+for (const [index, command] of commands.entries()) {
   test(`fuzz: mediasock ${command} with arbitrary arguments exits 0, 1 or 2 without a stack`, async (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'mediasock-fuzz-'));
     t.after(() => rmSync(dir, { recursive: true, force: true }));
     const sink = String(await openSink(t));
+    const share = (fileDeadline - Date.now()) / (commands.length - index);
+    const timeLimit = Math.max(1000, Math.min(TIME_PER_COMMAND_MS, share));
     await fc.assert(
       fc.asyncProperty(HEADS[command] ?? fc.constant([]), argvTail(command), async (head, tail) => {
         const argv = [command, ...head, ...tail, ...(LIMITS[command] ?? [])].map((a) =>
@@ -325,7 +333,7 @@ for (const command of Object.keys(LIMITS)) {
       }),
       {
         numRuns: RUNS,
-        interruptAfterTimeLimit: TIME_PER_COMMAND_MS,
+        interruptAfterTimeLimit: timeLimit,
         markInterruptAsFailure: false,
       },
     );
