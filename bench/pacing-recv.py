@@ -3,7 +3,7 @@
 
 Usage: pacing-recv.py PORT [--idle S] [--max-seconds S] [--skip-bytes N]
 
-Binds 127.0.0.1:PORT, prints "ready" on stderr, then records the kernel timestamp and size of
+Binds 127.0.0.1:PORT, prints "ready" on stderr (and "first" at the first datagram), then records the kernel timestamp and size of
 each datagram until nothing arrives for --idle seconds (default 1.5) after the first one, or
 --max-seconds pass (default 60). Prints one JSON object: datagrams, bytes, seconds (first to
 last), mbit_per_s (bytes after the first datagram over that span), and the gaps between
@@ -61,6 +61,9 @@ def main():
                 ts = sec * 1_000_000_000 + nsec
         if ts is None:
             continue
+        if not stamps:
+            sys.stderr.write("first\n")
+            sys.stderr.flush()
         stamps.append(ts)
         sizes.append(len(data))
     out = {"datagrams": len(stamps), "bytes": sum(sizes)}

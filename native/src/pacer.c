@@ -5,8 +5,10 @@
  *
  * Timing: departure times are CLOCK_MONOTONIC nanoseconds counted from the pacer's open (so they
  * stay exact in a double). The thread waits for the head datagram's time with
- * pthread_cond_timedwait (interruptible by close) until 1 ms before it, then with
- * clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME), and runs with a 1 ns timer slack
+ * clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME) when it is at most 2 ms away, and with
+ * pthread_cond_timedwait on CLOCK_MONOTONIC (which close interrupts) when it is further, one
+ * wake-up per datagram either way (each costs tens of microseconds of CPU in a VM, the main cost
+ * of the thread at high rates), and runs with a 1 ns timer slack
  * (PR_SET_TIMERSLACK) so the kernel does not round its wake-ups to the default 50 us. Asked for a
  * priority, the thread runs SCHED_FIFO (needs CAP_SYS_NICE or an RLIMIT_RTPRIO; refused, it stays
  * a normal thread and reports the errno), so CPU-bound processes do not delay its wake-ups. A datagram
@@ -154,8 +156,11 @@ static void* msock__pacer_thread(void* arg) {
     due = p->origin_ns + p->times[slot];
     now = msock__mono_ns();
     if (due - now > 2000000LL) {
-      /* A long wait: on the condition variable, so that close wakes it. */
-      struct timespec until = msock__ts(due - 1000000LL);
+      /*
+       * A long wait: on the condition variable until the time itself (one wake-up, as precise as
+       * clock_nanosleep: both are hrtimers with this thread's slack), so that close wakes it.
+       */
+      struct timespec until = msock__ts(due);
       (void)pthread_cond_timedwait(&p->cond, &p->mu, &until);
       continue;
     }

@@ -307,6 +307,7 @@ export async function sendCommand(args: string[], io: CommandIo): Promise<number
       meanLateMs: o.meanLatenessMs,
       discontinuities: p.discontinuities,
       engine: o.engine,
+      realtime: o.realtime,
       sent: o.sent,
       bytes: o.bytes,
       sendErrors: o.sendErrors,
@@ -338,6 +339,7 @@ export async function sendCommand(args: string[], io: CommandIo): Promise<number
       ...base,
       pacing: f.pacing,
       pacer: f.engine,
+      realtime: f.realtime,
       pcr_pid: f.pcrPid,
       pcr_mbit_per_s: mbit(f.pcrBps),
       achieved_mbit_per_s: mbit(f.achievedBps),
@@ -496,7 +498,7 @@ export async function sendCommand(args: string[], io: CommandIo): Promise<number
         if (!warned && ts.stats().pacing === 'bitrate') {
           warned = true;
           io.stderr.write(
-            `mediasock send: note: no PCR in the first ${PCR_SEARCH_PACKETS} packets; sending at the fixed rate of ${DEFAULT_PPS} datagrams/s (give --bitrate for another rate)\n`,
+            `mediasock send: note: no PCR in the first ${Math.min(PCR_SEARCH_PACKETS, ts.stats().packets)} packets; sending at the fixed rate of ${DEFAULT_PPS} datagrams/s (give --bitrate for another rate)\n`,
           );
         }
         for (const d of datagrams) {
@@ -529,6 +531,7 @@ interface PlayoutFigures {
   meanLateMs: number;
   discontinuities: number;
   engine: 'thread' | 'timer';
+  realtime: boolean | string;
   sent: number;
   bytes: number;
   sendErrors: number;

@@ -241,6 +241,12 @@ export class PlayoutSender {
       ['maxDatagramBytes', options.maxDatagramBytes, 1, 65535],
       ['realtimePriority', options.realtimePriority, 0, 99],
     ];
+    if (options.realtimePriority !== undefined && !Number.isInteger(options.realtimePriority))
+      throw new InvalidArgumentError(
+        'realtimePriority',
+        options.realtimePriority,
+        'must be an integer in 0..99',
+      );
     for (const [name, value, min, max] of checks) {
       if (value === undefined) continue;
       if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max)

@@ -201,7 +201,9 @@ export class TsPlayout {
       i = take;
       if (this.#partialBytes === TS_PACKET_BYTES) {
         this.#partialBytes = 0;
-        this.#packet(this.#partial, 0);
+        this.#reserve(1);
+        this.#store.set(this.#partial, this.#count * TS_PACKET_BYTES);
+        this.#packet();
       }
     }
     while (i < n) {
@@ -215,8 +217,14 @@ export class TsPlayout {
         this.#partialBytes = n - i;
         break;
       }
-      this.#packet(chunk, i);
-      i += TS_PACKET_BYTES;
+      // A run of whole packets in sync: copied in one piece, then read in place.
+      let m = 1;
+      while (i + (m + 1) * TS_PACKET_BYTES <= n && chunk[i + m * TS_PACKET_BYTES] === TS_SYNC_BYTE)
+        m++;
+      this.#reserve(m);
+      this.#store.set(chunk.subarray(i, i + m * TS_PACKET_BYTES), this.#count * TS_PACKET_BYTES);
+      for (let k = 0; k < m; k++) this.#packet();
+      i += m * TS_PACKET_BYTES;
     }
     return this.#emit(false);
   }
@@ -271,10 +279,12 @@ export class TsPlayout {
     };
   }
 
-  /** One whole packet at b[o]. */
-  #packet(b: Uint8Array, o: number): void {
+  /** The packet at #count of #store (written there already). */
+  #packet(): void {
+    const b = this.#store;
+    const o = this.#count * TS_PACKET_BYTES;
     const index = this.#base + this.#count;
-    this.#append(b, o);
+    this.#count++;
     const pid = ((b[o + 1]! & 0x1f) << 8) | b[o + 2]!;
     const afc = (b[o + 3]! >> 4) & 3;
     let payloadStart = 4;
@@ -446,9 +456,10 @@ export class TsPlayout {
     this.#discontinuityPending = true;
   }
 
-  #append(b: Uint8Array, o: number): void {
-    if (this.#count === this.#times.length) {
-      if (this.#head > this.#count / 2) {
+  /** Room for `m` more packets: the handed-out ones moved out, or the store doubled. */
+  #reserve(m: number): void {
+    while (this.#count + m > this.#times.length) {
+      if (this.#head > 0 && this.#head >= this.#count / 2) {
         this.#store.copyWithin(0, this.#head * TS_PACKET_BYTES, this.#count * TS_PACKET_BYTES);
         this.#times.copyWithin(0, this.#head, this.#count);
         this.#base += this.#head;
@@ -464,8 +475,6 @@ export class TsPlayout {
         this.#times = times;
       }
     }
-    this.#store.set(b.subarray(o, o + TS_PACKET_BYTES), this.#count * TS_PACKET_BYTES);
-    this.#count++;
   }
 
   #emit(all: boolean): PacedDatagram[] {
