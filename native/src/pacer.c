@@ -69,11 +69,19 @@ static atomic_int msock__pacers_live = 0;
 #ifdef MSOCK__PACER_LINUX
 
 typedef struct msock_pacer_s {
+  /*
+   * The ring is single-producer (JS: tail) single-consumer (the thread: head), published with
+   * sequentially consistent atomics, so neither side takes a lock to queue or send: a real-time
+   * thread never waits for the JS thread (no priority inversion). The mutex and condition variable
+   * serve only the waits that may be interrupted: an empty ring (`waiting` set), a departure more
+   * than 2 ms away, and close.
+   */
   pthread_mutex_t mu;
   pthread_cond_t cond;
   pthread_t thread;
   int thread_started;
-  int stop;
+  atomic_int stop;
+  atomic_int waiting;
   int fd;
   struct sockaddr_storage dest;
   socklen_t destlen;
@@ -82,14 +90,16 @@ typedef struct msock_pacer_s {
   uint32_t* lens;
   uint64_t slots;
   uint64_t slot_bytes;
-  uint64_t head; /* next to send (thread) */
-  uint64_t tail; /* next free (JS) */
+  atomic_uint_least64_t head; /* next to send (written by the thread) */
+  atomic_uint_least64_t tail; /* next free (written by JS) */
   int64_t origin_ns;
   int64_t late_ns;
   int priority;  /* SCHED_FIFO priority asked for, 0: none */
-  int realtime;  /* 1 when the thread runs SCHED_FIFO, -errno when refused, 0 when not asked */
-  /* stats, under mu */
-  double sent, bytes, late, max_late, sum_late, errors, last_errno, first_ns, last_ns;
+  atomic_int realtime;  /* 1: SCHED_FIFO, -errno: refused, 0: not asked */
+  /* stats: written by the thread only, read by JS */
+  atomic_uint_least64_t sent, bytes, late, errors;
+  atomic_int_least64_t max_late, sum_late, first_ns, last_ns;
+  atomic_int last_errno;
   int closed;
   int hooked;
   napi_env env;
@@ -120,13 +130,9 @@ static int msock__pacer_send(msock_pacer_t* p, const uint8_t* data, size_t len) 
         sendto(p->fd, data, len, 0, (struct sockaddr*)&p->dest, p->destlen));
     if (n >= 0) return 0;
     if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS) return -errno;
+    if (atomic_load(&p->stop)) return -ECANCELED;
     {
       struct pollfd pfd = {p->fd, POLLOUT, 0};
-      int stop;
-      pthread_mutex_lock(&p->mu);
-      stop = p->stop;
-      pthread_mutex_unlock(&p->mu);
-      if (stop) return -ECANCELED;
       (void)poll(&pfd, 1, 10);
     }
   }
@@ -144,15 +150,24 @@ static void* msock__pacer_thread(void* arg) {
     rt = pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp);
     rt = rt == 0 ? 1 : -rt;
   }
-  pthread_mutex_lock(&p->mu);
-  p->realtime = rt;
+  atomic_store(&p->realtime, rt);
   for (;;) {
-    int64_t due, now;
-    uint64_t slot;
+    int64_t due, now, late;
+    uint64_t head, slot;
     int rc;
-    while (!p->stop && p->head == p->tail) pthread_cond_wait(&p->cond, &p->mu);
-    if (p->stop) break;
-    slot = p->head % p->slots;
+    if (atomic_load(&p->stop)) break;
+    head = atomic_load(&p->head);
+    if (head == atomic_load(&p->tail)) {
+      /* Empty: wait for a push (which signals when it sees `waiting`) or close. */
+      pthread_mutex_lock(&p->mu);
+      atomic_store(&p->waiting, 1);
+      while (!atomic_load(&p->stop) && head == atomic_load(&p->tail))
+        pthread_cond_wait(&p->cond, &p->mu);
+      atomic_store(&p->waiting, 0);
+      pthread_mutex_unlock(&p->mu);
+      continue;
+    }
+    slot = head % p->slots;
     due = p->origin_ns + p->times[slot];
     now = msock__mono_ns();
     if (due - now > 2000000LL) {
@@ -161,10 +176,11 @@ static void* msock__pacer_thread(void* arg) {
        * clock_nanosleep: both are hrtimers with this thread's slack), so that close wakes it.
        */
       struct timespec until = msock__ts(due);
-      (void)pthread_cond_timedwait(&p->cond, &p->mu, &until);
+      pthread_mutex_lock(&p->mu);
+      if (!atomic_load(&p->stop)) (void)pthread_cond_timedwait(&p->cond, &p->mu, &until);
+      pthread_mutex_unlock(&p->mu);
       continue;
     }
-    pthread_mutex_unlock(&p->mu);
     if (due > now) {
       struct timespec until = msock__ts(due);
       while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL) == EINTR) {
@@ -172,28 +188,23 @@ static void* msock__pacer_thread(void* arg) {
     }
     now = msock__mono_ns();
     rc = msock__pacer_send(p, p->ring + slot * p->slot_bytes, p->lens[slot]);
-    pthread_mutex_lock(&p->mu);
     if (rc == -ECANCELED) break;
-    {
-      double late = (double)(now - due);
-      if (late < 0) late = 0;
-      if (rc == 0) {
-        if (p->sent == 0) p->first_ns = (double)(now - p->origin_ns);
-        p->last_ns = (double)(now - p->origin_ns);
-        p->sent++;
-        p->bytes += p->lens[slot];
-      } else {
-        p->errors++;
-        p->last_errno = -rc;
-      }
-      if (late > p->max_late) p->max_late = late;
-      p->sum_late += late;
-      if (late > (double)p->late_ns) p->late++;
+    late = now - due;
+    if (late < 0) late = 0;
+    if (rc == 0) {
+      if (atomic_load(&p->sent) == 0) atomic_store(&p->first_ns, now - p->origin_ns);
+      atomic_store(&p->last_ns, now - p->origin_ns);
+      atomic_fetch_add(&p->bytes, p->lens[slot]);
+      atomic_fetch_add(&p->sent, 1);
+    } else {
+      atomic_store(&p->last_errno, -rc);
+      atomic_fetch_add(&p->errors, 1);
     }
-    p->head++;
-    if (p->head == p->tail) pthread_cond_broadcast(&p->cond);
+    if (late > atomic_load(&p->max_late)) atomic_store(&p->max_late, late);
+    atomic_fetch_add(&p->sum_late, late);
+    if (late > p->late_ns) atomic_fetch_add(&p->late, 1);
+    atomic_store(&p->head, head + 1);
   }
-  pthread_mutex_unlock(&p->mu);
   return NULL;
 }
 
@@ -203,7 +214,7 @@ static void msock__pacer_shutdown(msock_pacer_t* p) {
   p->closed = 1;
   if (p->thread_started) {
     pthread_mutex_lock(&p->mu);
-    p->stop = 1;
+    atomic_store(&p->stop, 1);
     pthread_cond_broadcast(&p->cond);
     pthread_mutex_unlock(&p->mu);
     pthread_join(p->thread, NULL);
@@ -449,17 +460,22 @@ static napi_value msock_pacer_push(napi_env env, napi_callback_info cbinfo) {
     msock_throw_invalid(env, "payload", argv[1], "must hold 1..slotBytes bytes");
     return NULL;
   }
-  pthread_mutex_lock(&p->mu);
-  if (p->tail - p->head < p->slots) {
-    uint64_t slot = p->tail % p->slots;
-    memcpy(p->ring + slot * p->slot_bytes, data, len);
-    p->lens[slot] = (uint32_t)len;
-    p->times[slot] = (int64_t)when;
-    if (p->tail == p->head) pthread_cond_signal(&p->cond);
-    p->tail++;
-    ok = 1;
+  {
+    uint64_t tail = atomic_load(&p->tail);
+    if (tail - atomic_load(&p->head) < p->slots) {
+      uint64_t slot = tail % p->slots;
+      memcpy(p->ring + slot * p->slot_bytes, data, len);
+      p->lens[slot] = (uint32_t)len;
+      p->times[slot] = (int64_t)when;
+      atomic_store(&p->tail, tail + 1);
+      if (atomic_load(&p->waiting)) {
+        pthread_mutex_lock(&p->mu);
+        pthread_cond_signal(&p->cond);
+        pthread_mutex_unlock(&p->mu);
+      }
+      ok = 1;
+    }
   }
-  pthread_mutex_unlock(&p->mu);
   NAPI_CALL(env, napi_get_boolean(env, ok, &result));
   return result;
 #endif
@@ -486,20 +502,18 @@ static napi_value msock_pacer_stats(napi_env env, napi_callback_info cbinfo) {
     return NULL;
   }
   out = (double*)raw;
-  pthread_mutex_lock(&p->mu);
-  out[ST_SENT] = p->sent;
-  out[ST_BYTES] = p->bytes;
-  out[ST_LATE] = p->late;
-  out[ST_MAX_LATE_NS] = p->max_late;
-  out[ST_SUM_LATE_NS] = p->sum_late;
-  out[ST_SEND_ERRORS] = p->errors;
-  out[ST_LAST_ERRNO] = p->last_errno;
-  out[ST_QUEUED] = (double)(p->tail - p->head);
-  out[ST_FIRST_NS] = p->first_ns;
-  out[ST_LAST_NS] = p->last_ns;
-  out[ST_RUNNING] = p->thread_started && !p->stop ? 1 : 0;
-  out[ST_REALTIME] = p->realtime;
-  pthread_mutex_unlock(&p->mu);
+  out[ST_SENT] = (double)atomic_load(&p->sent);
+  out[ST_BYTES] = (double)atomic_load(&p->bytes);
+  out[ST_LATE] = (double)atomic_load(&p->late);
+  out[ST_MAX_LATE_NS] = (double)atomic_load(&p->max_late);
+  out[ST_SUM_LATE_NS] = (double)atomic_load(&p->sum_late);
+  out[ST_SEND_ERRORS] = (double)atomic_load(&p->errors);
+  out[ST_LAST_ERRNO] = atomic_load(&p->last_errno);
+  out[ST_QUEUED] = (double)(atomic_load(&p->tail) - atomic_load(&p->head));
+  out[ST_FIRST_NS] = (double)atomic_load(&p->first_ns);
+  out[ST_LAST_NS] = (double)atomic_load(&p->last_ns);
+  out[ST_RUNNING] = p->thread_started && !atomic_load(&p->stop) ? 1 : 0;
+  out[ST_REALTIME] = atomic_load(&p->realtime);
   return NULL;
 #endif
 }

@@ -21,10 +21,12 @@
  *
  * @module
  */
+import { isIP } from 'node:net';
 import { constants as osConstants } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { AbortError, InvalidArgumentError, InvalidStateError } from '../errors.js';
+import { assertFactory, kFactory } from '../internal/factory-only.js';
 import { loadNative } from '../native/index.js';
 import type { NativeBinding } from '../native/binding.js';
 import type { UdpSocket } from '../udp/udp-socket.js';
@@ -181,7 +183,8 @@ export class PlayoutSender {
   #inFlight = 0;
   #wake: (() => void) | undefined;
 
-  private constructor(socket: UdpSocket, options: PlayoutSenderOptions) {
+  private constructor(token: unknown, socket: UdpSocket, options: PlayoutSenderOptions) {
+    assertFactory(token, 'PlayoutSender', 'PlayoutSender.open()');
     this.#socket = socket;
     this.#port = options.port;
     this.#address = options.address;
@@ -232,8 +235,16 @@ export class PlayoutSender {
       throw new InvalidArgumentError('options', options, 'must be an object { port, address, … }');
     if (!Number.isInteger(options.port) || options.port < 1 || options.port > 65535)
       throw new InvalidArgumentError('port', options.port, 'must be an integer in 1..65535');
-    if (typeof options.address !== 'string' || options.address === '')
-      throw new InvalidArgumentError('address', options.address, 'must be an address literal');
+    if (
+      typeof options.address !== 'string' ||
+      isIP(options.address.split('%')[0] ?? '') === 0 ||
+      options.address.endsWith('%')
+    )
+      throw new InvalidArgumentError(
+        'address',
+        options.address,
+        'must be an IPv4 or IPv6 address literal (with %zone for a scoped IPv6 address)',
+      );
     const checks: [string, unknown, number, number][] = [
       ['preloadSeconds', options.preloadSeconds, 0, 60],
       ['lateMs', options.lateMs, 0, 60_000],
@@ -263,7 +274,7 @@ export class PlayoutSender {
         options.engine,
         "must be 'auto', 'thread' or 'timer'",
       );
-    return new PlayoutSender(socket, options);
+    return new PlayoutSender(kFactory, socket, options);
   }
 
   /** `'thread'` or `'timer'`. */

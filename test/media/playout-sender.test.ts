@@ -226,3 +226,37 @@ test('bad arguments are InvalidArgumentErrors', async () => {
     await socket.close();
   }
 });
+
+test(
+  'thread: a process that exits with datagrams queued (never closed) ends at once',
+  { skip: threadSkip },
+  async () => {
+    const { spawnSync } = await import('node:child_process');
+    const { REPO } = await import('../cli/cli-process.js');
+    // One process leaves its sender for the environment cleanup hook, the other calls process.exit.
+    for (const ending of ['', 'process.exit(0);']) {
+      const script = `
+      import { PlayoutSender, UdpSocket, playoutThreadsLive } from './src/index.ts';
+      const socket = await UdpSocket.open({ type: 'udp4', address: '127.0.0.1' });
+      const out = PlayoutSender.open(socket, { port: 9, address: '127.0.0.1', engine: 'thread' });
+      for (let i = 0; i < 10; i++) await out.send(Buffer.alloc(100), 60 + i);
+      console.log(playoutThreadsLive());
+      socket.unref?.();
+      await socket.close();
+      ${ending}`;
+      const t0 = performance.now();
+      const r = spawnSync(
+        process.execPath,
+        ['--import', 'tsx', '--input-type=module', '-e', script],
+        {
+          cwd: REPO,
+          encoding: 'utf8',
+          timeout: 20_000,
+        },
+      );
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stdout.trim(), '1');
+      assert.ok(performance.now() - t0 < 15_000, 'the process did not wait for the queued minute');
+    }
+  },
+);
