@@ -367,9 +367,16 @@ export async function sendCommand(args: string[], io: CommandIo): Promise<number
     }
     return out;
   };
+  let rtNoted = false;
   const syncPlayoutCounters = (): void => {
     const f = playoutFigures();
     if (f === undefined) return;
+    if (rtPriority > 0 && !rtNoted && typeof f.realtime === 'string') {
+      rtNoted = true;
+      io.stderr.write(
+        `mediasock send: note: --rt-priority ${rtPriority} was refused (${f.realtime}: needs CAP_SYS_NICE or an RLIMIT_RTPRIO); the sender thread runs at normal priority\n`,
+      );
+    }
     sent = f.sent;
     bytes = f.bytes;
     sendErrors = f.sendErrors;
