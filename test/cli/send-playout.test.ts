@@ -7,6 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import * as dgram from 'node:dgram';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -14,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { runCli, summary } from './cli-process.js';
+import { REPO, runCli, summary } from './cli-process.js';
 import { commandSkipReason } from '../helpers/capabilities.js';
 import { makeCbrTs, packetsWithoutPcr } from '../helpers/ts-files.js';
 import { loadNative } from '../../src/native/index.js';
@@ -196,7 +197,7 @@ test(
   },
 );
 
-test('send: --preload, --pacer and --rt-priority are checked', async () => {
+test('send: --preload, --pacer, --rt-priority and a payload size for playout are checked', async () => {
   const file = join(dir, 'nopcr-small.ts');
   writeFileSync(file, packetsWithoutPcr(10));
   for (const args of [
@@ -205,8 +206,75 @@ test('send: --preload, --pacer and --rt-priority are checked', async () => {
     ['--pacer', 'fast'],
     ['--rt-priority', '100'],
     ['--pps', '10', '--preload', '1'],
+    ['--payload-size', '1000'],
   ]) {
     const r = await runCli(['send', 'udp://127.0.0.1:9', file, ...args], { timeoutMs: 30_000 });
     assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
   }
 });
+
+/** Root can drop to `nobody` (setpriv), whose thread may not take SCHED_FIFO. */
+function unprivilegedSkipReason(): string | undefined {
+  if (process.getuid?.() !== 0) return 'needs root to run the command line as nobody';
+  if (!nativePacer) return 'the native addon with the pacer is not loaded';
+  const probe = spawnSync('setpriv', [
+    '--reuid=nobody',
+    '--regid=nogroup',
+    '--clear-groups',
+    'true',
+  ]);
+  if (probe.status !== 0) return 'setpriv cannot switch to nobody here';
+  const read = spawnSync('setpriv', [
+    '--reuid=nobody',
+    '--regid=nogroup',
+    '--clear-groups',
+    'test',
+    '-r',
+    join(REPO, 'src/cli/main.ts'),
+  ]);
+  if (read.status !== 0) return 'nobody cannot read the repository';
+  return undefined;
+}
+
+test(
+  'send --rt-priority refused (an unprivileged user): a note says so and the playout goes on',
+  { skip: unprivilegedSkipReason() },
+  async () => {
+    const rx = await receiver();
+    try {
+      const r = spawnSync(
+        'setpriv',
+        [
+          '--reuid=nobody',
+          '--regid=nogroup',
+          '--clear-groups',
+          process.execPath,
+          '--import',
+          'tsx',
+          'src/cli/main.ts',
+          'send',
+          `udp://127.0.0.1:${rx.port}`,
+          '-',
+          '--rt-priority',
+          '10',
+          '--json',
+        ],
+        {
+          cwd: REPO,
+          encoding: 'utf8',
+          timeout: 30_000,
+          env: { ...process.env, HOME: '/tmp' },
+          // On stdin: the scratch directory is the test's own (mode 0700).
+          input: packetsWithoutPcr(700),
+        },
+      );
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stderr, /--rt-priority 10 was refused \(EPERM/);
+      const s = summary(r.stdout);
+      assert.equal(s.realtime, 'EPERM');
+      assert.equal(s.packets, 100);
+    } finally {
+      await rx.close();
+    }
+  },
+);
