@@ -5,8 +5,9 @@
  * Two engines, chosen at open:
  * - `'thread'` (native addon, Linux): a sender thread in the addon waits for each datagram's time
  *   with `clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME)` and sends it with `sendto(2)` on a
- *   `dup(2)` of the socket's fd, from a ring this class fills; gaps are even to tens of
- *   microseconds and do not depend on the event loop.
+ *   `dup(2)` of the socket's fd, from a ring this class fills (lock-free); the gaps do not depend
+ *   on the event loop, and are even to tens of microseconds when the thread's core is free or the
+ *   thread runs `SCHED_FIFO` (`realtimePriority`).
  * - `'timer'` (no addon, or `engine: 'timer'`): Node timers wake the event loop and the datagrams
  *   due are sent with `socket.send`; gaps follow Node's 1 ms timer granularity, the average rate
  *   still follows the times.
@@ -222,8 +223,9 @@ export class PlayoutSender {
   }
 
   /**
-   * Starts a sender on `socket` to `address:port`. The socket stays the caller's (close the sender
-   * first, then the socket).
+   * Starts a sender on `socket` to `address:port`. The socket stays the caller's: close the sender
+   * first, then the socket (the thread sends on its own `dup` of the fd, which keeps the socket and
+   * its port open until the sender closes).
    *
    * @throws InvalidArgumentError for an option out of range; InvalidStateError for
    *   `engine: 'thread'` without the addon; SystemCallError when the thread cannot start.

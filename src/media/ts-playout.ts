@@ -185,8 +185,7 @@ export class TsPlayout {
    * Takes the next bytes of the stream and returns the datagrams whose times are now known (those
    * up to the last PCR read; the rest come with later calls or {@link TsPlayout.end}).
    *
-   * @throws InvalidArgumentError when `chunk` is not a Uint8Array; InvalidStateError-like
-   *   InvalidArgumentError after {@link TsPlayout.end}.
+   * @throws InvalidArgumentError when `chunk` is not a Uint8Array, or after {@link TsPlayout.end}.
    */
   push(chunk: Uint8Array): PacedDatagram[] {
     if (!(chunk instanceof Uint8Array))
