@@ -107,6 +107,10 @@ interface PacerBinding {
   msock_pacer_live(): number;
 }
 
+/** Bounds of the wait for room in a full ring, ms. */
+const MIN_REFILL_WAIT_MS = 5;
+const MAX_REFILL_WAIT_MS = 250;
+
 /** Slots of the stats array (`ST_*` in `native/src/pacer.c`). */
 const ST = {
   SENT: 0,
@@ -164,6 +168,9 @@ export class PlayoutSender {
   readonly #native: PacerBinding | undefined;
   readonly #handle: unknown;
   readonly #stats = new Float64Array(ST.LENGTH);
+  /** Departure (ns) of each datagram in the ring, by push count modulo the capacity. */
+  readonly #pushed: Float64Array;
+  #pushCount = 0;
   /** performance.now() (ms) of departure time 0, timer engine. */
   readonly #zeroMs: number;
   #closed = false;
@@ -193,6 +200,7 @@ export class PlayoutSender {
     this.#lateSeconds = (options.lateMs ?? 1) / 1000;
     this.#capacity = options.queueDatagrams ?? 1024;
     this.#maxBytes = options.maxDatagramBytes ?? 2048;
+    this.#pushed = new Float64Array(this.#capacity);
     const engine = options.engine ?? 'auto';
     const binding = engine === 'timer' ? undefined : pacerBinding(loadNative());
     const fd = socket.fd;
@@ -310,12 +318,29 @@ export class PlayoutSender {
       throw new InvalidArgumentError('departure', departure, 'must be a number of seconds >= 0');
     if (this.#native !== undefined) {
       const at = (departure + this.#preload) * 1e9;
-      // Bounded by the signal and by the ring draining (the thread always advances).
+      // Bounded by the signal and by the ring draining (the thread always advances). A full ring
+      // is refilled once half of it has left (a few wake-ups per second at any rate), not one
+      // datagram at a time.
       while (!this.#native.msock_pacer_push(this.#handle, payload, at)) {
         if (signal?.aborted === true) throw new AbortError('PlayoutSender.send', signal.reason);
-        await sleep(10);
+        const k = this.#pushCount - (this.#capacity >> 1);
+        const half = k >= 0 ? this.#pushed[k % this.#capacity]! : 0;
+        const waitMs = (half / 1e9 - this.#preload - this.now()) * 1000;
+        try {
+          await sleep(
+            Number.isFinite(waitMs)
+              ? Math.min(MAX_REFILL_WAIT_MS, Math.max(MIN_REFILL_WAIT_MS, waitMs))
+              : MIN_REFILL_WAIT_MS,
+            undefined,
+            { signal },
+          );
+        } catch {
+          throw new AbortError('PlayoutSender.send', signal?.reason);
+        }
         if (this.#closed) throw new InvalidStateError('the playout sender is closed');
       }
+      this.#pushed[this.#pushCount % this.#capacity] = at;
+      this.#pushCount++;
       return;
     }
     while (this.#queue.length - this.#queueHead >= this.#capacity) {

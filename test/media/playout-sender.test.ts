@@ -10,6 +10,7 @@ import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import {
+  AbortError,
   InvalidArgumentError,
   InvalidStateError,
   PlayoutSender,
@@ -257,6 +258,27 @@ test(
       assert.equal(r.status, 0, r.stderr);
       assert.equal(r.stdout.trim(), '1');
       assert.ok(performance.now() - t0 < 15_000, 'the process did not wait for the queued minute');
+    }
+  },
+);
+
+test(
+  'thread: send waiting for room in a full queue ends with AbortError when its signal aborts',
+  { skip: threadSkip },
+  async () => {
+    const socket = await UdpSocket.open({ type: 'udp4', address: '127.0.0.1' });
+    const out = PlayoutSender.open(socket, { port: 9, address: '127.0.0.1', queueDatagrams: 4 });
+    try {
+      for (let i = 0; i < 4; i++) await out.send(datagram(i), 30 + i);
+      const ac = new AbortController();
+      const pending = out.send(datagram(4), 40, ac.signal);
+      setTimeout(() => ac.abort(), 50);
+      const t0 = performance.now();
+      await assert.rejects(pending, (err: unknown) => err instanceof AbortError);
+      assert.ok(performance.now() - t0 < 1000, 'aborted promptly, not after the queue drained');
+    } finally {
+      await out.close();
+      await socket.close();
     }
   },
 );
