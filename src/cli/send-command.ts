@@ -189,7 +189,7 @@ export async function sendCommand(args: string[], io: CommandIo): Promise<number
     throw new UsageError('--loop needs a FILE');
   }
   const preload =
-    values.preload === undefined || /^\s*0*(\.0*)?\s*$/.test(values.preload)
+    values.preload === undefined || /^\s*(0+(\.0*)?|0*\.0+)\s*$/.test(values.preload)
       ? values.preload === undefined
         ? DEFAULT_PRELOAD_SECONDS
         : 0

@@ -203,6 +203,7 @@ test('send: --preload, --pacer, --rt-priority and a payload size for playout are
   for (const args of [
     ['--preload', '-1'],
     ['--preload', '61'],
+    ['--preload', ''],
     ['--pacer', 'fast'],
     ['--rt-priority', '100'],
     ['--pps', '10', '--preload', '1'],
