@@ -62,7 +62,10 @@ export interface PacedDatagram {
 
 /** What {@link TsPlayout.stats} reports. */
 export interface TsPlayoutStats {
-  /** `'pcr'` once a PCR pair has given a rate; `'bitrate'` when timed at the fallback rate. */
+  /**
+   * `'pcr'` once a PCR pair has given the current rate; `'bitrate'` while timed at the fallback
+   * rate (no PCR found); `'searching'` before either.
+   */
   pacing: 'pcr' | 'bitrate' | 'searching';
   /** The PID whose PCRs time the stream, or `null` while none. */
   pcrPid: number | null;
@@ -153,6 +156,8 @@ export class TsPlayout {
   #skipped = 0;
   #datagrams = 0;
   #fallbackUsed = false;
+  /** Whether the current packet interval was measured between two PCRs. */
+  #rateFromPcr = false;
   #ended = false;
 
   /** @throws InvalidArgumentError for an option out of range. */
@@ -257,14 +262,7 @@ export class TsPlayout {
   /** Counters and the measured rate. */
   stats(): TsPlayoutStats {
     return {
-      pacing:
-        this.#pcrPackets > 0 && !this.#fallbackUsed
-          ? 'pcr'
-          : this.#fallbackUsed
-            ? 'bitrate'
-            : this.#pcrPackets > 0
-              ? 'pcr'
-              : 'searching',
+      pacing: this.#rateFromPcr ? 'pcr' : this.#fallbackUsed ? 'bitrate' : 'searching',
       pcrPid: this.#pcrPid,
       pmtPcrPid: this.#pmtPcrPid,
       pcrs: this.#pcrs,
@@ -382,6 +380,7 @@ export class TsPlayout {
         this.#anchorTimed = true;
       }
       this.#interval = seconds / packets;
+      this.#rateFromPcr = true;
       this.#pcrPackets += packets;
       this.#pcrSeconds += seconds;
       this.#fill(index, this.#anchorTime + seconds);
@@ -437,6 +436,7 @@ export class TsPlayout {
     if (this.#interval === undefined) {
       this.#interval = this.#fallbackInterval;
       this.#fallbackUsed = true;
+      this.#rateFromPcr = false;
     }
     if (!this.#anchorTimed) {
       if (this.#anchorPcr === undefined) {

@@ -251,3 +251,22 @@ test('bad arguments are InvalidArgumentErrors', () => {
   assert.throws(() => p.push(Buffer.alloc(188)), InvalidArgumentError);
   assert.deepEqual(p.end(), []);
 });
+
+test('PCRs that start after the search gave up take over from the fallback rate', () => {
+  const p = new TsPlayout({
+    packetsPerDatagram: 1,
+    fallbackBitsPerSecond: 188 * 8 * 100,
+    maxSearchPackets: 50,
+  });
+  const out: PacedDatagram[] = [];
+  out.push(...p.push(packetsWithoutPcr(100)));
+  assert.equal(p.stats().pacing, 'bitrate');
+  // Then PCRs every 10 packets, 10 ms apart (1 ms per packet).
+  out.push(...p.push(pcrStream(200, 10, 5e6, PCR_HZ / 100)), ...p.end());
+  assert.equal(p.stats().pacing, 'pcr');
+  assertMonotonic(out);
+  assert.equal(out.length, 300);
+  // 10 ms per packet at the fallback rate, 1 ms once the PCRs give the rate.
+  assert.ok(Math.abs(out[20]!.departure - out[19]!.departure - 0.01) < 1e-9);
+  assert.ok(Math.abs(out[250]!.departure - out[249]!.departure - 0.001) < 1e-9);
+});
