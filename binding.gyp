@@ -11,10 +11,12 @@
         "native/src/socket.c",
         "native/src/cmsg.c",
         "native/src/batch.c",
-        "native/src/dtls.c"
+        "native/src/dtls.c",
+        "native/src/pacer.c"
       ],
       "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
-      "cflags_c": ["-std=gnu11", "-Wall", "-Wextra"],
+      "cflags_c": ["-std=gnu11", "-Wall", "-Wextra", "-pthread"],
+      "ldflags": ["-pthread"],
       "xcode_settings": {
         "OTHER_CFLAGS": ["-std=gnu11", "-Wall", "-Wextra"]
       }

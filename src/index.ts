@@ -100,6 +100,10 @@ export type { TsCheckSnapshot } from './media/ts-check.js';
 export type { DatagramBatchView } from './media/datagram-view.js';
 export { Pacer } from './media/pacer.js';
 export type { PacerOptions } from './media/pacer.js';
+export { TsPlayout, PCR_HZ, PCR_WRAP } from './media/ts-playout.js';
+export type { PacedDatagram, TsPlayoutOptions, TsPlayoutStats } from './media/ts-playout.js';
+export { PlayoutSender, playoutThreadsLive } from './media/playout-sender.js';
+export type { PlayoutSenderOptions, PlayoutSenderStats } from './media/playout-sender.js';
 export { openMediaReceiver, openMediaSender } from './media/media-sockets.js';
 export type {
   MediaReceiver,

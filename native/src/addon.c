@@ -923,6 +923,7 @@ static napi_value msock__init(napi_env env, napi_value exports) {
   NAPI_CALL(env, napi_set_named_property(env, exports, "constants", constants));
   if (msock_batch_init(env, exports) != 0) return NULL;
   if (msock_dtls_init(env, exports) != 0) return NULL;
+  if (msock_pacer_init(env, exports) != 0) return NULL;
   if (msock_set_str(env, exports, "platform",
 #if defined(__linux__)
                      "linux"

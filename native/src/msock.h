@@ -200,6 +200,7 @@ int msock__setsockopt(int fd, int level, int name, const void* value, socklen_t 
  */
 int msock_batch_init(napi_env env, napi_value exports);
 int msock_dtls_init(napi_env env, napi_value exports);
+int msock_pacer_init(napi_env env, napi_value exports);
 
 /* ---- the N-API layer (napi-args.c): the only N-API helpers the glue files use ------------- */
 
@@ -310,6 +311,7 @@ int msock_opt_string_dup(napi_env env, napi_value obj, const char* key, char** o
 extern const napi_type_tag msock_tag_batch;
 extern const napi_type_tag msock_tag_dtls_context;
 extern const napi_type_tag msock_tag_dtls_connection;
+extern const napi_type_tag msock_tag_pacer;
 /*
  * Wraps data in a tagged external with `finalize`. 0; -1 when the external could not be made (data
  * still belongs to the caller); -2 when it was made but not tagged (data belongs to the finalizer,

@@ -335,6 +335,7 @@ int msock_opt_string_dup(napi_env env, napi_value obj, const char* key, char** o
 const napi_type_tag msock_tag_batch = {0x6d656469610a736bULL, 0x6261746368000001ULL};
 const napi_type_tag msock_tag_dtls_context = {0x6d656469610a736bULL, 0x64746c7363740002ULL};
 const napi_type_tag msock_tag_dtls_connection = {0x6d656469610a736bULL, 0x64746c73636e0003ULL};
+const napi_type_tag msock_tag_pacer = {0x6d656469610a736bULL, 0x7061636572000004ULL};
 
 int msock_handle_new(napi_env env,
                      void* data,

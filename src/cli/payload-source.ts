@@ -3,7 +3,8 @@
  * a generated MPEG-TS pattern (PID 0x100, continuity counters in order, so a receiver can check
  * them). Each payload is a fresh buffer, safe to hand to an asynchronous send.
  *
- * What it does not do: parse the file (no PCR-based timing); it is cut into equal chunks.
+ * What it does not do: parse the file; it is cut into equal chunks (PCR timing is
+ * `TsPlayout`'s, on these chunks).
  *
  * @module
  */
@@ -19,6 +20,30 @@ export interface PayloadSource {
   close(): Promise<void>;
   /** What the source is, for the status line. */
   readonly description: string;
+  /** Times a looped file started again from its beginning (file sources only). */
+  readonly restarts?: number;
+}
+
+/**
+ * Whether `path` starts like an MPEG-TS file: sync bytes 0x47 at 0, 188, 376 … over its first
+ * five packets (or all of them, when shorter, at least two). An unreadable file is `false` (the
+ * open that follows reports it).
+ */
+export async function probeTransportStream(path: string): Promise<boolean> {
+  let handle: FileHandle | undefined;
+  try {
+    handle = await open(path, 'r');
+    const b = Buffer.alloc(5 * TS_PACKET_BYTES);
+    const { bytesRead } = await handle.read(b, 0, b.length, 0);
+    if (bytesRead < 2 * TS_PACKET_BYTES) return false;
+    for (let i = 0; i + TS_PACKET_BYTES <= bytesRead; i += TS_PACKET_BYTES)
+      if (b[i] !== 0x47) return false;
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await handle?.close().catch(() => undefined);
+  }
 }
 
 /** Opens `FILE`; an unreadable file is a {@link UsageError}. */
@@ -44,8 +69,12 @@ export async function openFileSource(
     throw new UsageError(`cannot read ${path}: ${(err as Error).message}`);
   }
   let position = 0;
+  let restarts = 0;
   return {
     description: `${path}${loop ? ' (looped)' : ''}`,
+    get restarts() {
+      return restarts;
+    },
     async next() {
       for (let attempt = 0; attempt < 2; attempt++) {
         const buffer = Buffer.allocUnsafe(payloadBytes);
@@ -56,6 +85,7 @@ export async function openFileSource(
         }
         if (!loop) return undefined;
         position = 0;
+        restarts++;
       }
       return undefined;
     },

@@ -1,7 +1,10 @@
 /**
  * `mediasock send URL [FILE|-]`: sends a file, stdin or a generated MPEG-TS pattern to a unicast
- * or multicast destination at a smoothly paced rate, raw or wrapped in RTP (sequence number,
- * timestamp, SSRC). Shows live statistics like `recv`.
+ * or multicast destination, raw or wrapped in RTP (sequence number, timestamp, SSRC). An MPEG-TS
+ * file or stdin without `--pps`/`--bitrate` plays out in real time at the rate its PCRs say
+ * ({@link TsPlayout} times the datagrams, {@link PlayoutSender} sends them: a native sender thread,
+ * or Node timers without the addon); anything else is paced smoothly at `--pps` or `--bitrate`.
+ * Shows live statistics like `recv`.
  *
  * @module
  */
@@ -18,6 +21,7 @@ import {
   durationSeconds,
   formatSi,
   integerIn,
+  positiveNumber,
   intervalSeconds,
   packetsPerSecond,
   positiveInteger,
@@ -26,10 +30,17 @@ import {
 import type { CommandIo } from './command-io.js';
 import { ExitCode, setLongTimeout } from './command-io.js';
 import { LiveDisplay, formatMbit, roundTo } from './live-display.js';
-import { openFileSource, patternSource, stdinSource } from './payload-source.js';
+import {
+  openFileSource,
+  patternSource,
+  probeTransportStream,
+  stdinSource,
+} from './payload-source.js';
 import type { PayloadSource } from './payload-source.js';
 import {
   Pacer,
+  PlayoutSender,
+  TsPlayout,
   RTP_PAYLOAD_TYPE_MP2T,
   RTP_HEADER_BYTES,
   TS_PACKET_BYTES,
@@ -41,8 +52,10 @@ import type { MediaSender } from '../index.js';
 
 export const SEND_HELP = `Usage: mediasock send URL [FILE|-] [options]
 
-Sends FILE, stdin (-) or, without either, a generated MPEG-TS pattern, paced smoothly at
---pps or --bitrate. rtp:// (or --rtp) wraps each payload in RTP.
+Sends FILE, stdin (-) or, without either, a generated MPEG-TS pattern. An MPEG-TS FILE or
+stdin plays out in real time, at the rate its PCRs say (each datagram at its PCR-interpolated
+time); --pps or --bitrate instead paces at a fixed rate, as for any other input.
+rtp:// (or --rtp) wraps each payload in RTP.
 
 URL forms:
   udp://127.0.0.1:5004                   unicast
@@ -51,8 +64,15 @@ URL forms:
   Query options: iface, ttl, dscp (needs the native addon), buffer.
 
 Options:
-  --pps N             datagrams per second, up to 10M (default 1000)
-  --bitrate R         UDP payload bit rate instead, e.g. 5M, 800k (up to 100G)
+  --pps N             fixed rate: datagrams per second, up to 10M (default 1000 when the
+                      input is not MPEG-TS, or is MPEG-TS without PCR)
+  --bitrate R         fixed rate: UDP payload bit rate instead, e.g. 5M, 800k (up to 100G)
+  --preload S         MPEG-TS playout: start-up delay before the first datagram, 0 to 60 s
+                      (default 0.1; the send queue fills meanwhile)
+  --pacer KIND        MPEG-TS playout sender: thread (native addon) or timer (Node timers);
+                      default thread when the addon is loaded
+  --rt-priority N     run the sender thread SCHED_FIFO at priority 1..99 (Linux, needs
+                      CAP_SYS_NICE or RLIMIT_RTPRIO; refused, a note says so) (default 0: off)
   --payload-size B    bytes of payload per datagram, 1 to 65507, with RTP 65495
                       (default 1316 = 7 x 188, MPEG-TS)
   --rtp               wrap in RTP (implied by rtp://)
@@ -63,7 +83,8 @@ Options:
   --bind ADDR         local address to send from (the source an SSM receiver joins)
   --ttl N             TTL / hop limit (multicast: 0..255, unicast: 1..255)
   --dscp N            DSCP 0..63 (needs the native addon)
-  --loop              start FILE again at its end
+  --loop              start FILE again at its end (the PCR jump is a discontinuity:
+                      the schedule carries on without a gap)
   --count N           stop after N datagrams
   --duration S        stop after S seconds
   --gap EVERY         testing aid: skip one RTP sequence number before every EVERY-th
@@ -77,9 +98,10 @@ A multicast destination without iface uses the kernel's default route interface 
 so it leaves the machine: name the interface (and ttl=0 to stay on the host) when testing.
 
 Examples:
+  mediasock send udp://127.0.0.1:5004 capture.ts          (real time, at the PCR rate)
   mediasock send udp://127.0.0.1:5004 --pps 500 --count 1000
   mediasock send 'rtp://239.1.1.1:5004?iface=lo&ttl=0' capture.ts --bitrate 4M --loop
-  ffmpeg -re -i in.mp4 -c copy -f mpegts - | mediasock send udp://127.0.0.1:1234 - --bitrate 6M
+  ffmpeg -i in.mp4 -c copy -f mpegts -muxrate 6M - | mediasock send udp://127.0.0.1:1234 -
 
 Exit codes: 0 ok, 1 runtime failure, 2 usage error.
 `;
@@ -98,6 +120,9 @@ const OPTIONS = {
   ttl: { type: 'string' },
   dscp: { type: 'string' },
   loop: { type: 'boolean' },
+  preload: { type: 'string' },
+  pacer: { type: 'string' },
+  'rt-priority': { type: 'string' },
   count: { type: 'string' },
   duration: { type: 'string' },
   gap: { type: 'string' },
@@ -139,11 +164,12 @@ export async function sendCommand(args: string[], io: CommandIo): Promise<number
   if (values.pps !== undefined && values.bitrate !== undefined) {
     throw new UsageError('give --pps or --bitrate, not both');
   }
+  const fixedRate = values.pps !== undefined || values.bitrate !== undefined;
   const bitrate = positiveRate('bitrate', values.bitrate, MAX_BITS_PER_SECOND);
   const pps =
     bitrate !== undefined
       ? bitrate / ((payloadBytes + headerBytes) * 8)
-      : (packetsPerSecond(values.pps) ?? 1000);
+      : (packetsPerSecond(values.pps) ?? DEFAULT_PPS);
   if (pps > MAX_PACKETS_PER_SECOND) {
     throw new UsageError(
       `--bitrate ${values.bitrate ?? ''} needs ${Math.round(pps)} datagrams per second of ${payloadBytes} bytes; at most ${formatSi(MAX_PACKETS_PER_SECOND)} are possible (raise --payload-size or lower --bitrate)`,
@@ -162,11 +188,55 @@ export async function sendCommand(args: string[], io: CommandIo): Promise<number
   if (values.loop === true && (input === undefined || input === '-')) {
     throw new UsageError('--loop needs a FILE');
   }
+  const preload =
+    values.preload === undefined || /^\s*(0+(\.0*)?|0*\.0+)\s*$/.test(values.preload)
+      ? values.preload === undefined
+        ? DEFAULT_PRELOAD_SECONDS
+        : 0
+      : positiveNumber('preload', values.preload, { max: 60, unit: ' of seconds' })!;
+  const rtPriority = integerIn('rt-priority', values['rt-priority'], 0, 99) ?? 0;
+  const pacerKind = values.pacer;
+  if (pacerKind !== undefined && pacerKind !== 'thread' && pacerKind !== 'timer')
+    throw new UsageError(`--pacer must be thread or timer (received ${JSON.stringify(pacerKind)})`);
 
+  // MPEG-TS input without a rate option plays out at its PCR rate.
+  let playoutWanted = false;
+  if (!fixedRate && input !== undefined && input !== '-') {
+    playoutWanted = await probeTransportStream(input);
+  }
   let source: PayloadSource;
   if (input === undefined) source = patternSource(payloadBytes);
   else if (input === '-') source = stdinSource(io.stdin, payloadBytes);
-  else source = await openFileSource(input, payloadBytes, values.loop === true);
+  else
+    source = await openFileSource(
+      input,
+      playoutWanted ? PLAYOUT_READ_BYTES : payloadBytes,
+      values.loop === true,
+    );
+  // stdin: the first payload tells whether it is MPEG-TS.
+  let first: Buffer | undefined;
+  if (!fixedRate && input === '-') {
+    first = await source.next(io.signal);
+    playoutWanted = first !== undefined && startsLikeTransportStream(first);
+  }
+  if (playoutWanted && payloadBytes % TS_PACKET_BYTES !== 0) {
+    await source.close();
+    throw new UsageError(
+      `--payload-size must be a multiple of 188 for MPEG-TS playout at the PCR rate (or give --pps or --bitrate)`,
+    );
+  }
+  if (
+    (values.preload !== undefined ||
+      pacerKind !== undefined ||
+      values['rt-priority'] !== undefined) &&
+    !playoutWanted &&
+    input !== '-'
+  ) {
+    await source.close();
+    throw new UsageError(
+      '--preload, --pacer and --rt-priority apply to MPEG-TS playout at the PCR rate (an MPEG-TS FILE or stdin without --pps or --bitrate)',
+    );
+  }
 
   let sender: MediaSender;
   try {
@@ -180,6 +250,26 @@ export async function sendCommand(args: string[], io: CommandIo): Promise<number
     io.stderr.write(
       `mediasock send: note: no iface given; the group is sent out of the kernel's default interface\n`,
     );
+  }
+  let playout: TsPlayout | undefined;
+  let out: PlayoutSender | undefined;
+  if (playoutWanted) {
+    try {
+      playout = new TsPlayout({ packetsPerDatagram: payloadBytes / TS_PACKET_BYTES });
+      out = PlayoutSender.open(socket, {
+        port: sender.port,
+        address: sender.address,
+        preloadSeconds: preload,
+        maxDatagramBytes: payloadBytes + headerBytes,
+        queueDatagrams: PLAYOUT_QUEUE_DATAGRAMS,
+        engine: pacerKind ?? 'auto',
+        realtimePriority: rtPriority,
+      });
+    } catch (err) {
+      await source.close();
+      await socket.close();
+      throw err;
+    }
   }
   const display = new LiveDisplay(io.stdout, values.json === true);
   const started = performance.now();
@@ -197,30 +287,107 @@ export async function sendCommand(args: string[], io: CommandIo): Promise<number
     duration === undefined ? undefined : setLongTimeout(() => stop.abort(), duration * 1000);
   let reason = 'end of input';
 
+  /** Playout figures: PCR rate, achieved rate (TS bytes between first and last send), lateness. */
+  const playoutFigures = (): PlayoutFigures | undefined => {
+    if (playout === undefined || out === undefined) return undefined;
+    const p = playout.stats();
+    const o = out.stats();
+    const tsBytes = o.bytes - headerBytes * o.sent;
+    const span =
+      o.firstSentSeconds !== null && o.lastSentSeconds !== null
+        ? o.lastSentSeconds - o.firstSentSeconds
+        : 0;
+    return {
+      pacing: p.pacing === 'bitrate' ? 'bitrate (no PCR)' : 'pcr',
+      pcrPid: p.pcrPid,
+      pcrBps: p.pcrBitsPerSecond,
+      achievedBps: span > 0 && o.sent > 1 ? (tsBytes * 8 * ((o.sent - 1) / o.sent)) / span : null,
+      late: o.late,
+      maxLateMs: o.maxLatenessMs,
+      meanLateMs: o.meanLatenessMs,
+      discontinuities: p.discontinuities,
+      engine: o.engine,
+      realtime: o.realtime,
+      sent: o.sent,
+      bytes: o.bytes,
+      sendErrors: o.sendErrors,
+      lastError: o.lastError,
+    };
+  };
+  const mbit = (bps: number | null): number | null => (bps === null ? null : roundTo(bps / 1e6, 4));
+
   const record = (
     type: string,
     seconds: number,
     rate: number,
     bps: number,
-  ): Record<string, unknown> => ({
-    type,
-    url: sender.description,
-    packets: sent,
-    bytes,
-    seconds: roundTo(seconds, 3),
-    pps: roundTo(rate, 1),
-    mbit_per_s: roundTo(bps / 1e6, 3),
-    skipped_sequence_numbers: rtp ? skipped : null,
-    send_errors: sendErrors,
-  });
-  const lines = (seconds: number, rate: number, bps: number): string[] => [
-    `mediasock send  ${source.description} -> ${sender.description}`,
-    `  ${seconds.toFixed(1).padStart(6)} s  ${rate.toFixed(0).padStart(7)} pps  ${formatMbit(bps).padStart(14)}` +
-      `   packets ${sent}   bytes ${bytes}${rtp ? `   ssrc 0x${ssrc.toString(16).padStart(8, '0')}` : ''}` +
-      `${gap !== undefined ? `   skipped seq ${skipped}` : ''}${sendErrors > 0 ? `   send errors ${sendErrors}` : ''}`,
-  ];
+  ): Record<string, unknown> => {
+    const f = playoutFigures();
+    const base: Record<string, unknown> = {
+      type,
+      url: sender.description,
+      packets: sent,
+      bytes,
+      seconds: roundTo(seconds, 3),
+      pps: roundTo(rate, 1),
+      mbit_per_s: roundTo(bps / 1e6, 3),
+      skipped_sequence_numbers: rtp ? skipped : null,
+      send_errors: sendErrors,
+    };
+    if (f === undefined) return { ...base, pacing: 'fixed' };
+    return {
+      ...base,
+      pacing: f.pacing,
+      pacer: f.engine,
+      realtime: f.realtime,
+      pcr_pid: f.pcrPid,
+      pcr_mbit_per_s: mbit(f.pcrBps),
+      achieved_mbit_per_s: mbit(f.achievedBps),
+      late_datagrams: f.late,
+      max_lateness_ms: roundTo(f.maxLateMs, 3),
+      mean_lateness_ms: roundTo(f.meanLateMs, 4),
+      discontinuities: f.discontinuities,
+    };
+  };
+  const lines = (seconds: number, rate: number, bps: number): string[] => {
+    const f = playoutFigures();
+    const out = [
+      `mediasock send  ${source.description} -> ${sender.description}`,
+      `  ${seconds.toFixed(1).padStart(6)} s  ${rate.toFixed(0).padStart(7)} pps  ${formatMbit(bps).padStart(14)}` +
+        `   packets ${sent}   bytes ${bytes}${rtp ? `   ssrc 0x${ssrc.toString(16).padStart(8, '0')}` : ''}` +
+        `${gap !== undefined ? `   skipped seq ${skipped}` : ''}${sendErrors > 0 ? `   send errors ${sendErrors}` : ''}`,
+    ];
+    if (f !== undefined) {
+      out.push(
+        `  ${f.pacing === 'pcr' ? `PCR ${f.pcrBps === null ? '(measuring)' : formatMbit(f.pcrBps)}${f.pcrPid === null ? '' : ` (PID 0x${f.pcrPid.toString(16)})`}` : 'no PCR: fixed rate'}` +
+          `   achieved ${f.achievedBps === null ? '-' : formatMbit(f.achievedBps)}` +
+          `   late ${f.late} (max ${f.maxLateMs.toFixed(2)} ms)   pacer ${f.engine}` +
+          `${f.discontinuities > 0 ? `   discontinuities ${f.discontinuities}` : ''}`,
+      );
+    }
+    return out;
+  };
+  let rtNoted = false;
+  const syncPlayoutCounters = (): void => {
+    const f = playoutFigures();
+    if (f === undefined) return;
+    if (rtPriority > 0 && !rtNoted && typeof f.realtime === 'string') {
+      rtNoted = true;
+      io.stderr.write(
+        `mediasock send: note: --rt-priority ${rtPriority} was refused (${f.realtime}: needs CAP_SYS_NICE or an RLIMIT_RTPRIO); the sender thread runs at normal priority\n`,
+      );
+    }
+    sent = f.sent;
+    bytes = f.bytes;
+    sendErrors = f.sendErrors;
+    if (f.lastError !== null && !errorCodes.has(f.lastError)) {
+      errorCodes.add(f.lastError);
+      io.stderr.write(`mediasock send: a send failed: ${f.lastError}\n`);
+    }
+  };
   let last = { t: started, sent: 0, bytes: 0 };
   const timer = setInterval(() => {
+    syncPlayoutCounters();
     const now = performance.now();
     const dt = (now - last.t) / 1000;
     const rate = (sent - last.sent) / dt;
@@ -232,34 +399,70 @@ export async function sendCommand(args: string[], io: CommandIo): Promise<number
     );
   }, interval * 1000);
 
-  const pacer = new Pacer({ packetsPerSecond: pps });
+  /** Wraps a payload in RTP when asked; the timestamp follows `seconds` (or the datagram count). */
+  const wrap = (payload: Buffer, seconds: number | undefined, index: number): Buffer => {
+    if (!rtp) return payload;
+    if (gap !== undefined && (index + 1) % gap === 0) {
+      seq = (seq + 1) & 0xffff;
+      skipped++;
+    }
+    const datagram = Buffer.allocUnsafe(RTP_HEADER_BYTES + payload.length);
+    writeRtpHeader(datagram, {
+      payloadType,
+      sequenceNumber: seq,
+      timestamp:
+        (tsBase +
+          (seconds === undefined
+            ? Math.floor((index * clockRate) / pps)
+            : Math.floor(seconds * clockRate))) %
+        0x100000000,
+      ssrc,
+    });
+    payload.copy(datagram, RTP_HEADER_BYTES);
+    seq = (seq + 1) & 0xffff;
+    return datagram;
+  };
+
   try {
-    outer: for (;;) {
+    if (playout !== undefined && out !== undefined) {
+      reason = await playoutLoop(playout, out);
+    } else {
+      reason = await fixedLoop();
+    }
+    if (stop.signal.aborted) reason = io.signal.aborted ? 'interrupted' : '--duration reached';
+  } finally {
+    clearInterval(timer);
+    cancelLimit?.();
+    io.signal.removeEventListener('abort', onAbort);
+    await out?.close();
+    syncPlayoutCounters();
+    await source.close();
+    await socket.close();
+  }
+  const seconds = (performance.now() - started) / 1000;
+  const rate = sent / seconds;
+  const bps = (bytes * 8) / seconds;
+  display.finish(
+    [`summary (${reason}):`, ...lines(seconds, rate, bps).slice(1)],
+    record('summary', seconds, rate, bps),
+  );
+  return sent > 0 && sendErrors === sent ? ExitCode.FAILURE : ExitCode.OK;
+
+  /** Fixed-rate pacing (--pps / --bitrate, or input that is not MPEG-TS). */
+  async function fixedLoop(): Promise<string> {
+    const pacer = new Pacer({ packetsPerSecond: pps });
+    for (;;) {
       try {
         let n = await pacer.next(stop.signal);
         while (n-- > 0) {
-          if (count !== undefined && sent >= count) {
-            reason = `--count ${count} reached`;
-            break outer;
-          }
-          const payload = await source.next(stop.signal);
-          if (payload === undefined) break outer;
-          let datagram = payload;
-          if (rtp) {
-            if (gap !== undefined && (sent + 1) % gap === 0) {
-              seq = (seq + 1) & 0xffff;
-              skipped++;
-            }
-            datagram = Buffer.allocUnsafe(RTP_HEADER_BYTES + payload.length);
-            writeRtpHeader(datagram, {
-              payloadType,
-              sequenceNumber: seq,
-              timestamp: tsBase + Math.floor((sent * clockRate) / pps),
-              ssrc,
-            });
-            payload.copy(datagram, RTP_HEADER_BYTES);
-            seq = (seq + 1) & 0xffff;
-          }
+          if (count !== undefined && sent >= count) return `--count ${count} reached`;
+          let payload: Buffer | undefined;
+          if (first !== undefined) {
+            payload = first;
+            first = undefined;
+          } else payload = await source.next(stop.signal);
+          if (payload === undefined) return 'end of input';
+          const datagram = wrap(payload, undefined, sent);
           try {
             await socket.send(datagram, sender.port, sender.address);
             bytes += datagram.length;
@@ -274,25 +477,89 @@ export async function sendCommand(args: string[], io: CommandIo): Promise<number
           sent++;
         }
       } catch (err) {
-        if (stop.signal.aborted) break;
+        if (stop.signal.aborted) return 'interrupted';
         throw err;
       }
-      if (stop.signal.aborted) break;
+      if (stop.signal.aborted) return 'interrupted';
     }
-    if (stop.signal.aborted) reason = io.signal.aborted ? 'interrupted' : '--duration reached';
-  } finally {
-    clearInterval(timer);
-    cancelLimit?.();
-    io.signal.removeEventListener('abort', onAbort);
-    await source.close();
-    await socket.close();
   }
-  const seconds = (performance.now() - started) / 1000;
-  const rate = sent / seconds;
-  const bps = (bytes * 8) / seconds;
-  display.finish(
-    [`summary (${reason}):`, ...lines(seconds, rate, bps).slice(1)],
-    record('summary', seconds, rate, bps),
-  );
-  return sent > 0 && sendErrors === sent ? ExitCode.FAILURE : ExitCode.OK;
+
+  /** MPEG-TS playout: datagrams timed by their PCRs, sent by the playout sender. */
+  async function playoutLoop(ts: TsPlayout, pacedOut: PlayoutSender): Promise<string> {
+    let queued = 0;
+    let restarts = source.restarts ?? 0;
+    let warned = false;
+    try {
+      for (;;) {
+        let chunk: Buffer | undefined;
+        if (first !== undefined) {
+          chunk = first;
+          first = undefined;
+        } else chunk = await source.next(stop.signal);
+        if (stop.signal.aborted) return 'interrupted';
+        if ((source.restarts ?? 0) !== restarts) {
+          restarts = source.restarts ?? 0;
+          ts.markDiscontinuity();
+        }
+        const datagrams = chunk === undefined ? ts.end() : ts.push(chunk);
+        if (!warned && ts.stats().pacing === 'bitrate') {
+          warned = true;
+          io.stderr.write(
+            `mediasock send: note: no PCR in the first ${Math.min(PCR_SEARCH_PACKETS, ts.stats().packets)} packets; sending at the fixed rate of ${DEFAULT_PPS} datagrams/s (give --bitrate for another rate)\n`,
+          );
+        }
+        for (const d of datagrams) {
+          if (count !== undefined && queued >= count) {
+            await pacedOut.drain(stop.signal);
+            return `--count ${count} reached`;
+          }
+          await pacedOut.send(wrap(d.payload, d.departure, queued), d.departure, stop.signal);
+          queued++;
+        }
+        if (chunk === undefined) break;
+      }
+      await pacedOut.drain(stop.signal);
+      return 'end of input';
+    } catch (err) {
+      if (stop.signal.aborted) return 'interrupted';
+      throw err;
+    }
+  }
+}
+
+/** What the live display and the summary show of a playout. */
+interface PlayoutFigures {
+  pacing: 'pcr' | 'bitrate (no PCR)';
+  pcrPid: number | null;
+  pcrBps: number | null;
+  achievedBps: number | null;
+  late: number;
+  maxLateMs: number;
+  meanLateMs: number;
+  discontinuities: number;
+  engine: 'thread' | 'timer';
+  realtime: boolean | string;
+  sent: number;
+  bytes: number;
+  sendErrors: number;
+  lastError: string | null;
+}
+
+/** Datagrams per second without a rate option, for input that is not timed by PCRs. */
+const DEFAULT_PPS = 1000;
+/** Start-up delay of a playout, seconds. */
+const DEFAULT_PRELOAD_SECONDS = 0.1;
+/** Bytes read from a file per call in playout (348 packets). */
+const PLAYOUT_READ_BYTES = 348 * TS_PACKET_BYTES;
+/** Datagrams queued ahead of their departure in playout. */
+const PLAYOUT_QUEUE_DATAGRAMS = 1024;
+/** Packets read without a PCR before a stream is sent at the fixed rate (TsPlayout's default). */
+const PCR_SEARCH_PACKETS = 20_000;
+
+/** Whether a buffer starts with whole MPEG-TS packets (sync bytes every 188 bytes, at least two). */
+function startsLikeTransportStream(b: Buffer): boolean {
+  if (b.length < 2 * TS_PACKET_BYTES) return false;
+  for (let i = 0; i + TS_PACKET_BYTES <= b.length; i += TS_PACKET_BYTES)
+    if (b[i] !== 0x47) return false;
+  return true;
 }

@@ -5,7 +5,7 @@
  * `maxBurstMs` worth of packets and moves its schedule forward instead of catching up in one burst.
  *
  * What it does not do: hardware or kernel pacing (`SO_TXTIME`, `SO_MAX_PACING_RATE`), or a rate
- * taken from the stream itself (PCR-based playout).
+ * taken from the stream itself (PCR-based playout is `TsPlayout` with `PlayoutSender`).
  *
  * @module
  */

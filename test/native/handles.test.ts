@@ -1,6 +1,6 @@
 /**
- * Native handles are type-tagged (napi_type_tag_object): a batch engine handle, a DTLS context
- * and a DTLS connection passed to another kind's functions (or any other value passed as a
+ * Native handles are type-tagged (napi_type_tag_object): a batch engine handle, a DTLS context,
+ * a DTLS connection and a pacer (sender thread) passed to another kind's functions (or any other value passed as a
  * handle) throw InvalidArgumentError and never reach C code that would read the wrong struct.
  * Before the tags, msock_batch_close(<a DTLS context>) was a SIGSEGV, so every cross call runs in a
  * child process: a crash shows up as a failed test, not as a dead test runner.
@@ -38,7 +38,11 @@ const crossCalls = `
   });
   const context = b.msock_dtls_context({ role: 'client' });
   const connection = b.msock_dtls_connection(context, { mtu: 1200 });
-  const handles = { batch: opened.handle, context, connection };
+  const sock2 = b.msock_udp_socket({ family: 4, address: '127.0.0.1', port: 0 });
+  const pacer = b.msock_pacer_open(sock2.fd, {
+    address: '127.0.0.1', port: 9, slots: 4, slotBytes: 64, lateUs: 1000,
+  });
+  const handles = { batch: opened.handle, context, connection, pacer };
   const row = new Int32Array(12);
   const payload = new Uint8Array(1);
   const calls = {
@@ -66,6 +70,12 @@ const crossCalls = `
       ['msock_dtls_info', (h) => b.msock_dtls_info(h)],
       ['msock_dtls_free', (h) => b.msock_dtls_free(h)],
     ],
+    pacer: [
+      ['msock_pacer_now', (h) => b.msock_pacer_now(h)],
+      ['msock_pacer_push', (h) => b.msock_pacer_push(h, payload, 0)],
+      ['msock_pacer_stats', (h) => b.msock_pacer_stats(h, new Float64Array(12))],
+      ['msock_pacer_close', (h) => b.msock_pacer_close(h)],
+    ],
   };
   const others = { number: 3, object: {}, undefined: undefined, buffer: new Uint8Array(8) };
   for (const [kind, fns] of Object.entries(calls)) {
@@ -86,7 +96,9 @@ const crossCalls = `
   b.msock_batch_close(opened.handle);
   b.msock_dtls_free(connection);
   b.msock_dtls_context_free(context);
-  console.log(JSON.stringify({ done: true }));
+  b.msock_pacer_close(pacer);
+  b.msock_close(sock2.fd);
+  console.log(JSON.stringify({ done: true, pacersLive: b.msock_pacer_live() }));
 `;
 
 test('a handle of one kind passed to another kind throws InvalidArgumentError, never crashes', {
@@ -104,10 +116,10 @@ test('a handle of one kind passed to another kind throws InvalidArgumentError, n
     .trim()
     .split('\n')
     .map((l) => JSON.parse(l) as { name?: string; what?: string; outcome?: string; done?: boolean });
-  assert.deepEqual(lines.at(-1), { done: true });
+  assert.deepEqual(lines.at(-1), { done: true, pacersLive: 0 });
   const results = lines.slice(0, -1);
-  // 6 batch calls x 6 wrong values, 2 context calls x 6, 10 connection calls x 6.
-  assert.equal(results.length, (6 + 2 + 10) * 6);
+  // 6 batch calls, 2 context calls, 10 connection calls and 4 pacer calls, x 7 wrong values each.
+  assert.equal(results.length, (6 + 2 + 10 + 4) * 7);
   for (const r of results) {
     assert.match(
       r.outcome!,
