@@ -98,7 +98,7 @@ A multicast destination without iface uses the kernel's default route interface 
 so it leaves the machine: name the interface (and ttl=0 to stay on the host) when testing.
 
 Examples:
-  mediasock send udp://127.0.0.1:5004 capture.ts          # real time, at the PCR rate
+  mediasock send udp://127.0.0.1:5004 capture.ts
   mediasock send udp://127.0.0.1:5004 --pps 500 --count 1000
   mediasock send 'rtp://239.1.1.1:5004?iface=lo&ttl=0' capture.ts --bitrate 4M --loop
   ffmpeg -i in.mp4 -c copy -f mpegts -muxrate 6M - | mediasock send udp://127.0.0.1:1234 -
