@@ -8,6 +8,8 @@
 export * from './errors.js';
 export * from './address.js';
 export * from './url.js';
+export { URL_OPTION_TABLE, urlNotices } from './url-options.js';
+export type { UrlOptionDirection, UrlOptionRow } from './url-options.js';
 export * from './resolve.js';
 export * from './interfaces.js';
 export { nativeStatus } from './native/index.js';

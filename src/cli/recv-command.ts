@@ -47,7 +47,10 @@ URL forms:
   udp://127.0.0.2@232.0.1.1:5004?iface=lo   source-specific (SSM, RFC 4607)
   rtp://@239.1.1.1:5004?iface=eth0   RTP: loss, duplicates, reordering, jitter
   rtsp://[user:pass@]host[:port]/path   an RTSP session (see --transport in its help)
-  Query options: iface, buffer (bytes), reuse, sources.
+  udp://@239.1.1.1:1234?overrun_nonfatal=1&fifo_size=50000000&iface=lo   FFmpeg's line
+  Query options: iface, buffer (bytes), reuse, sources; FFmpeg's fifo_size and timeout
+  (microseconds without a datagram: exit 1) apply, its send-side and tuning options (ttl,
+  pkt_size, overrun_nonfatal …) are ignored with a note. See docs/url-options.md.
 
 Options:
   --iface NAME        join on this interface too (repeatable; name, index or address)
@@ -130,6 +133,7 @@ export async function recvCommand(args: string[], io: CommandIo): Promise<number
 
   const receiver = await openMediaReceiver(text, { interfaces: ifaces, signal: io.signal });
   const { socket } = receiver;
+  for (const notice of receiver.notices) io.stderr.write(`mediasock recv: note: ${notice}\n`);
   let out: OutStream | undefined;
   if (outPath === '-') out = io.stdout;
   else if (outPath !== undefined) {
@@ -152,6 +156,8 @@ export async function recvCommand(args: string[], io: CommandIo): Promise<number
   let outError: Error | undefined;
   let stopped = false;
   let endedAt: number | undefined;
+  let lastArrival = started;
+  let timedOut = false;
   const stop = new AbortController();
   const onAbort = (): void => stop.abort();
   io.signal.addEventListener('abort', onAbort, { once: true });
@@ -168,6 +174,7 @@ export async function recvCommand(args: string[], io: CommandIo): Promise<number
     if (stopped) return;
     const data = batch.data;
     const arrival = performance.now();
+    lastArrival = arrival;
     // Datagrams may arrive in a batch, several before the stop takes effect: --count is exact.
     const n = count === undefined ? batch.count : Math.min(batch.count, count - packets);
     let outBytes = 0;
@@ -286,6 +293,19 @@ export async function recvCommand(args: string[], io: CommandIo): Promise<number
     });
   };
   const timer = setInterval(tick, interval * 1000);
+  // FFmpeg's timeout= (µs): fail after that long without a datagram, checked at a quarter of it.
+  const idleMs = receiver.idleTimeoutMs;
+  const idleTimer =
+    idleMs === undefined
+      ? undefined
+      : setInterval(
+          () => {
+            if (performance.now() - lastArrival < idleMs) return;
+            timedOut = true;
+            stop.abort();
+          },
+          Math.min(1000, Math.max(10, idleMs / 4)),
+        );
   const cancelLimit =
     duration === undefined ? undefined : setLongTimeout(() => stop.abort(), duration * 1000);
   display.update(lines(summary(), 0, 0), {
@@ -299,6 +319,7 @@ export async function recvCommand(args: string[], io: CommandIo): Promise<number
     stopped = true;
     endedAt = performance.now();
     clearInterval(timer);
+    if (idleTimer !== undefined) clearInterval(idleTimer);
     cancelLimit?.();
     io.signal.removeEventListener('abort', onAbort);
   }
@@ -321,9 +342,11 @@ export async function recvCommand(args: string[], io: CommandIo): Promise<number
     ? 'interrupted'
     : outError !== undefined
       ? '--out failed'
-      : count !== undefined && packets >= count
-        ? `--count ${count} reached`
-        : '--duration reached';
+      : timedOut
+        ? `timeout: no datagram for ${idleMs! / 1000} s`
+        : count !== undefined && packets >= count
+          ? `--count ${count} reached`
+          : '--duration reached';
   const rate = (s.packets as number) / (s.seconds as number);
   display.finish(
     [`summary (${reason}):`, ...lines(s, rate, (s.mbit_per_s as number) * 1e6).slice(1)],
@@ -334,6 +357,12 @@ export async function recvCommand(args: string[], io: CommandIo): Promise<number
     const where = outPath === '-' ? 'stdout' : outPath;
     io.stderr.write(
       `mediasock recv: cannot write --out ${where}${typeof code === 'string' && !outError.message.includes(code) ? ` (${code})` : ''}: ${outError.message}\n`,
+    );
+    return ExitCode.FAILURE;
+  }
+  if (timedOut) {
+    io.stderr.write(
+      `mediasock recv: no datagram for ${idleMs! / 1000} s (timeout=${receiver.url.timeoutMicros} microseconds in the URL)\n`,
     );
     return ExitCode.FAILURE;
   }

@@ -118,6 +118,10 @@ export async function relayCommand(args: string[], io: CommandIo): Promise<numbe
   for (const t of outTexts) parseMediaUrl(t);
 
   const receiver = await openMediaReceiver(inText, { interfaces: ifaces, signal: io.signal });
+  for (const notice of receiver.notices) io.stderr.write(`mediasock relay: note: ${notice}\n`);
+  if (receiver.idleTimeoutMs !== undefined) {
+    io.stderr.write(`mediasock relay: note: timeout= is ignored: relay keeps waiting for input\n`);
+  }
   const input = {
     boundAddress: receiver.socket.address().address,
     port: receiver.socket.address().port,
@@ -126,6 +130,7 @@ export async function relayCommand(args: string[], io: CommandIo): Promise<numbe
   try {
     for (const t of outTexts) {
       const sender = await openMediaSender(t, { signal: io.signal });
+      for (const notice of sender.notices) io.stderr.write(`mediasock relay: note: ${notice}\n`);
       if (reachesInput(input, sender.address, sender.port)) {
         await sender.socket.close();
         throw new UsageError(
@@ -170,7 +175,10 @@ export async function relayCommand(args: string[], io: CommandIo): Promise<numbe
       return;
     }
     o.pending += n;
-    o.sender.socket.sendBatch(view, o.sender.port, o.sender.address).then(
+    const sent = o.sender.connected
+      ? o.sender.socket.sendBatch(view)
+      : o.sender.socket.sendBatch(view, o.sender.port, o.sender.address);
+    sent.then(
       (r) => {
         o.pending -= n;
         o.packets += r.sent;

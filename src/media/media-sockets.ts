@@ -22,6 +22,7 @@ import { resolveHost } from '../resolve.js';
 import { UdpSocket } from '../udp/udp-socket.js';
 import type { UdpSocketOptions } from '../udp/udp-socket.js';
 import { formatMediaUrl, parseMediaUrl } from '../url.js';
+import { fifoDatagrams, noticesOf } from '../url-options.js';
 import type { MediaUrl } from '../url.js';
 
 /** Options of {@link openMediaReceiver}; the URL's own query options come first. */
@@ -49,6 +50,16 @@ export interface MediaReceiver {
   memberships: Membership[];
   /** One line describing what is received, e.g. `udp://239.1.1.1:5004 (any-source) on lo`. */
   description: string;
+  /**
+   * One line per URL option that has no effect on a receiver (`ttl`, FFmpeg's `overrun_nonfatal`
+   * …; see `url-options.ts`); empty when every option applies.
+   */
+  notices: string[];
+  /**
+   * `timeout=` (FFmpeg, microseconds) in milliseconds, rounded up: the caller fails the receive
+   * after this long without a datagram. Absent when the URL has none or `timeout=0`.
+   */
+  idleTimeoutMs?: number;
 }
 
 /**
@@ -57,8 +68,12 @@ export interface MediaReceiver {
  * `udp://10.0.0.1@232.1.1.1:5004` (source-specific). Multicast receivers bind the group address
  * (only that group's datagrams arrive) with address reuse on unless `reuse=0`.
  *
- * @throws InvalidArgumentError for a URL with a host name instead of an address literal, `ttl` or
- *   `dscp` (sending options), an unknown interface or zone, or several interfaces for unicast.
+ * FFmpeg's receive options apply (`fifo_size` bounds the reader queue, `timeout` becomes
+ * `idleTimeoutMs`); sending options (`ttl`, `dscp`, `localport` …) and FFmpeg-only ones
+ * (`overrun_nonfatal` …) are ignored and listed in `notices`.
+ *
+ * @throws InvalidArgumentError for a URL with a host name instead of an address literal, an
+ *   unknown interface or zone, or several interfaces for unicast.
  */
 export async function openMediaReceiver(
   url: string | MediaUrl,
@@ -73,6 +88,9 @@ export async function openMediaReceiver(
   };
   if (options.engine !== undefined) socketOptions.engine = options.engine;
   if (options.signal !== undefined) socketOptions.signal = options.signal;
+  if (parsed.fifoPackets !== undefined) {
+    socketOptions.readerQueueLength = fifoDatagrams(parsed.fifoPackets);
+  }
   if (parsed.multicast) {
     socketOptions.address =
       parsed.zone === undefined ? parsed.host : `${parsed.host}%${parsed.zone}`;
@@ -106,12 +124,17 @@ export async function openMediaReceiver(
       : parsed.multicast
         ? ' (any-source)'
         : '';
-    return {
+    const receiver: MediaReceiver = {
       url: parsed,
       socket,
       memberships,
       description: `${parsed.scheme}://${host}:${a.port}${kind}${where}`,
+      notices: noticesOf(parsed, 'receive'),
     };
+    if (parsed.timeoutMicros !== undefined && parsed.timeoutMicros > 0) {
+      receiver.idleTimeoutMs = Math.ceil(parsed.timeoutMicros / 1000);
+    }
+    return receiver;
   } catch (err) {
     await socket.close();
     throw err;
@@ -131,13 +154,8 @@ function checkReceiver(
       `needs an address literal to bind or join, not the name ${JSON.stringify(parsed.host)}`,
     );
   }
-  if (parsed.ttl !== undefined || parsed.dscp !== undefined) {
-    throw new InvalidArgumentError(
-      'url',
-      text,
-      'has ttl or dscp, which apply to sending, not to receiving',
-    );
-  }
+  // ttl, dscp and the other sending options are ignored with a notice (FFmpeg ignores them too):
+  // one URL line often serves both ends.
   const ifaces = [
     ...(parsed.iface === undefined ? [] : [parsed.iface]),
     ...(options.interfaces ?? []),
@@ -187,12 +205,22 @@ export interface MediaSender {
   port: number;
   /** One line describing the destination and egress, e.g. `udp://239.1.1.1:5004 (via lo, TTL 0)`. */
   description: string;
+  /**
+   * `true` when the URL has `connect=1`: the socket is connected to the destination, so send
+   * without one (`socket.send(data)`).
+   */
+  connected: boolean;
+  /** One line per URL option that has no effect on a sender (`fifo_size`, `burst_bits` …). */
+  notices: string[];
 }
 
 /**
  * Opens a socket aimed at a destination URL: `udp://127.0.0.1:5004`,
  * `rtp://239.1.1.1:5004?iface=lo&ttl=0`, `udp://[ff15::1%eth0]:5004?dscp=34`. A host name is
- * resolved (the first address wins). Send with `socket.send(data, sender.port, sender.address)`.
+ * resolved (the first address wins). Send with `socket.send(data, sender.port, sender.address)`,
+ * or `socket.send(data)` when `sender.connected` (`connect=1`). FFmpeg's `localport`, `connect`
+ * and `broadcast` apply here; `pkt_size` and `bitrate` are the caller's (see `mediasock send`);
+ * receiving options are listed in `notices`.
  *
  * @throws InvalidArgumentError for a listen URL, port 0, an option that contradicts the URL, an
  *   unknown interface or zone, a `localAddress` of the wrong family, a TTL of 0 for unicast, a
@@ -225,6 +253,8 @@ export async function openMediaSender(
   if (sendBuffer !== undefined) socketOptions.sendBufferBytes = sendBuffer;
   if (dscp !== undefined) socketOptions.dscp = dscp;
   if (options.localAddress !== undefined) socketOptions.address = options.localAddress;
+  if (parsed.localPort !== undefined) socketOptions.port = parsed.localPort;
+  if (parsed.broadcast !== undefined) socketOptions.broadcast = parsed.broadcast;
   if (options.engine !== undefined) socketOptions.engine = options.engine;
   if (options.signal !== undefined) socketOptions.signal = options.signal;
   if (multicast) {
@@ -236,11 +266,21 @@ export async function openMediaSender(
     if (ttl !== undefined) socketOptions.ttl = ttl;
   }
   const socket = await UdpSocket.open(socketOptions);
+  if (parsed.connect === true) {
+    try {
+      await socket.connect(parsed.port, address, { signal: options.signal });
+    } catch (err) {
+      await socket.close();
+      throw err;
+    }
+  }
   const host = family === 6 ? `[${address}]` : address;
   const egress = [
     iface !== undefined ? `via ${iface}` : multicast ? 'via the default multicast interface' : '',
     multicast ? `TTL ${ttl ?? socket.getMulticastTTL()}` : ttl !== undefined ? `TTL ${ttl}` : '',
     dscp !== undefined ? `DSCP ${dscp}` : '',
+    parsed.localPort !== undefined ? `from port ${socket.address().port}` : '',
+    parsed.connect === true ? 'connected' : '',
   ].filter((s) => s !== '');
   return {
     url: parsed,
@@ -248,6 +288,8 @@ export async function openMediaSender(
     address,
     port: parsed.port,
     description: `${parsed.scheme}://${host}:${parsed.port}${egress.length > 0 ? ` (${egress.join(', ')})` : ''}`,
+    connected: parsed.connect === true,
+    notices: noticesOf(parsed, 'send'),
   };
 }
 
