@@ -367,6 +367,47 @@ static napi_value msock_tcp_socket(napi_env env, napi_callback_info cbinfo) {
   return msock__socket(env, cbinfo, SOCK_STREAM);
 }
 
+/* ---- msock_udp_adopt ---------------------------------------------------------------------- */
+
+/*
+ * (fd) -> { fd, address, port, family, recvBufferBytes, sendBufferBytes, kind }: what an existing
+ * descriptor is. kind is 'dgram', 'stream' or 'other'; only a 'dgram' of family IPv4/IPv6 is
+ * made non-blocking and close-on-exec (fd is then the descriptor, else -1). Never closes it.
+ */
+static napi_value msock_udp_adopt(napi_env env, napi_callback_info cbinfo) {
+  size_t argc = 1;
+  napi_value argv[1], result;
+  msock_socket_result_t r;
+  msock_failure_t failure = {NULL, NULL};
+  char out_address[MSOCK__ADDRSTRLEN];
+  const char* out_family;
+  int out_port, fd, type = 0, err;
+  NAPI_CALL(env, napi_get_cb_info(env, cbinfo, &argc, argv, NULL, NULL));
+  if (argc < 1) {
+    msock_throw_invalid(env, "fd", NULL, "must be an integer in 0..2147483647");
+    return NULL;
+  }
+  if (msock_arg_fd(env, argv[0], &fd) != 0) return NULL;
+  err = msock__socket_adopt(fd, &r, &type, &failure);
+  if (err != 0) {
+    msock_throw_errno(env, -err, failure.syscall, failure.option, NULL, -1);
+    return NULL;
+  }
+  msock__format_sockaddr(&r.addr, out_address, &out_port, &out_family);
+  if (napi_create_object(env, &result) != napi_ok || msock_set_num(env, result, "fd", r.fd) != 0 ||
+      msock_set_str(env, result, "address", out_address) != 0 ||
+      msock_set_num(env, result, "port", out_port) != 0 ||
+      msock_set_str(env, result, "family", out_family) != 0 ||
+      msock_set_num(env, result, "recvBufferBytes", r.recv_buffer_bytes) != 0 ||
+      msock_set_num(env, result, "sendBufferBytes", r.send_buffer_bytes) != 0 ||
+      msock_set_str(env, result, "kind",
+                    type == SOCK_DGRAM ? "dgram" : type == SOCK_STREAM ? "stream" : "other") != 0) {
+    msock_throw_napi(env);
+    return NULL;
+  }
+  return result;
+}
+
 /* ---- msock_close -------------------------------------------------------------------------- */
 
 static napi_value msock_close(napi_env env, napi_callback_info cbinfo) {
@@ -837,6 +878,7 @@ static napi_value msock__init(napi_env env, napi_value exports) {
       {"msock_udp_socket", msock_udp_socket},
       {"msock_tcp_socket", msock_tcp_socket},
       {"msock_close", msock_close},
+      {"msock_udp_adopt", msock_udp_adopt},
       {"msock_setsockopt", msock_setsockopt},
       {"msock_getsockopt", msock_getsockopt},
       {"msock_if_nametoindex", msock_if_nametoindex},

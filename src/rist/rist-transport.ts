@@ -193,6 +193,44 @@ export class RistTransport {
     return new RistTransport(kFactory, socket, socket, o);
   }
 
+  /**
+   * A transport over sockets made elsewhere — typically adopted ones (`UdpSocket.adopt(fd)`,
+   * `UdpSocket.fromDgramSocket`), as ristgo's `FromConns`: two sockets for the Simple profile,
+   * the same socket twice for the Main profile. The transport owns them from then on (`close()`
+   * closes them). Only `learn` and `rebindAfterMs` of `options` apply; the sockets keep their own
+   * buffers and ports.
+   *
+   * @throws InvalidArgumentError for something else than two `UdpSocket`s of one family.
+   * @throws InvalidStateError for a closed socket.
+   */
+  static fromSockets(
+    media: UdpSocket,
+    rtcp: UdpSocket,
+    options: Pick<RistTransportOptions, 'learn' | 'rebindAfterMs'> = {},
+  ): RistTransport {
+    for (const [name, socket] of [
+      ['media', media],
+      ['rtcp', rtcp],
+    ] as const) {
+      if (!(socket instanceof UdpSocket)) {
+        throw new InvalidArgumentError(name, socket, 'must be a UdpSocket');
+      }
+      if (socket.closed) throw new InvalidStateError(`fromSockets: the ${name} socket is closed`);
+    }
+    if (media.type !== rtcp.type) {
+      throw new InvalidArgumentError(
+        'rtcp',
+        rtcp.type,
+        `must be of the media socket's family (${media.type})`,
+      );
+    }
+    const o = checkOptions(options);
+    return new RistTransport(kFactory, media, rtcp, {
+      learn: o.learn,
+      rebindAfterMs: o.rebindAfterMs,
+    });
+  }
+
   /** `'simple'` (two sockets) or `'main'` (one). */
   get profile(): RistProfile {
     return this.#media === this.#rtcp ? 'main' : 'simple';
