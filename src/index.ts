@@ -51,6 +51,15 @@ export type {
   RistTransportStats,
 } from './rist/rist-transport.js';
 export { AddressLearner } from './rist/address-learning.js';
+export { mediaEndpointFromRtcp } from './rist/rtcp-peer.js';
+export { increaseRecvBufferTo, increaseSendBufferTo } from './udp/buffer-growth.js';
+export {
+  findOurIPAddress,
+  weHaveAnIPAddress,
+  weHaveAnIPv4Address,
+  weHaveAnIPv6Address,
+} from './host-address.js';
+export type { OurIPAddress } from './host-address.js';
 export type {
   AddressLearnerOptions,
   AddressLearnerStats,
