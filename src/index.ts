@@ -25,6 +25,7 @@ export type {
   UdpSocketType,
 } from './udp/udp-socket.js';
 export type {
+  AdoptOptions,
   BatchCapabilities,
   BatchSendResult,
   DatagramBatch,

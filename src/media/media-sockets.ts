@@ -254,6 +254,7 @@ export async function openMediaSender(
   if (dscp !== undefined) socketOptions.dscp = dscp;
   if (options.localAddress !== undefined) socketOptions.address = options.localAddress;
   if (parsed.localPort !== undefined) socketOptions.port = parsed.localPort;
+  if (parsed.reuse !== undefined) socketOptions.reuseAddr = parsed.reuse;
   if (parsed.broadcast !== undefined) socketOptions.broadcast = parsed.broadcast;
   if (options.engine !== undefined) socketOptions.engine = options.engine;
   if (options.signal !== undefined) socketOptions.signal = options.signal;

@@ -102,6 +102,29 @@ for (const engine of engines) {
     }
   });
 
+  test(`${engine}: reuse=1 lets a sender share its localport; without it the bind fails`, async () => {
+    const holder = await UdpSocket.open({
+      type: 'udp4',
+      address: '0.0.0.0',
+      reuseAddr: true,
+      engine,
+    });
+    const local = holder.address().port;
+    try {
+      await assert.rejects(
+        openMediaSender(`udp://127.0.0.1:9?localport=${local}`, { engine }),
+        (err: unknown) => (err as { code?: string }).code === 'EADDRINUSE',
+      );
+      const shared = await openMediaSender(`udp://127.0.0.1:9?localport=${local}&reuse=1`, {
+        engine,
+      });
+      assert.equal(shared.socket.address().port, local);
+      await shared.socket.close();
+    } finally {
+      await holder.close();
+    }
+  });
+
   test(`${engine}: a connected sender hears ECONNREFUSED from a closed port`, async () => {
     const closed = await freeUdpPort();
     const sender = await openMediaSender(`udp://127.0.0.1:${closed}?connect=1`, { engine });
