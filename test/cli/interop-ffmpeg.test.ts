@@ -8,6 +8,9 @@
  * `udp://@127.0.0.1:P?overrun_nonfatal=1&fifo_size=50000000` to `mediasock recv`, and
  * `udp://127.0.0.1:P?pkt_size=1316&timeout=2000000` to both `ffmpeg -i` and `mediasock send`.
  * Options that have no effect on mediasock's side are accepted with one note each on stderr.
+ * Multicast runs with FFmpeg's own way of pinning a stream to an interface, `localaddr=127.0.0.1`
+ * (lo), and `ttl=0`, on both sides. That the stream arrives at a receiver joined on lo alone, with
+ * `IP_MULTICAST_ALL` off, shows that FFmpeg's datagrams left through lo.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -205,6 +208,61 @@ test(
     assert.equal(s.lost, null);
     assert.match(r.stderr, /^mediasock recv: note: overrun_nonfatal=1 is ignored: /m);
     assert.equal(r.stderr.match(/note:/g)?.length, 1, r.stderr);
+  },
+);
+
+test(
+  "multicast with FFmpeg's lines on both sides: localaddr=127.0.0.1 keeps it on lo, TTL 0",
+  { skip },
+  async () => {
+    // 239.255.0.0/16 is organization-local scope (RFC 2365). FFmpeg pins a multicast stream to
+    // an interface with localaddr=; both lines use it (and ttl=0), so nothing leaves this host.
+    const group = '239.255.77.41';
+    const wanted = await freePort();
+    const recv = startCli(
+      [
+        'recv',
+        `udp://@${group}:${wanted}?overrun_nonfatal=1&fifo_size=50000000&localaddr=127.0.0.1&ttl=0`,
+        '--json',
+        '--duration',
+        '25',
+      ],
+      { timeoutMs: 40_000 },
+    );
+    const start = (await recv.firstRecord('start')) as { port: number; url: string };
+    assert.equal(start.port, wanted);
+    assert.match(start.url, / on lo$/, 'joined on lo, the interface holding 127.0.0.1');
+    const ff = await startTool(
+      'ffmpeg',
+      [
+        '-hide_banner',
+        '-loglevel',
+        'error',
+        '-re',
+        '-f',
+        'lavfi',
+        '-i',
+        'testsrc=size=160x120:rate=25',
+        '-t',
+        '1.5',
+        '-c:v',
+        'mpeg2video',
+        '-f',
+        'mpegts',
+        `udp://${group}:${wanted}?pkt_size=1316&localaddr=127.0.0.1&ttl=0`,
+      ],
+      30_000,
+    ).done;
+    assert.equal(ff.code, 0, ff.stderr);
+    assert.ok(await waitForUdpDrained(wanted), 'recv read every datagram');
+    recv.child.kill('SIGINT');
+    const r = await recv.done;
+    assert.equal(r.code, 0, r.stderr);
+    const s = summary(r.stdout);
+    assert.ok((s.packets as number) > 10, `packets ${String(s.packets)}`);
+    assert.equal(s.ts_cc_errors, 0);
+    assert.match(r.stderr, /note: ttl=0 is ignored: it applies to sending/);
+    assert.match(r.stderr, /note: overrun_nonfatal=1 is ignored/);
   },
 );
 
