@@ -370,25 +370,26 @@ static napi_value msock_tcp_socket(napi_env env, napi_callback_info cbinfo) {
 /* ---- msock_udp_adopt ---------------------------------------------------------------------- */
 
 /*
- * (fd) -> { fd, address, port, family, recvBufferBytes, sendBufferBytes, kind }: what an existing
- * descriptor is. kind is 'dgram', 'stream' or 'other'; only a 'dgram' of family IPv4/IPv6 is
+ * (fd) -> { fd, address, port, family, recvBufferBytes, sendBufferBytes, kind, peerAddress?,
+ * peerPort? }: what an existing descriptor is (the peer of a connected socket). kind is 'dgram', 'stream' or 'other'; only a 'dgram' of family IPv4/IPv6 is
  * made non-blocking and close-on-exec (fd is then the descriptor, else -1). Never closes it.
  */
 static napi_value msock_udp_adopt(napi_env env, napi_callback_info cbinfo) {
   size_t argc = 1;
   napi_value argv[1], result;
   msock_socket_result_t r;
+  struct sockaddr_storage peer;
   msock_failure_t failure = {NULL, NULL};
-  char out_address[MSOCK__ADDRSTRLEN];
-  const char* out_family;
-  int out_port, fd, type = 0, err;
+  char out_address[MSOCK__ADDRSTRLEN], peer_address[MSOCK__ADDRSTRLEN];
+  const char *out_family, *peer_family;
+  int out_port, peer_port, fd, type = 0, err;
   NAPI_CALL(env, napi_get_cb_info(env, cbinfo, &argc, argv, NULL, NULL));
   if (argc < 1) {
     msock_throw_invalid(env, "fd", NULL, "must be an integer in 0..2147483647");
     return NULL;
   }
   if (msock_arg_fd(env, argv[0], &fd) != 0) return NULL;
-  err = msock__socket_adopt(fd, &r, &type, &failure);
+  err = msock__socket_adopt(fd, &r, &type, &peer, &failure);
   if (err != 0) {
     msock_throw_errno(env, -err, failure.syscall, failure.option, NULL, -1);
     return NULL;
@@ -404,6 +405,14 @@ static napi_value msock_udp_adopt(napi_env env, napi_callback_info cbinfo) {
                     type == SOCK_DGRAM ? "dgram" : type == SOCK_STREAM ? "stream" : "other") != 0) {
     msock_throw_napi(env);
     return NULL;
+  }
+  if (peer.ss_family == AF_INET || peer.ss_family == AF_INET6) {
+    msock__format_sockaddr(&peer, peer_address, &peer_port, &peer_family);
+    if (msock_set_str(env, result, "peerAddress", peer_address) != 0 ||
+        msock_set_num(env, result, "peerPort", peer_port) != 0) {
+      msock_throw_napi(env);
+      return NULL;
+    }
   }
   return result;
 }

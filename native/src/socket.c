@@ -156,12 +156,14 @@ fail:
 int msock__socket_adopt(int fd,
                         msock_socket_result_t* result,
                         int* type,
+                        struct sockaddr_storage* peer,
                         msock_failure_t* failure) {
   int err = 0;
   int flags;
   socklen_t len;
 
   memset(result, 0, sizeof(*result));
+  memset(peer, 0, sizeof(*peer));
   result->fd = -1;
   *type = 0;
   len = sizeof(*type);
@@ -178,6 +180,12 @@ int msock__socket_adopt(int fd,
              "getsockopt", "SO_RCVBUF");
   MSOCK__TRY(msock__getsockopt_int(fd, SOL_SOCKET, SO_SNDBUF, &result->send_buffer_bytes),
              "getsockopt", "SO_SNDBUF");
+  /* A connected socket has a peer; ENOTCONN means it has none. */
+  len = sizeof(*peer);
+  if (getpeername(fd, (struct sockaddr*)peer, &len) == -1) {
+    if (errno != ENOTCONN) MSOCK__TRY(-errno, "getpeername", NULL);
+    memset(peer, 0, sizeof(*peer));
+  }
   flags = fcntl(fd, F_GETFL);
   if (flags == -1 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) == -1) MSOCK__TRY(-errno, "fcntl", NULL);
   if (fcntl(fd, F_SETFD, FD_CLOEXEC) == -1) MSOCK__TRY(-errno, "fcntl", NULL);

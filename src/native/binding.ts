@@ -195,13 +195,16 @@ export interface NativeBinding {
   /** Creates a TCP socket, applies `options` in order, binds, listens if asked. */
   msock_tcp_socket(options: NativeTcpSocketOptions): NativeSocketResult;
   /**
-   * What an existing descriptor is (`SO_TYPE`, `getsockname`); a UDP socket of IPv4/IPv6 is made
+   * What an existing descriptor is (`SO_TYPE`, `getsockname`, `getpeername`); a UDP socket of IPv4/IPv6 is made
    * non-blocking and close-on-exec and its buffer sizes read (`fd` is then the descriptor, else
    * -1). Never closes it.
    */
   msock_udp_adopt(fd: number): Omit<NativeSocketResult, 'family'> & {
     family: 'IPv4' | 'IPv6' | 'unknown';
     kind: 'dgram' | 'stream' | 'other';
+    /** The peer of a connected socket (`getpeername`). */
+    peerAddress?: string;
+    peerPort?: number;
   };
   /** `close(2)`; only for descriptors no Node handle has adopted. */
   msock_close(fd: number): void;

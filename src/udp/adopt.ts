@@ -10,6 +10,7 @@
  *   on it; with the addon, options go to its descriptor through the option table.
  *
  * Options the socket already has stay as they are and read back from the kernel (buffers, TTLs);
+ * a connected socket keeps its peer (`getpeername`; `remoteAddress()`, `send(data)`);
  * multicast memberships joined before adoption are not known (no system call lists a socket's
  * groups) and stay joined until the descriptor closes; those joined through the `UdpSocket` are
  * bookkept and left at close as usual.
@@ -44,10 +45,13 @@ export interface AdoptOptions {
   readerQueueLength?: number;
 }
 
-/** An engine over an adopted socket, and the socket's family. */
+/** An engine over an adopted socket, the socket's family, and the peer of a connected one. */
 export interface Adopted {
   engine: DatagramEngine;
   type: UdpSocketType;
+  peer?: { address: string; port: number };
+  /** Whether the engine must be told of the peer (`connect`) before it can send without one. */
+  reconnect: boolean;
 }
 
 const BATCH_DEFAULTS = { slots: 64, slotBytes: 65536, maxBatchesPerWake: 16 } as const;
@@ -90,10 +94,16 @@ export function adoptDescriptor(fd: number, options: AdoptOptions): Adopted {
   }
   const family = info.family === 'IPv4' ? 4 : 6;
   const type: UdpSocketType = family === 4 ? 'udp4' : 'udp6';
+  const peer =
+    info.peerAddress !== undefined && info.peerPort !== undefined
+      ? { address: info.peerAddress, port: info.peerPort }
+      : undefined;
   if (useBatch) {
     const b = options.batch ?? {};
     return {
       type,
+      ...(peer === undefined ? {} : { peer }),
+      reconnect: peer !== undefined,
       engine: new BatchDatagramEngine(binding, { ...info, family: info.family }, family, {
         slots: b.slots ?? BATCH_DEFAULTS.slots,
         slotBytes: b.slotBytes ?? BATCH_DEFAULTS.slotBytes,
@@ -116,7 +126,20 @@ export function adoptDescriptor(fd: number, options: AdoptOptions): Adopted {
       `could not be opened by node:dgram: ${(err as Error).message}`,
     );
   }
-  return { type, engine: new DgramEngine(socket, family, { binding, fd }) };
+  if (peer !== undefined) {
+    try {
+      markConnected(socket);
+    } catch (err) {
+      socket.close(); // the descriptor goes with it: dgram owns it now
+      throw err;
+    }
+  }
+  return {
+    type,
+    engine: new DgramEngine(socket, family, { binding, fd }),
+    ...(peer === undefined ? {} : { peer }),
+    reconnect: false,
+  };
 }
 
 /**
@@ -143,10 +166,45 @@ export function adoptDgramSocket(socket: dgram.Socket, options: AdoptOptions): A
     );
   }
   const family = address.family === 'IPv4' ? 4 : 6;
+  let peer: { address: string; port: number } | undefined;
+  try {
+    const remote = socket.remoteAddress();
+    peer = { address: remote.address, port: remote.port };
+  } catch {
+    peer = undefined; // not connected
+  }
   const fd = handleFd(socket);
   const binding = loadNative();
   const native = binding !== undefined && fd !== undefined ? { binding, fd } : undefined;
-  return { type: family === 4 ? 'udp4' : 'udp6', engine: new DgramEngine(socket, family, native) };
+  return {
+    type: family === 4 ? 'udp4' : 'udp6',
+    engine: new DgramEngine(socket, family, native),
+    ...(peer === undefined ? {} : { peer }),
+    reconnect: false,
+  };
+}
+
+/**
+ * Tells `node:dgram` that its handle is connected: libuv saw the association when it opened the
+ * descriptor (`uv_udp_open` checks `getpeername`) and sends without an address, but dgram's own
+ * state says "disconnected" and would refuse both send forms. (Dissolving the association and
+ * connecting again through dgram is no way out: Linux drops an ephemeral port on the dissolve.)
+ * @throws NotSupportedError when this Node keeps that state differently.
+ */
+function markConnected(socket: dgram.Socket): void {
+  for (const symbol of Object.getOwnPropertySymbols(socket)) {
+    if (symbol.description !== 'state symbol') continue;
+    const state = (socket as unknown as Record<symbol, { connectState?: unknown }>)[symbol];
+    // lib/dgram.js: CONNECT_STATE_DISCONNECTED 0, CONNECTING 1, CONNECTED 2.
+    if (state !== undefined && state.connectState === 0) {
+      state.connectState = 2;
+      return;
+    }
+  }
+  throw new NotSupportedError(
+    'adopting a connected descriptor on the node engine',
+    `node:dgram ${process.version} keeps its connection state where mediasock does not look; use engine: 'batch'`,
+  );
 }
 
 /** The descriptor under a `dgram.Socket`'s handle (`UDPWrap#fd`; -1 on Windows). */

@@ -52,7 +52,7 @@ import { toDestination } from './destination.js';
 import { assertFactory, kFactory } from '../internal/factory-only.js';
 import { openEngine } from './open.js';
 import { adoptDescriptor, adoptDgramSocket, checkAdoptOptions } from './adopt.js';
-import type { AdoptOptions } from './adopt.js';
+import type { Adopted, AdoptOptions } from './adopt.js';
 import { Reception } from './reception.js';
 import { isDatagramBatchView, planSend } from './send-plan.js';
 import type { DatagramTrain, OutgoingDatagram } from './send-plan.js';
@@ -208,18 +208,17 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> {
    * (`recvBufferBytes`, `getTTL()`, `getMulticastTTL()`); groups joined before are not known
    * and are not left at close (the kernel leaves them when the descriptor closes); groups joined
    * from now on are bookkept as usual. The `UdpSocket` owns the descriptor from then on:
-   * `close()` closes it. Platforms: Linux, macOS, FreeBSD (the batch engine: Linux); needs the
-   * native addon.
+   * `close()` closes it. A connected descriptor keeps its peer (`remoteAddress()`, `send(data)`).
+   * Platforms: Linux, macOS, FreeBSD (the batch engine: Linux); needs the native addon.
    *
    * @throws InvalidArgumentError for a descriptor that is not a bound UDP socket of IPv4 or IPv6
    *   (a TCP or Unix socket, a file); it is left as it was.
    * @throws SystemCallError for `EBADF` (not open) or `ENOTSOCK`.
    * @throws NativeUnavailableError without the addon.
    */
-  static adopt(fd: number, options: AdoptOptions = {}): UdpSocket {
+  static async adopt(fd: number, options: AdoptOptions = {}): Promise<UdpSocket> {
     const o = checkAdoptOptions(options);
-    const { engine, type } = adoptDescriptor(fd, o);
-    return new UdpSocket(kFactory, type, engine, o.readerQueueLength ?? kDefaultReaderQueue);
+    return UdpSocket.#adopted(adoptDescriptor(fd, o), o);
   }
 
   /**
@@ -232,10 +231,29 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> {
    * @throws InvalidStateError for a socket that is not bound yet or already closed.
    * @throws NotSupportedError for `engine: 'batch'` (libuv owns the descriptor).
    */
-  static fromDgramSocket(socket: dgram.Socket, options: AdoptOptions = {}): UdpSocket {
+  static async fromDgramSocket(
+    socket: dgram.Socket,
+    options: AdoptOptions = {},
+  ): Promise<UdpSocket> {
     const o = checkAdoptOptions(options);
-    const { engine, type } = adoptDgramSocket(socket, o);
-    return new UdpSocket(kFactory, type, engine, o.readerQueueLength ?? kDefaultReaderQueue);
+    return UdpSocket.#adopted(adoptDgramSocket(socket, o), o);
+  }
+
+  /** The `UdpSocket` of an adopted engine; a connected socket keeps its peer. */
+  static async #adopted(adopted: Adopted, o: AdoptOptions): Promise<UdpSocket> {
+    const { engine, type, peer, reconnect } = adopted;
+    const udp = new UdpSocket(kFactory, type, engine, o.readerQueueLength ?? kDefaultReaderQueue);
+    if (peer === undefined) return udp;
+    try {
+      const to = toDestination(udp.#family, peer.port, peer.address, 'peer');
+      // connect(2) again to the same peer: the engine learns it, the kernel's association stays.
+      if (reconnect) await engine.connect(to);
+      udp.#peer = to;
+    } catch (err) {
+      await udp.close().catch(() => undefined);
+      throw err;
+    }
+    return udp;
   }
 
   #applyAfterBind(o: UdpSocketOptions): void {

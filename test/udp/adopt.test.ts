@@ -7,6 +7,7 @@
  *   at close, and the port is released when the child closes the last copy;
  * - what is not a bound UDP socket of IPv4/IPv6 is refused and left open (TCP), or fails with the
  *   kernel's errno (a file: ENOTSOCK, a closed descriptor: EBADF);
+ * - a connected descriptor or `dgram.Socket` keeps its peer (`remoteAddress()`, `send(data)`);
  * - `UdpSocket.fromDgramSocket` takes over a bound `dgram.Socket`;
  * - a `RistTransport` is built from two adopted sockets and moves media and RTCP.
  */
@@ -133,15 +134,77 @@ for (const engine of engines) {
   );
 }
 
+for (const engine of engines) {
+  test(
+    `${engine}: a connected descriptor passed to a child keeps its peer`,
+    { skip: noAddon, timeout: 60_000 },
+    async () => {
+      const peer = await UdpSocket.open({ type: 'udp4', address: '127.0.0.1' });
+      const made = await UdpSocket.open({ type: 'udp4', address: '127.0.0.1', engine: 'node' });
+      try {
+        await made.connect(peer.address().port, '127.0.0.1');
+        const port = made.address().port;
+        const got = peer.receive({ signal: AbortSignal.timeout(30_000) });
+        const child = spawn(
+          process.execPath,
+          ['--import', 'tsx', 'test/fixtures/adopt-child.ts', engine, '0'],
+          { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe', made.fd!] },
+        );
+        let stderr = '';
+        child.stderr!.setEncoding('utf8');
+        child.stderr!.on('data', (c: string) => (stderr += c));
+        const exited = once(child, 'exit');
+        await made.close();
+        const hello = await jsonLines(child.stdout!)(30_000).catch((err: Error) => {
+          throw new Error(`${err.message}; stderr: ${stderr}`);
+        });
+        assert.deepEqual(hello, {
+          engine,
+          peer: { address: '127.0.0.1', port: peer.address().port, family: 4 },
+        });
+        const d = await got;
+        assert.equal(d.data.toString(), 'hello');
+        assert.equal(d.port, port, 'sent from the adopted socket, without a destination');
+        const [code] = (await exited) as [number | null];
+        assert.equal(code, 0, stderr);
+      } finally {
+        await Promise.all([peer.close(), made.close()]);
+      }
+    },
+  );
+}
+
+test('fromDgramSocket keeps the peer of a connected dgram.Socket', async () => {
+  const peer = await UdpSocket.open({ type: 'udp4', address: '127.0.0.1' });
+  const raw = dgram.createSocket('udp4');
+  raw.bind(0, '127.0.0.1');
+  await once(raw, 'listening');
+  raw.connect(peer.address().port, '127.0.0.1');
+  await once(raw, 'connect');
+  const socket = await UdpSocket.fromDgramSocket(raw);
+  try {
+    assert.deepEqual(socket.remoteAddress(), {
+      address: '127.0.0.1',
+      port: peer.address().port,
+      family: 4,
+    });
+    const got = peer.receive({ signal: AbortSignal.timeout(5000) });
+    await socket.send('connected');
+    assert.equal((await got).data.toString(), 'connected');
+  } finally {
+    await Promise.all([socket.close(), peer.close()]);
+  }
+});
+
 test(
   'adopt refuses what is not a bound UDP socket and leaves it as it was',
   { skip: noAddon },
-  () => {
+  async () => {
     const b = binding!;
     const tcp = b.msock_tcp_socket({ family: 4, address: '127.0.0.1', port: 0 });
     try {
-      assert.throws(
-        () => UdpSocket.adopt(tcp.fd),
+      await assert.rejects(
+        UdpSocket.adopt(tcp.fd),
         (err: unknown) =>
           err instanceof InvalidArgumentError &&
           /it is a stream socket of family IPv4/.test(err.message),
@@ -153,31 +216,31 @@ test(
     }
     const file = openSync(new URL(import.meta.url), 'r');
     try {
-      assert.throws(
-        () => UdpSocket.adopt(file),
+      await assert.rejects(
+        UdpSocket.adopt(file),
         (err: unknown) => err instanceof SystemCallError && err.code === 'ENOTSOCK',
       );
     } finally {
       closeSync(file);
     }
     // A descriptor number that is not open (far above anything this process opened).
-    assert.throws(
-      () => UdpSocket.adopt(1_000_000),
+    await assert.rejects(
+      UdpSocket.adopt(1_000_000),
       (err: unknown) => err instanceof SystemCallError && err.code === 'EBADF',
     );
-    assert.throws(() => UdpSocket.adopt(-1), InvalidArgumentError);
-    assert.throws(() => UdpSocket.adopt(3, { engine: 'nope' as UdpEngine }), InvalidArgumentError);
+    await assert.rejects(UdpSocket.adopt(-1), InvalidArgumentError);
+    await assert.rejects(UdpSocket.adopt(3, { engine: 'nope' as UdpEngine }), InvalidArgumentError);
   },
 );
 
 test('fromDgramSocket takes over a bound dgram.Socket; close() closes it', async () => {
   const raw = dgram.createSocket({ type: 'udp4', recvBufferSize: 120_000 });
-  assert.throws(() => UdpSocket.fromDgramSocket(raw), InvalidStateError, 'not bound yet');
+  await assert.rejects(UdpSocket.fromDgramSocket(raw), InvalidStateError, 'not bound yet');
   raw.bind(0, '127.0.0.1');
   await once(raw, 'listening');
-  assert.throws(() => UdpSocket.fromDgramSocket(raw, { engine: 'batch' }), NotSupportedError);
-  assert.throws(() => UdpSocket.fromDgramSocket({} as dgram.Socket), InvalidArgumentError);
-  const socket = UdpSocket.fromDgramSocket(raw);
+  await assert.rejects(UdpSocket.fromDgramSocket(raw, { engine: 'batch' }), NotSupportedError);
+  await assert.rejects(UdpSocket.fromDgramSocket({} as dgram.Socket), InvalidArgumentError);
+  const socket = await UdpSocket.fromDgramSocket(raw);
   const peer = await UdpSocket.open({ type: 'udp4', address: '127.0.0.1' });
   try {
     assert.equal(socket.engine, 'node');
@@ -202,7 +265,10 @@ test(
     const b = binding!;
     const media = b.msock_udp_socket({ family: 4, address: '127.0.0.1', port: 0 });
     const rtcp = b.msock_udp_socket({ family: 4, address: '127.0.0.1', port: 0 });
-    const sender = RistTransport.fromSockets(UdpSocket.adopt(media.fd), UdpSocket.adopt(rtcp.fd));
+    const sender = RistTransport.fromSockets(
+      await UdpSocket.adopt(media.fd),
+      await UdpSocket.adopt(rtcp.fd),
+    );
     const receiver = await RistTransport.listenEphemeralEvenOdd({
       type: 'udp4',
       address: '127.0.0.1',
@@ -231,7 +297,7 @@ test(
       await Promise.all([sender.close(), receiver.close()]);
     }
     assert.equal(udpPortBound(media.port), false);
-    const one = UdpSocket.adopt(
+    const one = await UdpSocket.adopt(
       b.msock_udp_socket({ family: 4, address: '127.0.0.1', port: 0 }).fd,
     );
     const main = RistTransport.fromSockets(one, one);
