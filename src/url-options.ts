@@ -151,7 +151,7 @@ export const URL_OPTION_TABLE: readonly UrlOptionRow[] = Object.freeze([
     'udp, rtp',
     'apply',
     'receive',
-    'microseconds without a datagram after which a receiver fails (mediasock recv exits 1; relay ignores it); 0 never',
+    'microseconds without a datagram after which a receiver fails (mediasock recv and relay exit 1); 0 never',
   ),
   row(
     'localport',

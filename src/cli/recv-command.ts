@@ -22,6 +22,7 @@ import {
 import type { CommandIo } from './command-io.js';
 import { rtspRecvCommand } from './rtsp-command.js';
 import { ExitCode, setLongTimeout } from './command-io.js';
+import { watchIdle } from './idle-timeout.js';
 import { LiveDisplay, formatMbit, roundTo } from './live-display.js';
 import {
   RTP_PAYLOAD_TYPE_MP2T,
@@ -156,8 +157,6 @@ export async function recvCommand(args: string[], io: CommandIo): Promise<number
   let outError: Error | undefined;
   let stopped = false;
   let endedAt: number | undefined;
-  let lastArrival = started;
-  let timedOut = false;
   const stop = new AbortController();
   const onAbort = (): void => stop.abort();
   io.signal.addEventListener('abort', onAbort, { once: true });
@@ -169,12 +168,16 @@ export async function recvCommand(args: string[], io: CommandIo): Promise<number
   };
   out?.on('error', onOutError);
 
+  // FFmpeg's timeout= (µs): fail after that long without a datagram.
+  const idleMs = receiver.idleTimeoutMs;
+  const idle = watchIdle(idleMs, () => stop.abort());
+
   // Batches, read in place: statistics from the receive memory, no object per datagram.
   socket.on('batch', (batch) => {
     if (stopped) return;
     const data = batch.data;
     const arrival = performance.now();
-    lastArrival = arrival;
+    idle.touch();
     // Datagrams may arrive in a batch, several before the stop takes effect: --count is exact.
     const n = count === undefined ? batch.count : Math.min(batch.count, count - packets);
     let outBytes = 0;
@@ -293,19 +296,6 @@ export async function recvCommand(args: string[], io: CommandIo): Promise<number
     });
   };
   const timer = setInterval(tick, interval * 1000);
-  // FFmpeg's timeout= (µs): fail after that long without a datagram, checked at a quarter of it.
-  const idleMs = receiver.idleTimeoutMs;
-  const idleTimer =
-    idleMs === undefined
-      ? undefined
-      : setInterval(
-          () => {
-            if (performance.now() - lastArrival < idleMs) return;
-            timedOut = true;
-            stop.abort();
-          },
-          Math.min(1000, Math.max(10, idleMs / 4)),
-        );
   const cancelLimit =
     duration === undefined ? undefined : setLongTimeout(() => stop.abort(), duration * 1000);
   display.update(lines(summary(), 0, 0), {
@@ -319,7 +309,7 @@ export async function recvCommand(args: string[], io: CommandIo): Promise<number
     stopped = true;
     endedAt = performance.now();
     clearInterval(timer);
-    if (idleTimer !== undefined) clearInterval(idleTimer);
+    idle.stop();
     cancelLimit?.();
     io.signal.removeEventListener('abort', onAbort);
   }
@@ -342,7 +332,7 @@ export async function recvCommand(args: string[], io: CommandIo): Promise<number
     ? 'interrupted'
     : outError !== undefined
       ? '--out failed'
-      : timedOut
+      : idle.fired
         ? `timeout: no datagram for ${idleMs! / 1000} s`
         : count !== undefined && packets >= count
           ? `--count ${count} reached`
@@ -360,7 +350,7 @@ export async function recvCommand(args: string[], io: CommandIo): Promise<number
     );
     return ExitCode.FAILURE;
   }
-  if (timedOut) {
+  if (idle.fired) {
     io.stderr.write(
       `mediasock recv: no datagram for ${idleMs! / 1000} s (timeout=${receiver.url.timeoutMicros} microseconds in the URL)\n`,
     );

@@ -32,6 +32,25 @@ test('recv: timeout= (µs) ends a silent receive with exit 1, the summary and on
   assert.ok(seconds < 20, `recv ended after ${seconds.toFixed(1)} s`);
 });
 
+test('relay: timeout= on the input ends a silent relay with exit 1', async () => {
+  const r = await runCli(
+    [
+      'relay',
+      'udp://@127.0.0.1:0?timeout=300000&overrun_nonfatal=1',
+      'udp://127.0.0.1:9',
+      '--json',
+    ],
+    { timeoutMs: 30_000 },
+  );
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /^mediasock relay: note: overrun_nonfatal=1 is ignored: /m);
+  assert.match(
+    r.stderr,
+    /^mediasock relay: no datagram for 0\.3 s on the input \(timeout=300000 microseconds in the URL\)$/m,
+  );
+  assert.equal((summary(r.stdout).input as { packets: number }).packets, 0);
+});
+
 test('recv: a stream that keeps coming never trips timeout=', async () => {
   const port = await freePort();
   // The sender runs first (200 datagrams/s for 6 s); recv joins it with a 300 ms timeout.
