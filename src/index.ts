@@ -8,6 +8,8 @@
 export * from './errors.js';
 export * from './address.js';
 export * from './url.js';
+export { URL_OPTION_TABLE, urlNotices } from './url-options.js';
+export type { UrlOptionDirection, UrlOptionRow } from './url-options.js';
 export * from './resolve.js';
 export * from './interfaces.js';
 export { nativeStatus } from './native/index.js';
@@ -23,6 +25,7 @@ export type {
   UdpSocketType,
 } from './udp/udp-socket.js';
 export type {
+  AdoptOptions,
   BatchCapabilities,
   BatchSendResult,
   DatagramBatch,
@@ -49,6 +52,15 @@ export type {
   RistTransportStats,
 } from './rist/rist-transport.js';
 export { AddressLearner } from './rist/address-learning.js';
+export { mediaEndpointFromRtcp } from './rist/rtcp-peer.js';
+export { increaseRecvBufferTo, increaseSendBufferTo } from './udp/buffer-growth.js';
+export {
+  findOurIPAddress,
+  weHaveAnIPAddress,
+  weHaveAnIPv4Address,
+  weHaveAnIPv6Address,
+} from './host-address.js';
+export type { OurIPAddress } from './host-address.js';
 export type {
   AddressLearnerOptions,
   AddressLearnerStats,

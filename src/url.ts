@@ -37,7 +37,10 @@
  * - **Query options:** `iface` (an interface name, index or address), `ttl` (0..255; TTL or hop
  *   limit), `dscp` (0..63), `buffer` (socket buffer, bytes), `reuse` (`0`, `1`, `false`, `true`),
  *   `sources`, `block`. Aliases from FFmpeg: `buffer_size` for `buffer`, `localaddr` for `iface`,
- *   `reuse_socket` for `reuse`; from VLC: `miface` for `iface`. Any other key, a key given twice
+ *   `reuse_socket` for `reuse`; from VLC: `miface` for `iface`. FFmpeg's other udp/rtp keys
+ *   (`pkt_size`, `fifo_size`, `timeout`, `localport`, `connect`, `bitrate`, `overrun_nonfatal`,
+ *   `burst_bits` …) are read as `url-options.ts` says: applied as fields, or kept in
+ *   `ignoredOptions` for a notice. Any other key, a key given twice
  *   (counting aliases) or a key without `=value` is an error: nothing is ignored silently. Keys are
  *   looked up as own entries only, so `__proto__`, `constructor` or `toString` are unknown keys
  *   like any other, not properties inherited from `Object.prototype`.
@@ -67,6 +70,14 @@ import {
 } from './address.js';
 import type { IPFamily } from './address.js';
 import { InvalidArgumentError } from './errors.js';
+import {
+  FOREIGN_FIELDS,
+  foreignKey,
+  formatForeignOptions,
+  knownForeignKeys,
+  parseForeignValue,
+} from './url-options.js';
+import type { ForeignAppliedKey } from './url-options.js';
 import {
   validateBoolean,
   validateByteCount,
@@ -116,6 +127,22 @@ export interface MediaUrl {
   bufferBytes?: number;
   /** `reuse=`: share the port with other sockets (`SO_REUSEADDR`). */
   reuse?: boolean;
+  /** `pkt_size=` (FFmpeg): datagram size of a sender, bytes (RTP header included). */
+  packetBytes?: number;
+  /** `fifo_size=` (FFmpeg): a receiver's queue bound, in 188-byte packets (see `fifoDatagrams`). */
+  fifoPackets?: number;
+  /** `timeout=` (FFmpeg): microseconds without a datagram after which a receiver fails; 0 never. */
+  timeoutMicros?: number;
+  /** `localport=` (FFmpeg; also `local_port`, `localrtpport`): the port a sender binds. */
+  localPort?: number;
+  /** `connect=` (FFmpeg): `connect(2)` the sending socket to the destination. */
+  connect?: boolean;
+  /** `bitrate=` (FFmpeg): a sender's constant rate in bits/s; 0 unpaced. */
+  bitsPerSecond?: number;
+  /** `broadcast=` (FFmpeg): `SO_BROADCAST` on the sending socket. */
+  broadcast?: boolean;
+  /** FFmpeg keys accepted but not applied (`overrun_nonfatal` …), as written, in order. */
+  ignoredOptions?: { key: string; value: string }[];
   /** `host` is a multicast group literal. */
   multicast: boolean;
   /**
@@ -220,7 +247,7 @@ export function parseMediaUrl(input: string): MediaUrl {
     fail,
   );
 
-  const options = parseQuery(query, fail);
+  const { options, foreign, ignored } = parseQuery(query, fail);
   const listed = options.sources === undefined ? [] : options.sources.split(',');
   const blockListed = options.block === undefined ? [] : options.block.split(',');
   const count = listed.length + (sourceText === '' ? 0 : 1);
@@ -320,6 +347,10 @@ export function parseMediaUrl(input: string): MediaUrl {
     if (result.bufferBytes === 0) fail('must have a query option buffer of at least 1 byte');
   }
   if (options.reuse !== undefined) result.reuse = boolOption('reuse', options.reuse, fail);
+  for (const [key, value] of foreign) {
+    (result as unknown as Record<string, unknown>)[FOREIGN_FIELDS[key]] = value;
+  }
+  if (ignored.length > 0) result.ignoredOptions = ignored;
   return result;
 }
 
@@ -396,6 +427,7 @@ export function formatMediaUrl(url: MediaUrl): string {
     }
   });
   if (block.length > 0) query.push(`block=${block.join(',')}`);
+  query.push(...formatForeignOptions(url));
 
   const first = sources[0];
   const source = first === undefined ? '' : first.includes(':') ? `[${first}]` : first;
@@ -416,15 +448,21 @@ export function formatMediaUrl(url: MediaUrl): string {
   return text;
 }
 
-function parseQuery(
-  query: string,
-  fail: (expected: string) => never,
-): Partial<Record<OptionKey, string>> {
+interface ParsedQuery {
+  options: Partial<Record<OptionKey, string>>;
+  /** Applied FFmpeg keys (see `url-options.ts`), in order. */
+  foreign: Map<ForeignAppliedKey, number | boolean>;
+  /** FFmpeg keys accepted with a notice. */
+  ignored: { key: string; value: string }[];
+}
+
+function parseQuery(query: string, fail: (expected: string) => never): ParsedQuery {
   // A null-prototype object: `options[key]` can only be an option this loop stored.
   const options: Partial<Record<OptionKey, string>> = Object.create(null) as Partial<
     Record<OptionKey, string>
   >;
-  if (query === '') return options;
+  const parsed: ParsedQuery = { options, foreign: new Map(), ignored: [] };
+  if (query === '') return parsed;
   for (const pair of query.split('&')) {
     if (pair === '') fail('must not have an empty query parameter ("&&" or a trailing "&")');
     const eq = pair.indexOf('=');
@@ -434,9 +472,8 @@ function parseQuery(
       ? (name as OptionKey)
       : ALIASES.get(name);
     if (key === undefined) {
-      fail(
-        `must use only the query options ${OPTION_KEYS.join(', ')} (or the aliases ${[...ALIASES.keys()].join(', ')}); ${JSON.stringify(name)} is not one`,
-      );
+      foreignOption(parsed, name, pair.slice(eq + 1), fail);
+      continue;
     }
     if (options[key] !== undefined) {
       fail(`must give the query option ${key} only once (counting its aliases)`);
@@ -449,7 +486,34 @@ function parseQuery(
     }
     options[key] = value;
   }
-  return options;
+  return parsed;
+}
+
+/** An FFmpeg or VLC key (`url-options.ts`): applied, kept for a notice, refused, or unknown. */
+function foreignOption(
+  parsed: ParsedQuery,
+  name: string,
+  raw: string,
+  fail: (expected: string) => never,
+): void {
+  const found = foreignKey(name);
+  if (found.kind === 'unknown') {
+    fail(
+      `must use only the query options ${OPTION_KEYS.join(', ')} (or the aliases ${[...ALIASES.keys()].join(', ')}, or FFmpeg's ${knownForeignKeys().join(', ')}); ${JSON.stringify(name)} is not one`,
+    );
+  }
+  if (found.kind === 'refused') fail(`must not have the query option ${name}: ${found.reason}`);
+  const key = found.kind === 'applied' ? found.key : name;
+  if (
+    (found.kind === 'applied' && parsed.foreign.has(found.key)) ||
+    parsed.ignored.some((o) => o.key === key)
+  ) {
+    fail(`must give the query option ${key} only once (counting its aliases)`);
+  }
+  const value = decodeValue(raw, key, fail);
+  if (found.kind === 'applied')
+    parsed.foreign.set(found.key, parseForeignValue(found.key, value, fail));
+  else parsed.ignored.push({ key, value });
 }
 
 /** Decodes `%XX` escapes of ASCII characters; a `%` not followed by two hex digits stays as it is. */

@@ -370,6 +370,56 @@ static napi_value msock_tcp_socket(napi_env env, napi_callback_info cbinfo) {
   return msock__socket(env, cbinfo, SOCK_STREAM);
 }
 
+/* ---- msock_udp_adopt ---------------------------------------------------------------------- */
+
+/*
+ * (fd) -> { fd, address, port, family, recvBufferBytes, sendBufferBytes, kind, peerAddress?,
+ * peerPort? }: what an existing descriptor is (the peer of a connected socket). kind is 'dgram', 'stream' or 'other'; only a 'dgram' of family IPv4/IPv6 is
+ * made non-blocking and close-on-exec (fd is then the descriptor, else -1). Never closes it.
+ */
+static napi_value msock_udp_adopt(napi_env env, napi_callback_info cbinfo) {
+  size_t argc = 1;
+  napi_value argv[1], result;
+  msock_socket_result_t r;
+  struct sockaddr_storage peer;
+  msock_failure_t failure = {NULL, NULL};
+  char out_address[MSOCK__ADDRSTRLEN], peer_address[MSOCK__ADDRSTRLEN];
+  const char *out_family, *peer_family;
+  int out_port, peer_port, fd, type = 0, err;
+  NAPI_CALL(env, napi_get_cb_info(env, cbinfo, &argc, argv, NULL, NULL));
+  if (argc < 1) {
+    msock_throw_invalid(env, "fd", NULL, "must be an integer in 0..2147483647");
+    return NULL;
+  }
+  if (msock_arg_fd(env, argv[0], &fd) != 0) return NULL;
+  err = msock__socket_adopt(fd, &r, &type, &peer, &failure);
+  if (err != 0) {
+    msock_throw_errno(env, -err, failure.syscall, failure.option, NULL, -1);
+    return NULL;
+  }
+  msock__format_sockaddr(&r.addr, out_address, &out_port, &out_family);
+  if (napi_create_object(env, &result) != napi_ok || msock_set_num(env, result, "fd", r.fd) != 0 ||
+      msock_set_str(env, result, "address", out_address) != 0 ||
+      msock_set_num(env, result, "port", out_port) != 0 ||
+      msock_set_str(env, result, "family", out_family) != 0 ||
+      msock_set_num(env, result, "recvBufferBytes", r.recv_buffer_bytes) != 0 ||
+      msock_set_num(env, result, "sendBufferBytes", r.send_buffer_bytes) != 0 ||
+      msock_set_str(env, result, "kind",
+                    type == SOCK_DGRAM ? "dgram" : type == SOCK_STREAM ? "stream" : "other") != 0) {
+    msock_throw_napi(env);
+    return NULL;
+  }
+  if (peer.ss_family == AF_INET || peer.ss_family == AF_INET6) {
+    msock__format_sockaddr(&peer, peer_address, &peer_port, &peer_family);
+    if (msock_set_str(env, result, "peerAddress", peer_address) != 0 ||
+        msock_set_num(env, result, "peerPort", peer_port) != 0) {
+      msock_throw_napi(env);
+      return NULL;
+    }
+  }
+  return result;
+}
+
 /* ---- msock_close -------------------------------------------------------------------------- */
 
 static napi_value msock_close(napi_env env, napi_callback_info cbinfo) {
@@ -904,6 +954,7 @@ static napi_value msock__init(napi_env env, napi_value exports) {
       {"msock_udp_socket", msock_udp_socket},
       {"msock_tcp_socket", msock_tcp_socket},
       {"msock_close", msock_close},
+      {"msock_udp_adopt", msock_udp_adopt},
       {"msock_setsockopt", msock_setsockopt},
       {"msock_getsockopt", msock_getsockopt},
       {"msock_if_nametoindex", msock_if_nametoindex},

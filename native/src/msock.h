@@ -126,6 +126,19 @@ int msock__socket_create(const msock_socket_opts_t* opts,
                          msock_socket_result_t* result,
                          msock_failure_t* failure);
 
+/*
+ * Reads what an existing descriptor is (SO_TYPE, getsockname) and, for a UDP socket of AF_INET or
+ * AF_INET6, its buffer sizes, then makes it non-blocking and close-on-exec; result->fd is set only
+ * then. Anything else is left untouched (result->fd stays -1, *type and result->addr say what it
+ * is). peer gets getpeername's answer for a connected socket (ss_family AF_UNSPEC otherwise).
+ * The descriptor is never closed. Returns 0 or -errno (failure names the call).
+ */
+int msock__socket_adopt(int fd,
+                        msock_socket_result_t* result,
+                        int* type,
+                        struct sockaddr_storage* peer,
+                        msock_failure_t* failure);
+
 /* setsockopt/getsockopt of an int, retrying EINTR; return 0 or -errno. */
 int msock__setsockopt_int(int fd, int level, int name, int value);
 int msock__getsockopt_int(int fd, int level, int name, int* value);

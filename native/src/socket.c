@@ -152,3 +152,47 @@ fail:
   if (fd != -1) (void)msock__close(fd);
   return err;
 }
+
+int msock__socket_adopt(int fd,
+                        msock_socket_result_t* result,
+                        int* type,
+                        struct sockaddr_storage* peer,
+                        msock_failure_t* failure) {
+  int err = 0;
+  int flags;
+  socklen_t len;
+
+  memset(result, 0, sizeof(*result));
+  memset(peer, 0, sizeof(*peer));
+  result->fd = -1;
+  *type = 0;
+  len = sizeof(*type);
+  if (getsockopt(fd, SOL_SOCKET, SO_TYPE, type, &len) == -1)
+    MSOCK__TRY(-errno, "getsockopt", "SO_TYPE");
+  len = sizeof(result->addr);
+  if (getsockname(fd, (struct sockaddr*)&result->addr, &len) == -1)
+    MSOCK__TRY(-errno, "getsockname", NULL);
+  /* Anything but a UDP socket of the IP families is left exactly as it was: the caller refuses it. */
+  if (*type != SOCK_DGRAM ||
+      (result->addr.ss_family != AF_INET && result->addr.ss_family != AF_INET6))
+    return 0;
+  MSOCK__TRY(msock__getsockopt_int(fd, SOL_SOCKET, SO_RCVBUF, &result->recv_buffer_bytes),
+             "getsockopt", "SO_RCVBUF");
+  MSOCK__TRY(msock__getsockopt_int(fd, SOL_SOCKET, SO_SNDBUF, &result->send_buffer_bytes),
+             "getsockopt", "SO_SNDBUF");
+  /* A connected socket has a peer; ENOTCONN means it has none. */
+  len = sizeof(*peer);
+  if (getpeername(fd, (struct sockaddr*)peer, &len) == -1) {
+    if (errno != ENOTCONN) MSOCK__TRY(-errno, "getpeername", NULL);
+    memset(peer, 0, sizeof(*peer));
+  }
+  flags = fcntl(fd, F_GETFL);
+  if (flags == -1 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) == -1) MSOCK__TRY(-errno, "fcntl", NULL);
+  if (fcntl(fd, F_SETFD, FD_CLOEXEC) == -1) MSOCK__TRY(-errno, "fcntl", NULL);
+  result->fd = fd;
+  return 0;
+
+fail:
+  /* The descriptor is the caller's: never closed here. */
+  return err;
+}

@@ -22,6 +22,7 @@ import {
 import type { CommandIo } from './command-io.js';
 import { rtspRecvCommand } from './rtsp-command.js';
 import { ExitCode, setLongTimeout } from './command-io.js';
+import { watchIdle } from './idle-timeout.js';
 import { LiveDisplay, formatMbit, roundTo } from './live-display.js';
 import {
   RTP_PAYLOAD_TYPE_MP2T,
@@ -50,9 +51,12 @@ URL forms:
   udp://@[ff12::1%eth1]:5004         link-local-scope IPv6 group, joined and bound on eth1
   rtp://@239.1.1.1:5004?iface=eth0   RTP: loss, duplicates, reordering, jitter
   rtsp://[user:pass@]host[:port]/path   an RTSP session (see --transport in its help)
-  Query options: iface, buffer (bytes), reuse (on by default for groups), sources, block.
-  A group joined on an interface by name is joined again when that interface comes back
-  (link up, re-created, new address): counted in "rejoins".
+  udp://@239.1.1.1:1234?overrun_nonfatal=1&fifo_size=50000000&iface=lo   FFmpeg's line
+  Query options: iface, buffer (bytes), reuse (on by default for groups), sources, block;
+  FFmpeg's fifo_size and timeout (microseconds without a datagram: exit 1) apply, its
+  send-side and tuning options (ttl, pkt_size, overrun_nonfatal …) are ignored with a note.
+  See docs/url-options.md. A group joined on an interface by name is joined again when that
+  interface comes back (link up, re-created, new address): counted in "rejoins".
 
 Options:
   --iface NAME        join on this interface too (repeatable; name, index or address)
@@ -135,6 +139,7 @@ export async function recvCommand(args: string[], io: CommandIo): Promise<number
 
   const receiver = await openMediaReceiver(text, { interfaces: ifaces, signal: io.signal });
   const { socket } = receiver;
+  for (const notice of receiver.notices) io.stderr.write(`mediasock recv: note: ${notice}\n`);
   let out: OutStream | undefined;
   if (outPath === '-') out = io.stdout;
   else if (outPath !== undefined) {
@@ -168,11 +173,16 @@ export async function recvCommand(args: string[], io: CommandIo): Promise<number
   };
   out?.on('error', onOutError);
 
+  // FFmpeg's timeout= (µs): fail after that long without a datagram.
+  const idleMs = receiver.idleTimeoutMs;
+  const idle = watchIdle(idleMs, () => stop.abort());
+
   // Batches, read in place: statistics from the receive memory, no object per datagram.
   socket.on('batch', (batch) => {
     if (stopped) return;
     const data = batch.data;
     const arrival = performance.now();
+    idle.touch();
     // Datagrams may arrive in a batch, several before the stop takes effect: --count is exact.
     const n = count === undefined ? batch.count : Math.min(batch.count, count - packets);
     let outBytes = 0;
@@ -308,6 +318,7 @@ export async function recvCommand(args: string[], io: CommandIo): Promise<number
     stopped = true;
     endedAt = performance.now();
     clearInterval(timer);
+    idle.stop();
     cancelLimit?.();
     io.signal.removeEventListener('abort', onAbort);
   }
@@ -330,9 +341,11 @@ export async function recvCommand(args: string[], io: CommandIo): Promise<number
     ? 'interrupted'
     : outError !== undefined
       ? '--out failed'
-      : count !== undefined && packets >= count
-        ? `--count ${count} reached`
-        : '--duration reached';
+      : idle.fired
+        ? `timeout: no datagram for ${idleMs! / 1000} s`
+        : count !== undefined && packets >= count
+          ? `--count ${count} reached`
+          : '--duration reached';
   const rate = (s.packets as number) / (s.seconds as number);
   display.finish(
     [`summary (${reason}):`, ...lines(s, rate, (s.mbit_per_s as number) * 1e6).slice(1)],
@@ -343,6 +356,12 @@ export async function recvCommand(args: string[], io: CommandIo): Promise<number
     const where = outPath === '-' ? 'stdout' : outPath;
     io.stderr.write(
       `mediasock recv: cannot write --out ${where}${typeof code === 'string' && !outError.message.includes(code) ? ` (${code})` : ''}: ${outError.message}\n`,
+    );
+    return ExitCode.FAILURE;
+  }
+  if (idle.fired) {
+    io.stderr.write(
+      `mediasock recv: no datagram for ${idleMs! / 1000} s (timeout=${receiver.url.timeoutMicros} microseconds in the URL)\n`,
     );
     return ExitCode.FAILURE;
   }

@@ -19,6 +19,7 @@ import {
 } from './arguments.js';
 import type { CommandIo } from './command-io.js';
 import { ExitCode, setLongTimeout } from './command-io.js';
+import { watchIdle } from './idle-timeout.js';
 import { LiveDisplay, formatMbit, roundTo } from './live-display.js';
 import {
   RTP_PAYLOAD_TYPE_MP2T,
@@ -35,6 +36,8 @@ export const RELAY_HELP = `Usage: mediasock relay IN OUT... [options]
 Receives IN (a listen URL, as for recv) and sends every datagram to each OUT (a destination
 URL, as for send), counting packets, bytes and errors per output. rtp:// -> udp:// strips
 the RTP header; udp:// -> rtp:// wraps each datagram in RTP (payload type 33, 90 kHz).
+FFmpeg's URL options apply as in recv and send (timeout= on IN: exit 1 after that many
+microseconds without a datagram); see docs/url-options.md.
 
 Options:
   --iface NAME        join IN on this interface too (repeatable)
@@ -118,6 +121,7 @@ export async function relayCommand(args: string[], io: CommandIo): Promise<numbe
   for (const t of outTexts) parseMediaUrl(t);
 
   const receiver = await openMediaReceiver(inText, { interfaces: ifaces, signal: io.signal });
+  for (const notice of receiver.notices) io.stderr.write(`mediasock relay: note: ${notice}\n`);
   const input = {
     boundAddress: receiver.socket.address().address,
     port: receiver.socket.address().port,
@@ -126,6 +130,7 @@ export async function relayCommand(args: string[], io: CommandIo): Promise<numbe
   try {
     for (const t of outTexts) {
       const sender = await openMediaSender(t, { signal: io.signal });
+      for (const notice of sender.notices) io.stderr.write(`mediasock relay: note: ${notice}\n`);
       if (reachesInput(input, sender.address, sender.port)) {
         await sender.socket.close();
         throw new UsageError(
@@ -170,7 +175,10 @@ export async function relayCommand(args: string[], io: CommandIo): Promise<numbe
       return;
     }
     o.pending += n;
-    o.sender.socket.sendBatch(view, o.sender.port, o.sender.address).then(
+    const sent = o.sender.connected
+      ? o.sender.socket.sendBatch(view)
+      : o.sender.socket.sendBatch(view, o.sender.port, o.sender.address);
+    sent.then(
       (r) => {
         o.pending -= n;
         o.packets += r.sent;
@@ -187,8 +195,12 @@ export async function relayCommand(args: string[], io: CommandIo): Promise<numbe
       },
     );
   };
+  // FFmpeg's timeout= (µs) on the input: fail after that long without a datagram.
+  const idleMs = receiver.idleTimeoutMs;
+  const idle = watchIdle(idleMs, () => stop.abort());
   receiver.socket.on('batch', (batch) => {
     if (stopped) return;
+    idle.touch();
     // Datagrams may arrive in a batch, several before the stop takes effect: --count is exact.
     const n = count === undefined ? batch.count : Math.min(batch.count, count - packets);
     if (n <= 0) return;
@@ -245,6 +257,7 @@ export async function relayCommand(args: string[], io: CommandIo): Promise<numbe
     if (!stop.signal.aborted) await once(stop.signal, 'abort');
   } finally {
     stopped = true;
+    idle.stop();
     clearInterval(timer);
     cancelLimit?.();
     io.signal.removeEventListener('abort', onAbort);
@@ -255,6 +268,12 @@ export async function relayCommand(args: string[], io: CommandIo): Promise<numbe
     await Promise.all(outputs.map((o) => o.sender.socket.close()));
   }
   display.finish(['summary:', ...lines().slice(1)], record('summary'));
+  if (idle.fired) {
+    io.stderr.write(
+      `mediasock relay: no datagram for ${idleMs! / 1000} s on the input (timeout=${receiver.url.timeoutMicros} microseconds in the URL)\n`,
+    );
+    return ExitCode.FAILURE;
+  }
   return ExitCode.OK;
 }
 

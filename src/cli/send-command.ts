@@ -61,7 +61,10 @@ URL forms:
   udp://127.0.0.1:5004                   unicast
   udp://239.1.1.1:5004?iface=lo&ttl=0    multicast out of lo, TTL 0 (stays on this host)
   rtp://239.1.1.1:5004?iface=eth0&ttl=16&dscp=34
-  Query options: iface, ttl, dscp (needs the native addon), buffer.
+  udp://127.0.0.1:1234?pkt_size=1316&bitrate=4000000   FFmpeg's own output line
+  Query options: iface, ttl, dscp (needs the native addon), buffer, reuse; FFmpeg's
+  pkt_size, bitrate, localport, connect, broadcast apply, its receive-side and tuning
+  options (fifo_size, overrun_nonfatal, burst_bits …) are ignored with a note.
 
 Options:
   --pps N             fixed rate: datagrams per second, up to 10M (default 1000 when the
@@ -153,9 +156,27 @@ export async function sendCommand(args: string[], io: CommandIo): Promise<number
   const url = parseMediaUrl(text);
   const rtp = url.scheme === 'rtp' || values.rtp === true;
   const headerBytes = rtp ? RTP_HEADER_BYTES : 0;
-  const payloadBytes =
-    positiveInteger('payload-size', values['payload-size'], MAX_UDP_PAYLOAD_BYTES - headerBytes) ??
-    7 * TS_PACKET_BYTES;
+  // FFmpeg's pkt_size= is the whole datagram (RTP header included); --payload-size the payload.
+  const flagPayload = positiveInteger(
+    'payload-size',
+    values['payload-size'],
+    MAX_UDP_PAYLOAD_BYTES - headerBytes,
+  );
+  const urlPayload = url.packetBytes === undefined ? undefined : url.packetBytes - headerBytes;
+  if (
+    urlPayload !== undefined &&
+    (urlPayload < 1 || urlPayload > MAX_UDP_PAYLOAD_BYTES - headerBytes)
+  ) {
+    throw new UsageError(
+      `pkt_size=${url.packetBytes} must leave 1 to ${MAX_UDP_PAYLOAD_BYTES - headerBytes} bytes of payload${rtp ? ' after the 12-byte RTP header' : ''}`,
+    );
+  }
+  if (flagPayload !== undefined && urlPayload !== undefined && flagPayload !== urlPayload) {
+    throw new UsageError(
+      `--payload-size ${flagPayload} contradicts pkt_size=${url.packetBytes} in the URL (${urlPayload} bytes of payload)`,
+    );
+  }
+  const payloadBytes = flagPayload ?? urlPayload ?? 7 * TS_PACKET_BYTES;
   if (input === undefined && payloadBytes % TS_PACKET_BYTES !== 0) {
     throw new UsageError(
       `--payload-size must be a multiple of 188 for the generated MPEG-TS pattern`,
@@ -164,8 +185,23 @@ export async function sendCommand(args: string[], io: CommandIo): Promise<number
   if (values.pps !== undefined && values.bitrate !== undefined) {
     throw new UsageError('give --pps or --bitrate, not both');
   }
-  const fixedRate = values.pps !== undefined || values.bitrate !== undefined;
-  const bitrate = positiveRate('bitrate', values.bitrate, MAX_BITS_PER_SECOND);
+  const flagBitrate = positiveRate('bitrate', values.bitrate, MAX_BITS_PER_SECOND);
+  // FFmpeg's bitrate= (bits/s; 0 is FFmpeg's "not paced": the command's own pacing then).
+  const urlBitrate =
+    url.bitsPerSecond === undefined || url.bitsPerSecond === 0 ? undefined : url.bitsPerSecond;
+  if (urlBitrate !== undefined && values.pps !== undefined) {
+    throw new UsageError(`give --pps or bitrate= in the URL, not both`);
+  }
+  if (urlBitrate !== undefined && urlBitrate > MAX_BITS_PER_SECOND) {
+    throw new UsageError(`bitrate=${urlBitrate} is more than ${formatSi(MAX_BITS_PER_SECOND)}`);
+  }
+  if (flagBitrate !== undefined && urlBitrate !== undefined && flagBitrate !== urlBitrate) {
+    throw new UsageError(
+      `--bitrate ${values.bitrate ?? ''} contradicts bitrate=${urlBitrate} in the URL`,
+    );
+  }
+  const bitrate = flagBitrate ?? urlBitrate;
+  const fixedRate = values.pps !== undefined || bitrate !== undefined;
   const pps =
     bitrate !== undefined
       ? bitrate / ((payloadBytes + headerBytes) * 8)
@@ -246,6 +282,7 @@ export async function sendCommand(args: string[], io: CommandIo): Promise<number
     throw err;
   }
   const { socket } = sender;
+  for (const notice of sender.notices) io.stderr.write(`mediasock send: note: ${notice}\n`);
   if (url.multicast && (egress.iface ?? url.iface) === undefined) {
     io.stderr.write(
       `mediasock send: note: no iface given; the group is sent out of the kernel's default interface\n`,
@@ -464,7 +501,8 @@ export async function sendCommand(args: string[], io: CommandIo): Promise<number
           if (payload === undefined) return 'end of input';
           const datagram = wrap(payload, undefined, sent);
           try {
-            await socket.send(datagram, sender.port, sender.address);
+            if (sender.connected) await socket.send(datagram);
+            else await socket.send(datagram, sender.port, sender.address);
             bytes += datagram.length;
           } catch (err) {
             sendErrors++;

@@ -22,6 +22,7 @@ import { resolveHost } from '../resolve.js';
 import { UdpSocket } from '../udp/udp-socket.js';
 import type { UdpSocketOptions } from '../udp/udp-socket.js';
 import { formatMediaUrl, parseMediaUrl } from '../url.js';
+import { fifoDatagrams, noticesOf } from '../url-options.js';
 import type { MediaUrl } from '../url.js';
 
 /** Options of {@link openMediaReceiver}; the URL's own query options come first. */
@@ -49,6 +50,16 @@ export interface MediaReceiver {
   memberships: Membership[];
   /** One line describing what is received, e.g. `udp://239.1.1.1:5004 (any-source) on lo`. */
   description: string;
+  /**
+   * One line per URL option that has no effect on a receiver (`ttl`, FFmpeg's `overrun_nonfatal`
+   * …; see `url-options.ts`); empty when every option applies.
+   */
+  notices: string[];
+  /**
+   * `timeout=` (FFmpeg, microseconds) in milliseconds, rounded up: the caller fails the receive
+   * after this long without a datagram. Absent when the URL has none or `timeout=0`.
+   */
+  idleTimeoutMs?: number;
 }
 
 /**
@@ -66,10 +77,13 @@ export interface MediaReceiver {
  * a zone and `iface` must name the same one. Memberships given by interface name are joined
  * again when the interface comes back after a flap (see `UdpSocket` `'rejoin'`).
  *
- * @throws InvalidArgumentError for a URL with a host name instead of an address literal, `ttl` or
- *   `dscp` (sending options), an unknown interface or zone, several interfaces for unicast or a
- *   link-local-scope group, none for a link-local-scope group, or a zone and `iface` that name
- *   different interfaces.
+ * FFmpeg's receive options apply (`fifo_size` bounds the reader queue, `timeout` becomes
+ * `idleTimeoutMs`); sending options (`ttl`, `dscp`, `localport` …) and FFmpeg-only ones
+ * (`overrun_nonfatal` …) are ignored and listed in `notices`.
+ *
+ * @throws InvalidArgumentError for a URL with a host name instead of an address literal, an
+ *   unknown interface or zone, several interfaces for unicast or a link-local-scope group, none
+ *   for a link-local-scope group, or a zone and `iface` that name different interfaces.
  * @throws NativeUnavailableError for `block=` on the node engine without the addon.
  */
 export async function openMediaReceiver(
@@ -85,6 +99,9 @@ export async function openMediaReceiver(
   };
   if (options.engine !== undefined) socketOptions.engine = options.engine;
   if (options.signal !== undefined) socketOptions.signal = options.signal;
+  if (parsed.fifoPackets !== undefined) {
+    socketOptions.readerQueueLength = fifoDatagrams(parsed.fifoPackets);
+  }
   if (parsed.multicast) {
     // A link-local-scope group is bound with the scope of its one interface.
     const scope = parsed.zone ?? (needsScope(parsed.host) ? ifaces[0] : undefined);
@@ -131,12 +148,17 @@ export async function openMediaReceiver(
         : parsed.multicast
           ? ' (any-source)'
           : '';
-    return {
+    const receiver: MediaReceiver = {
       url: parsed,
       socket,
       memberships,
       description: `${parsed.scheme}://${host}:${a.port}${kind}${where}`,
+      notices: noticesOf(parsed, 'receive'),
     };
+    if (parsed.timeoutMicros !== undefined && parsed.timeoutMicros > 0) {
+      receiver.idleTimeoutMs = Math.ceil(parsed.timeoutMicros / 1000);
+    }
+    return receiver;
   } catch (err) {
     await socket.close();
     throw err;
@@ -173,13 +195,8 @@ function checkReceiver(
       `needs an address literal to bind or join, not the name ${JSON.stringify(parsed.host)}`,
     );
   }
-  if (parsed.ttl !== undefined || parsed.dscp !== undefined) {
-    throw new InvalidArgumentError(
-      'url',
-      text,
-      'has ttl or dscp, which apply to sending, not to receiving',
-    );
-  }
+  // ttl, dscp and the other sending options are ignored with a notice (FFmpeg ignores them too):
+  // one URL line often serves both ends.
   const ifaces = [
     ...(parsed.iface === undefined ? [] : [parsed.iface]),
     ...(options.interfaces ?? []),
@@ -254,12 +271,22 @@ export interface MediaSender {
   port: number;
   /** One line describing the destination and egress, e.g. `udp://239.1.1.1:5004 (via lo, TTL 0)`. */
   description: string;
+  /**
+   * `true` when the URL has `connect=1`: the socket is connected to the destination, so send
+   * without one (`socket.send(data)`).
+   */
+  connected: boolean;
+  /** One line per URL option that has no effect on a sender (`fifo_size`, `burst_bits` …). */
+  notices: string[];
 }
 
 /**
  * Opens a socket aimed at a destination URL: `udp://127.0.0.1:5004`,
  * `rtp://239.1.1.1:5004?iface=lo&ttl=0`, `udp://[ff15::1%eth0]:5004?dscp=34`. A host name is
- * resolved (the first address wins). Send with `socket.send(data, sender.port, sender.address)`.
+ * resolved (the first address wins). Send with `socket.send(data, sender.port, sender.address)`,
+ * or `socket.send(data)` when `sender.connected` (`connect=1`). FFmpeg's `localport`, `connect`
+ * and `broadcast` apply here; `pkt_size` and `bitrate` are the caller's (see `mediasock send`);
+ * receiving options are listed in `notices`.
  *
  * @throws InvalidArgumentError for a listen URL, port 0, an option that contradicts the URL, an
  *   unknown interface or zone, a `localAddress` of the wrong family, a TTL of 0 for unicast, a
@@ -295,6 +322,9 @@ export async function openMediaSender(
   if (sendBuffer !== undefined) socketOptions.sendBufferBytes = sendBuffer;
   if (dscp !== undefined) socketOptions.dscp = dscp;
   if (options.localAddress !== undefined) socketOptions.address = options.localAddress;
+  if (parsed.localPort !== undefined) socketOptions.port = parsed.localPort;
+  if (parsed.reuse !== undefined) socketOptions.reuseAddr = parsed.reuse;
+  if (parsed.broadcast !== undefined) socketOptions.broadcast = parsed.broadcast;
   if (options.engine !== undefined) socketOptions.engine = options.engine;
   if (options.signal !== undefined) socketOptions.signal = options.signal;
   if (multicast) {
@@ -306,6 +336,14 @@ export async function openMediaSender(
     if (ttl !== undefined) socketOptions.ttl = ttl;
   }
   const socket = await UdpSocket.open(socketOptions);
+  if (parsed.connect === true) {
+    try {
+      await socket.connect(parsed.port, address, { signal: options.signal });
+    } catch (err) {
+      await socket.close();
+      throw err;
+    }
+  }
   const host = family === 6 ? `[${address}]` : address;
   const egress = [
     iface !== undefined
@@ -315,6 +353,8 @@ export async function openMediaSender(
         : '',
     multicast ? `TTL ${ttl ?? socket.getMulticastTTL()}` : ttl !== undefined ? `TTL ${ttl}` : '',
     dscp !== undefined ? `DSCP ${dscp}` : '',
+    parsed.localPort !== undefined ? `from port ${socket.address().port}` : '',
+    parsed.connect === true ? 'connected' : '',
   ].filter((s) => s !== '');
   return {
     url: parsed,
@@ -322,6 +362,8 @@ export async function openMediaSender(
     address,
     port: parsed.port,
     description: `${parsed.scheme}://${host}:${parsed.port}${egress.length > 0 ? ` (${egress.join(', ')})` : ''}`,
+    connected: parsed.connect === true,
+    notices: noticesOf(parsed, 'send'),
   };
 }
 

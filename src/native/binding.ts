@@ -195,6 +195,18 @@ export interface NativeBinding {
   msock_udp_socket(options: NativeUdpSocketOptions): NativeSocketResult;
   /** Creates a TCP socket, applies `options` in order, binds, listens if asked. */
   msock_tcp_socket(options: NativeTcpSocketOptions): NativeSocketResult;
+  /**
+   * What an existing descriptor is (`SO_TYPE`, `getsockname`, `getpeername`); a UDP socket of IPv4/IPv6 is made
+   * non-blocking and close-on-exec and its buffer sizes read (`fd` is then the descriptor, else
+   * -1). Never closes it.
+   */
+  msock_udp_adopt(fd: number): Omit<NativeSocketResult, 'family'> & {
+    family: 'IPv4' | 'IPv6' | 'unknown';
+    kind: 'dgram' | 'stream' | 'other';
+    /** The peer of a connected socket (`getpeername`). */
+    peerAddress?: string;
+    peerPort?: number;
+  };
   /** `close(2)`; only for descriptors no Node handle has adopted. */
   msock_close(fd: number): void;
   /** `setsockopt(2)` of one row's parts; `option` is the C name used in errors. */

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { existsSync } from 'node:fs';
 import { addressFamily } from '../address.js';
 import { InvalidArgumentError } from '../errors.js';
 import type { InterfaceSpec } from '../interfaces.js';
@@ -23,8 +24,12 @@ export type RistProfile = 'simple' | 'main';
 export interface RistTransportOptions {
   /**
    * Address family for the ephemeral constructors, whose local address defaults to the wildcard.
-   * Default `'udp4'`. `'udp6'` is dual-stack unless `ipv6Only`; a multicast sender must use the
-   * group's family. The `listen*` constructors take the family from `host`.
+   * Default: the family of `address` when given, else `'udp6'` dual-stack (`[::]`, reaching IPv4
+   * and IPv6 peers, as Go's `net.ListenUDP("udp", nil)` in the Go RIST transport), or `'udp4'` on
+   * a host without IPv6 (Linux: no `/proc/net/if_inet6`). `'udp6'` is dual-stack unless
+   * `ipv6Only`; a multicast sender must use the group's family (`type: 'udp4'` for an IPv4
+   * group: a dual-stack socket refuses IPv4 multicast options). The `listen*` constructors take
+   * the family from `host`.
    */
   type?: UdpSocketType;
   /** Local address for the ephemeral constructors. Default: the wildcard of `type`. */
@@ -107,12 +112,31 @@ export function hostType(host: string): UdpSocketType {
   return family === 4 ? 'udp4' : 'udp6';
 }
 
+/**
+ * The family of an ephemeral constructor: `o.type`, else the family of `o.address`, else
+ * dual-stack `'udp6'` where the host has IPv6, else `'udp4'`.
+ */
+export function ephemeralType(o: RistTransportOptions): UdpSocketType {
+  if (o.type !== undefined) return o.type;
+  if (o.address !== undefined) return hostType(o.address);
+  return hostHasIPv6() ? 'udp6' : 'udp4';
+}
+
+let ipv6: boolean | undefined;
+
+/** Whether the host has IPv6 (Linux: the kernel lists IPv6 addresses; elsewhere assumed). */
+function hostHasIPv6(): boolean {
+  ipv6 ??= process.platform !== 'linux' || existsSync('/proc/net/if_inet6');
+  return ipv6;
+}
+
 /** Checks the options of the `RistTransport` constructors; returns them. */
 export function checkOptions(options: RistTransportOptions): RistTransportOptions {
   if (typeof options !== 'object' || options === null)
     throw new InvalidArgumentError('options', options, 'must be an object');
   if (options.type !== undefined && options.type !== 'udp4' && options.type !== 'udp6')
     throw new InvalidArgumentError('type', options.type, "must be 'udp4' or 'udp6'");
+  if (options.address !== undefined) hostType(options.address);
   if (options.learn !== undefined) validateBoolean(options.learn, 'learn');
   if (options.rebindAfterMs !== undefined)
     validateInteger(options.rebindAfterMs, 'rebindAfterMs', 0, 2 ** 31 - 1);

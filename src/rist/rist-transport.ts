@@ -50,7 +50,7 @@ import { requireNative } from '../native/index.js';
 import { AddressLearner } from './address-learning.js';
 import type { Endpoint } from './address-learning.js';
 import { DtlsChannel } from './dtls.js';
-import { checkOptions, hostType, socketOptions } from './rist-options.js';
+import { checkOptions, ephemeralType, hostType, socketOptions } from './rist-options.js';
 import type {
   RistDatagram,
   RistMulticastOptions,
@@ -138,11 +138,13 @@ export class RistTransport {
 
   /**
    * Binds a Simple-profile sender: two sockets on kernel-chosen, unrelated ports (the receiver
-   * learns them). The family is `options.type` (default `'udp4'`).
+   * learns them). The family is `options.type`, else that of `options.address`, else dual-stack
+   * `'udp6'` (IPv4 peers are reached as IPv4-mapped addresses and reported as IPv4), as the Go
+   * RIST transport's ephemeral constructors; `'udp4'` on a host without IPv6.
    */
   static async listenEphemeral(options: RistTransportOptions = {}): Promise<RistTransport> {
     const o = checkOptions(options);
-    const type = o.type ?? 'udp4';
+    const type = ephemeralType(o);
     const base = socketOptions(o, type, o.address);
     const media = await UdpSocket.open({ ...base, port: 0 });
     let rtcp: UdpSocket;
@@ -163,7 +165,7 @@ export class RistTransport {
    */
   static async listenEphemeralEvenOdd(options: RistTransportOptions = {}): Promise<RistTransport> {
     const o = checkOptions(options);
-    const type = o.type ?? 'udp4';
+    const type = ephemeralType(o);
     const base = socketOptions(o, type, o.address);
     const pair = await openRtpPortPair({ ...base, type, maxAttempts: 100 });
     return new RistTransport(kFactory, pair.rtp, pair.rtcp, o);
@@ -185,12 +187,50 @@ export class RistTransport {
     return new RistTransport(kFactory, socket, socket, o);
   }
 
-  /** Binds a Main-profile sender on one kernel-chosen port; family from `options.type`. */
+  /** Binds a Main-profile sender on one kernel-chosen port; family as `listenEphemeral`. */
   static async listenEphemeralSingle(options: RistTransportOptions = {}): Promise<RistTransport> {
     const o = checkOptions(options);
-    const type = o.type ?? 'udp4';
+    const type = ephemeralType(o);
     const socket = await UdpSocket.open({ ...socketOptions(o, type, o.address), port: 0 });
     return new RistTransport(kFactory, socket, socket, o);
+  }
+
+  /**
+   * A transport over sockets made elsewhere — typically adopted ones (`UdpSocket.adopt(fd)`,
+   * `UdpSocket.fromDgramSocket`), as ristgo's `FromConns`: two sockets for the Simple profile,
+   * the same socket twice for the Main profile. The transport owns them from then on (`close()`
+   * closes them). Only `learn` and `rebindAfterMs` of `options` apply; the sockets keep their own
+   * buffers and ports.
+   *
+   * @throws InvalidArgumentError for something else than two `UdpSocket`s of one family.
+   * @throws InvalidStateError for a closed socket.
+   */
+  static fromSockets(
+    media: UdpSocket,
+    rtcp: UdpSocket,
+    options: Pick<RistTransportOptions, 'learn' | 'rebindAfterMs'> = {},
+  ): RistTransport {
+    for (const [name, socket] of [
+      ['media', media],
+      ['rtcp', rtcp],
+    ] as const) {
+      if (!(socket instanceof UdpSocket)) {
+        throw new InvalidArgumentError(name, socket, 'must be a UdpSocket');
+      }
+      if (socket.closed) throw new InvalidStateError(`fromSockets: the ${name} socket is closed`);
+    }
+    if (media.type !== rtcp.type) {
+      throw new InvalidArgumentError(
+        'rtcp',
+        rtcp.type,
+        `must be of the media socket's family (${media.type})`,
+      );
+    }
+    const o = checkOptions(options);
+    return new RistTransport(kFactory, media, rtcp, {
+      learn: o.learn,
+      rebindAfterMs: o.rebindAfterMs,
+    });
   }
 
   /** `'simple'` (two sockets) or `'main'` (one). */
@@ -239,6 +279,16 @@ export class RistTransport {
     const stats: RistTransportStats = { ...this.#counters, ...l };
     if (this.#dtls) stats.dtls = this.#dtls.stats;
     return stats;
+  }
+
+  /**
+   * Whether DTLS is configured ({@link enableDtlsClient} or {@link enableDtlsServer} was called),
+   * so {@link handshake} must run before media flows; the Go transport's `DTLSEnabled()`.
+   * Unlike Go's `Handshake()`, {@link handshake} without DTLS is an error, not a no-op: port
+   * `conn.Handshake()` as `if (t.dtlsEnabled) await t.handshake()`.
+   */
+  get dtlsEnabled(): boolean {
+    return this.#dtls !== undefined;
   }
 
   /** The established DTLS session; `undefined` without DTLS or before the handshake. */

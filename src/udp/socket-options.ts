@@ -290,7 +290,8 @@ export function checkOptions(options: UdpSocketOptions): UdpSocketOptions {
   return options;
 }
 
-function checkBatchOptions(b: BatchOptions): void {
+/** Checks `UdpSocketOptions.batch` (also the adoption factories'). */
+export function checkBatchOptions(b: BatchOptions): void {
   if (typeof b !== 'object' || b === null)
     throw new InvalidArgumentError(
       'batch',

@@ -52,6 +52,8 @@ import type { BatchSendResult, DatagramEngine } from './engine.js';
 import { toDestination } from './destination.js';
 import { assertFactory, kFactory } from '../internal/factory-only.js';
 import { openEngine } from './open.js';
+import { adoptDescriptor, adoptDgramSocket, checkAdoptOptions } from './adopt.js';
+import type { Adopted, AdoptOptions } from './adopt.js';
 import { Reception } from './reception.js';
 import { isDatagramBatchView, planSend } from './send-plan.js';
 import type { DatagramTrain, OutgoingDatagram } from './send-plan.js';
@@ -67,6 +69,7 @@ import type {
 
 export type { BatchCapabilities, DatagramBatch, DatagramBatchView } from './batch-engine.js';
 export type { BatchSendResult } from './engine.js';
+export type { AdoptOptions } from './adopt.js';
 export type { DatagramTrain, OutgoingDatagram } from './send-plan.js';
 export type {
   BatchOptions,
@@ -202,6 +205,63 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> {
       // An abort right after the call (in the same tick) still counts.
       await Promise.resolve();
       if (o.signal?.aborted) throw new AbortError('UdpSocket.open', o.signal.reason);
+    } catch (err) {
+      await udp.close().catch(() => undefined);
+      throw err;
+    }
+    return udp;
+  }
+
+  /**
+   * Takes over a bound UDP socket made elsewhere, by its descriptor: one a parent process passed
+   * (`stdio` inheritance, `SCM_RIGHTS`), systemd socket activation (`LISTEN_FDS`, from fd 3), or
+   * Go's `FromConns` counterpart. The addon reads what it is (`SO_TYPE`, `getsockname`), makes it
+   * non-blocking and close-on-exec, and either engine runs on it (`options.engine`, default the
+   * batch engine where it runs). Options already set stay and read back from the kernel
+   * (`recvBufferBytes`, `getTTL()`, `getMulticastTTL()`); groups joined before are not known
+   * and are not left at close (the kernel leaves them when the descriptor closes); groups joined
+   * from now on are bookkept as usual. The `UdpSocket` owns the descriptor from then on:
+   * `close()` closes it. A connected descriptor keeps its peer (`remoteAddress()`, `send(data)`).
+   * Platforms: Linux, macOS, FreeBSD (the batch engine: Linux); needs the native addon.
+   *
+   * @throws InvalidArgumentError for a descriptor that is not a bound UDP socket of IPv4 or IPv6
+   *   (a TCP or Unix socket, a file); it is left as it was.
+   * @throws SystemCallError for `EBADF` (not open) or `ENOTSOCK`.
+   * @throws NativeUnavailableError without the addon.
+   */
+  static async adopt(fd: number, options: AdoptOptions = {}): Promise<UdpSocket> {
+    const o = checkAdoptOptions(options);
+    return UdpSocket.#adopted(adoptDescriptor(fd, o), o);
+  }
+
+  /**
+   * Takes over a bound `dgram.Socket` (made by another module): the node engine runs on its
+   * handle, and with the addon options go to its descriptor. As {@link adopt} for options and
+   * memberships. Use the socket only through the `UdpSocket` from then on (its `'message'`
+   * events come as this socket's); `close()` closes it.
+   *
+   * @throws InvalidArgumentError for something else than a `dgram.Socket`.
+   * @throws InvalidStateError for a socket that is not bound yet or already closed.
+   * @throws NotSupportedError for `engine: 'batch'` (libuv owns the descriptor).
+   */
+  static async fromDgramSocket(
+    socket: dgram.Socket,
+    options: AdoptOptions = {},
+  ): Promise<UdpSocket> {
+    const o = checkAdoptOptions(options);
+    return UdpSocket.#adopted(adoptDgramSocket(socket, o), o);
+  }
+
+  /** The `UdpSocket` of an adopted engine; a connected socket keeps its peer. */
+  static async #adopted(adopted: Adopted, o: AdoptOptions): Promise<UdpSocket> {
+    const { engine, type, peer, reconnect } = adopted;
+    const udp = new UdpSocket(kFactory, type, engine, o.readerQueueLength ?? kDefaultReaderQueue);
+    if (peer === undefined) return udp;
+    try {
+      const to = toDestination(udp.#family, peer.port, peer.address, 'peer');
+      // connect(2) again to the same peer: the engine learns it, the kernel's association stays.
+      if (reconnect) await engine.connect(to);
+      udp.#peer = to;
     } catch (err) {
       await udp.close().catch(() => undefined);
       throw err;
@@ -522,10 +582,15 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> {
     this.#multicastTtl = ttl;
   }
 
-  /** The multicast TTL set with {@link setMulticastTTL}, or the default 1. */
+  /**
+   * The multicast TTL set with {@link setMulticastTTL}, else as the kernel reports it (an adopted
+   * socket keeps what its maker set), else the default 1.
+   */
   getMulticastTTL(): number {
     this.#assertOpen('getMulticastTTL');
-    return this.#multicastTtl ?? 1;
+    if (this.#multicastTtl !== undefined) return this.#multicastTtl;
+    const option = this.#family === 4 ? 'IP_MULTICAST_TTL' : 'IPV6_MULTICAST_HOPS';
+    return this.#engine.getOption(option) ?? 1;
   }
 
   /** Sets `IP_MULTICAST_LOOP` / `IPV6_MULTICAST_LOOP`. */

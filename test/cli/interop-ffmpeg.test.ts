@@ -3,6 +3,14 @@
  * (every frame of a file over UDP; over RTP ffmpeg's "RTP: missed N packets" matches the
  * sequence numbers --gap skipped), and streams ffmpeg makes (MPEG-TS over UDP with
  * pkt_size=1316, and rtp_mpegts) are counted by `mediasock recv`, which is ended with SIGINT.
+ *
+ * The UDP tests give both programs FFmpeg's own URL lines, unchanged: the receiver line
+ * `udp://@127.0.0.1:P?overrun_nonfatal=1&fifo_size=50000000` to `mediasock recv`, and
+ * `udp://127.0.0.1:P?pkt_size=1316&timeout=2000000` to both `ffmpeg -i` and `mediasock send`.
+ * Options that have no effect on mediasock's side are accepted with one note each on stderr.
+ * Multicast runs with FFmpeg's own way of pinning a stream to an interface, `localaddr=127.0.0.1`
+ * (lo), and `ttl=0`, on both sides. That the stream arrives at a receiver joined on lo alone, with
+ * `IP_MULTICAST_ALL` off, shows that FFmpeg's datagrams left through lo.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -80,24 +88,22 @@ function missedPackets(stderr: string): number {
   return [...stderr.matchAll(/RTP: missed (\d+) packets/g)].reduce((n, m) => n + Number(m[1]), 0);
 }
 
+/** FFmpeg's URL line for a UDP MPEG-TS stream to or from 127.0.0.1:port, used by both programs. */
+const ffmpegUdpLine = (port: number): string =>
+  `udp://127.0.0.1:${port}?pkt_size=1316&timeout=2000000`;
+
 test('ffmpeg receives every frame of a file that mediasock sends over UDP', { skip }, async () => {
   const file = testFile();
   const { peer: ff, port } = await ffmpegListening(
-    (p) => [
-      '-hide_banner',
-      '-nostats',
-      '-i',
-      `udp://127.0.0.1:${p}?timeout=2000000`,
-      '-c',
-      'copy',
-      '-f',
-      'null',
-      '-',
-    ],
+    (p) => ['-hide_banner', '-nostats', '-i', ffmpegUdpLine(p), '-c', 'copy', '-f', 'null', '-'],
     false,
   );
-  const send = await runCli(['send', `udp://127.0.0.1:${port}`, file, '--pps', '100', '--json']);
+  const send = await runCli(['send', ffmpegUdpLine(port), file, '--pps', '100', '--json']);
   assert.equal(send.code, 0, send.stderr);
+  assert.match(
+    send.stderr,
+    /^mediasock send: note: timeout=2000000 is ignored: it applies to receiving$/m,
+  );
   const r = await ff.done;
   assert.equal(r.timedOut, false);
   const frames = [...r.stderr.matchAll(/frame= *(\d+)/g)].map((m) => Number(m[1]));
@@ -152,10 +158,20 @@ test(
   'mediasock recv counts MPEG-TS that ffmpeg sends over UDP (pkt_size=1316)',
   { skip },
   async () => {
-    const recv = startCli(['recv', 'udp://@127.0.0.1:0', '--json', '--duration', '25'], {
-      timeoutMs: 40_000,
-    });
+    // FFmpeg's receiver line, as FFmpeg users write it, on a port known up front.
+    const wanted = await freePort();
+    const recv = startCli(
+      [
+        'recv',
+        `udp://@127.0.0.1:${wanted}?overrun_nonfatal=1&fifo_size=50000000`,
+        '--json',
+        '--duration',
+        '25',
+      ],
+      { timeoutMs: 40_000 },
+    );
     const { port } = (await recv.firstRecord('start')) as { port: number };
+    assert.equal(port, wanted);
     const ff = await startTool(
       'ffmpeg',
       [
@@ -173,7 +189,7 @@ test(
         'mpeg2video',
         '-f',
         'mpegts',
-        `udp://127.0.0.1:${port}?pkt_size=1316`,
+        ffmpegUdpLine(port),
       ],
       30_000,
     ).done;
@@ -190,6 +206,63 @@ test(
     assert.equal(s.ts_packets, (s.bytes as number) / 188);
     assert.equal(s.ts_cc_errors, 0);
     assert.equal(s.lost, null);
+    assert.match(r.stderr, /^mediasock recv: note: overrun_nonfatal=1 is ignored: /m);
+    assert.equal(r.stderr.match(/note:/g)?.length, 1, r.stderr);
+  },
+);
+
+test(
+  "multicast with FFmpeg's lines on both sides: localaddr=127.0.0.1 keeps it on lo, TTL 0",
+  { skip },
+  async () => {
+    // 239.255.0.0/16 is organization-local scope (RFC 2365). FFmpeg pins a multicast stream to
+    // an interface with localaddr=; both lines use it (and ttl=0), so nothing leaves this host.
+    const group = '239.255.77.41';
+    const wanted = await freePort();
+    const recv = startCli(
+      [
+        'recv',
+        `udp://@${group}:${wanted}?overrun_nonfatal=1&fifo_size=50000000&localaddr=127.0.0.1&ttl=0`,
+        '--json',
+        '--duration',
+        '25',
+      ],
+      { timeoutMs: 40_000 },
+    );
+    const start = (await recv.firstRecord('start')) as { port: number; url: string };
+    assert.equal(start.port, wanted);
+    assert.match(start.url, / on lo$/, 'joined on lo, the interface holding 127.0.0.1');
+    const ff = await startTool(
+      'ffmpeg',
+      [
+        '-hide_banner',
+        '-loglevel',
+        'error',
+        '-re',
+        '-f',
+        'lavfi',
+        '-i',
+        'testsrc=size=160x120:rate=25',
+        '-t',
+        '1.5',
+        '-c:v',
+        'mpeg2video',
+        '-f',
+        'mpegts',
+        `udp://${group}:${wanted}?pkt_size=1316&localaddr=127.0.0.1&ttl=0`,
+      ],
+      30_000,
+    ).done;
+    assert.equal(ff.code, 0, ff.stderr);
+    assert.ok(await waitForUdpDrained(wanted), 'recv read every datagram');
+    recv.child.kill('SIGINT');
+    const r = await recv.done;
+    assert.equal(r.code, 0, r.stderr);
+    const s = summary(r.stdout);
+    assert.ok((s.packets as number) > 10, `packets ${String(s.packets)}`);
+    assert.equal(s.ts_cc_errors, 0);
+    assert.match(r.stderr, /note: ttl=0 is ignored: it applies to sending/);
+    assert.match(r.stderr, /note: overrun_nonfatal=1 is ignored/);
   },
 );
 
