@@ -72,7 +72,8 @@ Options:
   -h, --help          this help
 
 The summary (last JSON line) has packets, bytes, seconds, lost, duplicates, reordered,
-jitter_ms, kernel_drops, rejoins and ts_cc_errors (null where not applicable). Ctrl-C ends cleanly.
+jitter_ms, kernel_drops, rejoins, rejoin_errors and ts_cc_errors (null where not applicable).
+Ctrl-C ends cleanly.
 With --out -, statistics go to stderr.
 
 --out never slows the receiver down (a live stream cannot wait): while more than --out-buffer
@@ -255,6 +256,7 @@ export async function recvCommand(args: string[], io: CommandIo): Promise<number
       not_rtp: rtp ? rtpStats.notRtp : null,
       kernel_drops: socket.stats.kernelDrops ?? null,
       rejoins: receiver.url.multicast ? socket.stats.rejoins : null,
+      rejoin_errors: receiver.url.multicast ? socket.stats.rejoinErrors : null,
       ts_packets: ts.packets,
       ts_cc_errors: ts.packets > 0 ? ts.ccErrors : null,
       ts_sync_errors: ts.packets > 0 ? ts.syncErrors : null,
@@ -269,7 +271,10 @@ export async function recvCommand(args: string[], io: CommandIo): Promise<number
       // Short lines, so every field shows in an 80-column terminal.
       `  ${(s.seconds as number).toFixed(1).padStart(6)} s  ${pps.toFixed(0).padStart(7)} pps  ${formatMbit(bitsPerSecond).padStart(14)}`,
       `  total    packets ${String(packets)}   bytes ${String(bytes)}   kernel drops ${(s.kernel_drops as number | null) ?? 'n/a'}` +
-        (typeof s.rejoins === 'number' && s.rejoins > 0 ? `   rejoins ${s.rejoins}` : ''),
+        (typeof s.rejoins === 'number' && s.rejoins > 0 ? `   rejoins ${s.rejoins}` : '') +
+        (typeof s.rejoin_errors === 'number' && s.rejoin_errors > 0
+          ? `   rejoin errors ${s.rejoin_errors}`
+          : ''),
     ];
     if (rtp) {
       l.push(

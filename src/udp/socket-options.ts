@@ -195,6 +195,11 @@ export interface UdpSocketStats {
    * re-created with a new index, or a new address. See `UdpSocket.addMembership`.
    */
   rejoins: number;
+  /**
+   * Failed attempts to join a membership again on an interface that came back (each is tried
+   * again on the next interface poll; the `'rejoinError'` event says why).
+   */
+  rejoinErrors: number;
 }
 
 /** The address a UDP socket is bound to. */

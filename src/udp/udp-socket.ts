@@ -102,7 +102,8 @@ export interface UdpSocketEvents {
   rejoin: [membership: Membership];
   /**
    * A membership could not be joined again on an interface that came back; it is tried again on
-   * the next interface poll. Emitted only when the socket has a listener for it.
+   * the next interface poll. Counted in `UdpSocketStats.rejoinErrors` whether or not the socket
+   * has a listener; emitted only when it has one (it is not an `'error'`: the socket still works).
    */
   rejoinError: [err: unknown, membership: Membership];
   /** The socket closed. */
@@ -134,6 +135,7 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> {
     kernelDrops: 0,
     truncated: 0,
     rejoins: 0,
+    rejoinErrors: 0,
   };
   #unwatch: (() => void) | undefined;
   readonly #reception: Reception;
@@ -769,6 +771,7 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> {
       this.#unwatch = watchInterfaces((state) => {
         if (this.#closed) return;
         const rejoined = this.#memberships.refresh(state, (err, m) => {
+          this.#stats.rejoinErrors++;
           if (this.listenerCount('rejoinError') > 0) this.emit('rejoinError', err, m);
         });
         for (const m of rejoined) {
