@@ -47,7 +47,7 @@
 # define MSOCK__PACER_LINUX 1
 #endif
 
-/* Slots of the stats array msock_pacer_stats fills (shared with src/media/native-pacer.ts). */
+/* Slots of the stats array msock_pacer_stats fills (the same slots are named in src/media/playout-sender.ts). */
 enum {
   ST_SENT = 0,
   ST_BYTES = 1,
