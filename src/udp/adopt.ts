@@ -32,7 +32,7 @@ import { hasBatchEngine } from './batch-engine.js';
 import { BatchDatagramEngine } from './batch-datagram-engine.js';
 import { DgramEngine } from './dgram-engine.js';
 import type { DatagramEngine } from './engine.js';
-import { checkBatchOptions } from './socket-options.js';
+import { BATCH_DEFAULTS, checkBatchOptions } from './socket-options.js';
 import type { BatchOptions, UdpEngine, UdpSocketType } from './socket-options.js';
 
 /** Options of `UdpSocket.adopt` and `UdpSocket.fromDgramSocket`. */
@@ -53,8 +53,6 @@ export interface Adopted {
   /** Whether the engine must be told of the peer (`connect`) before it can send without one. */
   reconnect: boolean;
 }
-
-const BATCH_DEFAULTS = { slots: 64, slotBytes: 65536, maxBatchesPerWake: 16 } as const;
 
 /**
  * Runs an engine on `fd` (options already checked by the caller).

@@ -31,11 +31,8 @@ import { BatchDatagramEngine } from './batch-datagram-engine.js';
 import { zoneIndex } from './destination.js';
 import { DgramEngine } from './dgram-engine.js';
 import type { DatagramEngine } from './engine.js';
-import { bufferRequest } from './socket-options.js';
+import { BATCH_DEFAULTS, bufferRequest } from './socket-options.js';
 import type { UdpSocketOptions } from './socket-options.js';
-
-/** Receive memory of the batch engine when the options name none. */
-const BATCH_DEFAULTS = { slots: 64, slotBytes: 65536, maxBatchesPerWake: 16 } as const;
 
 function notLoaded(): string {
   return nativeStatus().loadError?.message ?? 'the native addon is not loaded';

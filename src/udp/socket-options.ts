@@ -329,3 +329,6 @@ export function bufferRequest(
     );
   }
 }
+
+/** Batch engine receive memory when `batch` does not say: 64 slots of 64 KiB, 16 reads per wake-up. */
+export const BATCH_DEFAULTS = { slots: 64, slotBytes: 65536, maxBatchesPerWake: 16 } as const;
