@@ -11,7 +11,9 @@
  *   output says when it is not), and `multicat -i 10` (its own real-time priority option);
  * - the C floor `bench/c/pace_nanosleep.c`: one `clock_nanosleep` + `sendto` per 1316-byte
  *   datagram at the PCR rate, no parsing (built here with `cc` into bench/.build/), normal and
- *   `SCHED_FIFO` 10: what one wake-up per datagram costs on this machine.
+ *   `SCHED_FIFO` 10: what one wake-up per datagram costs on this machine;
+ * - the same C loop with nothing sent (`wake`): the CPU of the wake-ups alone, the floor under any
+ *   sender that wakes once per datagram (only its CPU is reported; nothing reaches the receiver).
  *
  * Files: CBR transport streams FFmpeg makes for the run (`-muxrate`, testsrc in MPEG-2), one per
  * rate (default 4M and 40M), `--seconds` long (default 10), in a scratch directory. The PCR rate
@@ -315,6 +317,26 @@ async function main(): Promise<void> {
             });
           }
         }
+      }
+      if (values.only !== 'mediasock' && haveFloor) {
+        // The wake-ups alone: no datagram leaves, the loop reports its own CPU (getrusage).
+        const wake = spawnSync(
+          floor,
+          ['127.0.0.1', '9', '1316', String(pcr.bps), String(seconds), '0', 'wake'],
+          { encoding: 'utf8', timeout: (seconds + 30) * 1000 },
+        );
+        const share = /"cpu_core_share":([\d.]+)/.exec(wake.stdout)?.[1];
+        const row: Row = {
+          sender: 'C clock_nanosleep, wake-ups only',
+          rate,
+          pcr_mbit_per_s: round(pcrMbit, 4),
+        };
+        if (share === undefined) row.note = `not measured: ${wake.stderr.trim().slice(0, 200)}`;
+        else row.cpu_core_share = Number(share);
+        rows.push(row);
+        console.log(
+          `  ${row.sender.padEnd(38)} ${share === undefined ? row.note : `nothing sent  CPU ${(Number(share) * 100).toFixed(1)} %`}`,
+        );
       }
       for (const s of senders) {
         const port = await freePort();
