@@ -87,12 +87,10 @@ export type { RtcpHeader, SenderReport } from './rist/rtcp-packet.js';
 export type {
   DtlsClientConfig,
   DtlsConfig,
-  DtlsHandshakeOptions,
   DtlsPsk,
   DtlsServerConfig,
-  DtlsSessionInfo,
-  DtlsStats,
-} from './rist/dtls.js';
+} from './rist/dtls-config.js';
+export type { DtlsHandshakeOptions, DtlsSessionInfo, DtlsStats } from './rist/dtls.js';
 export {
   RtpStats,
   RTP_STATS_DEFAULT_MAX_SOURCES,

@@ -1,6 +1,6 @@
 /**
- * Validation of a DTLS client or server configuration (`DtlsClientConfig` / `DtlsServerConfig`)
- * into the options of the addon's `msock_dtls_context`, plus the `allowPeers` list. Pure: no
+ * The DTLS client and server configuration (`DtlsClientConfig` / `DtlsServerConfig`), and its
+ * validation into the options of the addon's `msock_dtls_context`, plus the `allowPeers` list. Pure: no
  * socket, no OpenSSL object; every mistake is an `InvalidArgumentError` naming the option, raised
  * before anything native is made. Split from `dtls.ts`, which runs the handshakes.
  *
@@ -12,7 +12,80 @@ import { unmapIPv4 } from '../address.js';
 import { InvalidArgumentError } from '../errors.js';
 import type { NativeDtlsContextOptions } from '../native/index.js';
 import { validateBoolean, validateInteger, validateString } from '../validate.js';
-import type { DtlsClientConfig, DtlsServerConfig } from './dtls.js';
+
+/** A pre-shared key and the identity that names it. */
+export interface DtlsPsk {
+  /** PSK identity, at most 128 bytes (`-psk_identity` of `openssl s_client`). */
+  identity: string;
+  /** The key, 1..256 bytes; a string is read as hex (`-psk` of `openssl s_client`). */
+  key: Uint8Array | string;
+}
+
+/** Options common to the DTLS client and server. */
+export interface DtlsConfig {
+  /** PEM certificate, followed by its chain. Required on a server that uses no `psk`. */
+  cert?: string | Uint8Array;
+  /** PEM private key of `cert`. */
+  key?: string | Uint8Array;
+  /** PEM CA certificates the peer's certificate must chain to. */
+  ca?: string | Uint8Array;
+  /**
+   * Verify the peer's certificate. Client: default `true` (then `ca` or `fingerprint` is needed,
+   * unless only `psk` is used); `false` accepts any server certificate. Server: default `false`;
+   * `true` requests a client certificate and refuses a client without one.
+   */
+  verifyPeer?: boolean;
+  /**
+   * SHA-256 fingerprint of the peer certificate (`AB:CD:...`, or 64 hex digits), as
+   * `openssl x509 -fingerprint -sha256` prints it. Checked during the handshake; implies
+   * `verifyPeer`. Without `ca` the pin replaces chain verification (self-signed peers work).
+   */
+  fingerprint?: string;
+  /** Pre-shared key (DTLS 1.2 PSK cipher suites). */
+  psk?: DtlsPsk;
+  /** OpenSSL cipher list (`SSL_CTX_set_cipher_list`, DTLS 1.2 names). Default OpenSSL's `DEFAULT`. */
+  ciphers?: string;
+  /**
+   * The largest UDP payload the path carries, in bytes: every DTLS datagram (handshake flights
+   * and records) fits in it (`SSL_set_mtu`, with `SSL_OP_NO_QUERY_MTU`). Default 1472 on `udp4`
+   * and 1452 on `udp6` (an Ethernet MTU of 1500 minus the IP and UDP headers). 256..65507.
+   */
+  maxDatagramBytes?: number;
+  /** First retransmission timeout of a handshake flight, doubled on each retry up to 60 s. Default 1000 ms (RFC 6347 §4.2.4.1). */
+  retransmitInitialMs?: number;
+}
+
+/** Options of `RistTransport.enableDtlsClient`. */
+export interface DtlsClientConfig extends DtlsConfig {
+  /** Host name sent as SNI and checked against the server certificate (`SSL_set1_host`). */
+  hostname?: string;
+}
+
+/** Options of `RistTransport.enableDtlsServer`. */
+export interface DtlsServerConfig extends DtlsConfig {
+  /** HelloVerifyRequest cookie exchange before any handshake state exists. Default `true`. */
+  cookies?: boolean;
+  /**
+   * Addresses (`'192.0.2.7'`, `'2001:db8::1'`) and subnets (`'192.0.2.0/24'`) allowed to
+   * handshake; other sources are dropped and counted (`stats.notAllowed`). Default: everyone.
+   */
+  allowPeers?: readonly string[];
+  /**
+   * Handshakes in progress at once (each with its own peer), 1..1024. A newcomer past the cookie
+   * check when all are taken evicts the oldest candidate that has not answered since its own
+   * and is past a short protection (10 to 100 ms by default: see `dtls-admission.ts`), or is
+   * dropped when there is none.
+   * Default 4.
+   */
+  maxPendingHandshakes?: number;
+  /**
+   * Each candidate peer must complete its handshake within this many milliseconds of passing
+   * the cookie check, or its slot is freed (`stats.candidatesExpired`), whatever OpenSSL's
+   * retransmission timer would still do. 1..2147483647; default 5000 (two round trips plus two
+   * lost flights at the default `retransmitInitialMs`).
+   */
+  candidateTimeoutMs?: number;
+}
 
 /** Which end of the handshake a channel is. */
 export type Role = 'client' | 'server';

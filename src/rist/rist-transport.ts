@@ -58,12 +58,8 @@ import type {
   RistTransportOptions,
   RistTransportStats,
 } from './rist-options.js';
-import type {
-  DtlsClientConfig,
-  DtlsHandshakeOptions,
-  DtlsServerConfig,
-  DtlsSessionInfo,
-} from './dtls.js';
+import type { DtlsClientConfig, DtlsServerConfig } from './dtls-config.js';
+import type { DtlsHandshakeOptions, DtlsSessionInfo } from './dtls.js';
 import { RistMediaBatch } from './media-batch.js';
 
 export type {

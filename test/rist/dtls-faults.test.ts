@@ -19,7 +19,7 @@ import {
 import { loadNative, nativeStatus } from '../../src/native/index.js';
 import type { NativeBinding } from '../../src/native/index.js';
 import { DtlsChannel } from '../../src/rist/dtls.js';
-import type { DtlsClientConfig, DtlsServerConfig } from '../../src/rist/dtls.js';
+import type { DtlsClientConfig, DtlsServerConfig } from '../../src/rist/dtls-config.js';
 
 const status = nativeStatus();
 const skip = status.loaded
