@@ -253,6 +253,13 @@ export interface MediaSenderOptions {
   sendBufferBytes?: number | 'max' | undefined;
   /** Loop multicast back to this host (receivers here see it). Default `true`. */
   multicastLoopback?: boolean | undefined;
+  /**
+   * `connect(2)` the socket to the destination when the URL has no `connect=` (the URL wins).
+   * A connected socket's sends skip the route lookup the kernel makes for every datagram of an
+   * unconnected one, and ICMP errors (`ECONNREFUSED` when nothing listens on a unicast port) are
+   * reported on a later send. Default `false`, FFmpeg's default; `mediasock relay` asks for it.
+   */
+  connect?: boolean | undefined;
   /** The socket engine (see `UdpSocketOptions.engine`). Default `'auto'`. */
   engine?: UdpSocketOptions['engine'];
   /** Aborts name resolution and the open. */
@@ -272,8 +279,8 @@ export interface MediaSender {
   /** One line describing the destination and egress, e.g. `udp://239.1.1.1:5004 (via lo, TTL 0)`. */
   description: string;
   /**
-   * `true` when the URL has `connect=1`: the socket is connected to the destination, so send
-   * without one (`socket.send(data)`).
+   * `true` when the socket is connected to the destination (`connect=1`, or the `connect` option
+   * and no `connect=` in the URL), so send without one (`socket.send(data)`).
    */
   connected: boolean;
   /** One line per URL option that has no effect on a sender (`fifo_size`, `burst_bits` …). */
@@ -284,7 +291,7 @@ export interface MediaSender {
  * Opens a socket aimed at a destination URL: `udp://127.0.0.1:5004`,
  * `rtp://239.1.1.1:5004?iface=lo&ttl=0`, `udp://[ff15::1%eth0]:5004?dscp=34`. A host name is
  * resolved (the first address wins). Send with `socket.send(data, sender.port, sender.address)`,
- * or `socket.send(data)` when `sender.connected` (`connect=1`). FFmpeg's `localport`, `connect`
+ * or `socket.send(data)` when `sender.connected` (`connect=1` or `options.connect`). FFmpeg's `localport`, `connect`
  * and `broadcast` apply here; `pkt_size` and `bitrate` are the caller's (see `mediasock send`);
  * receiving options are listed in `notices`.
  *
@@ -336,7 +343,8 @@ export async function openMediaSender(
     if (ttl !== undefined) socketOptions.ttl = ttl;
   }
   const socket = await UdpSocket.open(socketOptions);
-  if (parsed.connect === true) {
+  const connect = parsed.connect ?? options.connect ?? false;
+  if (connect) {
     try {
       await socket.connect(parsed.port, address, { signal: options.signal });
     } catch (err) {
@@ -354,7 +362,7 @@ export async function openMediaSender(
     multicast ? `TTL ${ttl ?? socket.getMulticastTTL()}` : ttl !== undefined ? `TTL ${ttl}` : '',
     dscp !== undefined ? `DSCP ${dscp}` : '',
     parsed.localPort !== undefined ? `from port ${socket.address().port}` : '',
-    parsed.connect === true ? 'connected' : '',
+    connect ? 'connected' : '',
   ].filter((s) => s !== '');
   return {
     url: parsed,
@@ -362,7 +370,7 @@ export async function openMediaSender(
     address,
     port: parsed.port,
     description: `${parsed.scheme}://${host}:${parsed.port}${egress.length > 0 ? ` (${egress.join(', ')})` : ''}`,
-    connected: parsed.connect === true,
+    connected: connect,
     notices: noticesOf(parsed, 'send'),
   };
 }
@@ -420,6 +428,8 @@ function checkSender(
       iface ??= zone.name;
     }
   }
+  if (options.connect !== undefined && typeof options.connect !== 'boolean')
+    throw new InvalidArgumentError('connect', options.connect, 'must be a boolean');
   const local = options.localAddress;
   if (local !== undefined) {
     const family = addressFamily(local);

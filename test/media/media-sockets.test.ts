@@ -112,3 +112,47 @@ test('bad input is an InvalidArgumentError before any socket opens', async () =>
     });
   }
 });
+
+test('connect option: the socket is connected unless the URL says connect=0; ICMP errors then surface', async () => {
+  const rx = await openMediaReceiver('udp://@127.0.0.1:0');
+  const port = rx.socket.address().port;
+  const plain = await openMediaSender(`udp://127.0.0.1:${port}`);
+  const asked = await openMediaSender(`udp://127.0.0.1:${port}`, { connect: true });
+  const urlWins = await openMediaSender(`udp://127.0.0.1:${port}?connect=0`, { connect: true });
+  try {
+    assert.equal(plain.connected, false);
+    assert.throws(() => plain.socket.remoteAddress(), { code: 'MEDIASOCK_ERR_INVALID_STATE' });
+    assert.equal(asked.connected, true);
+    assert.equal(asked.description, `udp://127.0.0.1:${port} (connected)`);
+    assert.deepEqual(
+      { address: asked.socket.remoteAddress().address, port: asked.socket.remoteAddress().port },
+      { address: '127.0.0.1', port },
+    );
+    assert.equal(urlWins.connected, false, 'connect=0 in the URL wins over the option');
+    const got: string[] = [];
+    rx.socket.on('message', (d: Buffer) => got.push(d.toString()));
+    await asked.socket.send(Buffer.from('via connect'));
+    for (let i = 0; i < 100 && got.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.deepEqual(got, ['via connect']);
+  } finally {
+    await Promise.all([plain.socket.close(), urlWins.socket.close()]);
+  }
+  // Nothing listens any more: the port-unreachable reply comes back as ECONNREFUSED on a later
+  // send of the connected socket (an unconnected one never hears of it).
+  await rx.socket.close();
+  let refused: unknown;
+  for (let i = 0; i < 50 && refused === undefined; i++) {
+    try {
+      await asked.socket.send(Buffer.from('x'));
+    } catch (err) {
+      refused = err;
+    }
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  await asked.socket.close();
+  assert.equal((refused as { code?: string } | undefined)?.code, 'ECONNREFUSED');
+  await assert.rejects(
+    openMediaSender(`udp://127.0.0.1:${port}`, { connect: 'yes' as unknown as boolean }),
+    (err: unknown) => err instanceof InvalidArgumentError && /connect/.test(err.message),
+  );
+});
