@@ -27,9 +27,9 @@ import {
   openMediaSender,
   parseMediaUrl,
 } from '../index.js';
-import type { DatagramBatchView, MediaSender } from '../index.js';
 import { reachesInput } from './relay-loop.js';
-import { FirstDatagrams, StrippedPayloads, WrappedPayloads } from './relay-payloads.js';
+import { RelayOutput } from './relay-output.js';
+import { FirstDatagrams, WrappedPayloads } from './relay-payloads.js';
 
 export const RELAY_HELP = `Usage: mediasock relay IN OUT... [options]
 
@@ -84,21 +84,6 @@ const DEFAULT_MAX_IN_FLIGHT = 1024;
 /** The most `--max-in-flight` accepts: pending sends hold their datagrams in memory. */
 const MAX_IN_FLIGHT = 1 << 20;
 
-interface Output {
-  sender: MediaSender;
-  mode: 'as-is' | 'strip' | 'wrap';
-  packets: number;
-  bytes: number;
-  errors: number;
-  /** Datagrams not sent because `maxInFlight` datagrams were pending on this output. */
-  dropped: number;
-  /** Datagrams in sends not yet completed (at most `maxInFlight`). */
-  pending: number;
-  lastError: string | undefined;
-  stripped: StrippedPayloads;
-  wrapped: WrappedPayloads;
-}
-
 /** Runs `mediasock relay`. */
 export async function relayCommand(args: string[], io: CommandIo): Promise<number> {
   const { values, positionals } = parseCommandArgs(args, OPTIONS);
@@ -126,7 +111,7 @@ export async function relayCommand(args: string[], io: CommandIo): Promise<numbe
     boundAddress: receiver.socket.address().address,
     port: receiver.socket.address().port,
   };
-  const outputs: Output[] = [];
+  const outputs: RelayOutput[] = [];
   try {
     for (const t of outTexts) {
       const sender = await openMediaSender(t, { signal: io.signal });
@@ -139,18 +124,14 @@ export async function relayCommand(args: string[], io: CommandIo): Promise<numbe
       }
       const mode =
         inUrl.scheme === sender.url.scheme ? 'as-is' : inUrl.scheme === 'rtp' ? 'strip' : 'wrap';
-      outputs.push({
-        sender,
-        mode,
-        packets: 0,
-        bytes: 0,
-        errors: 0,
-        dropped: 0,
-        pending: 0,
-        lastError: undefined,
-        stripped: new StrippedPayloads(),
-        wrapped: new WrappedPayloads(randomInt(0, 0xffffffff), randomInt(0, 0x10000)),
-      });
+      outputs.push(
+        new RelayOutput(
+          sender,
+          mode,
+          maxInFlight,
+          new WrappedPayloads(randomInt(0, 0xffffffff), randomInt(0, 0x10000)),
+        ),
+      );
     }
   } catch (err) {
     await Promise.all([receiver.socket.close(), ...outputs.map((o) => o.sender.socket.close())]);
@@ -166,35 +147,6 @@ export async function relayCommand(args: string[], io: CommandIo): Promise<numbe
   let stopped = false;
 
   const first = new FirstDatagrams();
-  /** One sendBatch per output and batch; an output with too many datagrams pending drops this one. */
-  const forward = (o: Output, view: DatagramBatchView): void => {
-    const n = view.count;
-    if (n === 0) return;
-    if (o.pending + n > maxInFlight) {
-      o.dropped += n;
-      return;
-    }
-    o.pending += n;
-    const sent = o.sender.connected
-      ? o.sender.socket.sendBatch(view)
-      : o.sender.socket.sendBatch(view, o.sender.port, o.sender.address);
-    sent.then(
-      (r) => {
-        o.pending -= n;
-        o.packets += r.sent;
-        o.bytes += r.bytes;
-        if (r.error !== undefined) {
-          o.errors += n - r.sent;
-          o.lastError = r.error.message;
-        }
-      },
-      (err: unknown) => {
-        o.pending -= n;
-        o.errors += n;
-        o.lastError = err instanceof Error ? err.message : String(err);
-      },
-    );
-  };
   // FFmpeg's timeout= (µs) on the input: fail after that long without a datagram.
   const idleMs = receiver.idleTimeoutMs;
   const idle = watchIdle(idleMs, () => stop.abort());
@@ -208,9 +160,9 @@ export async function relayCommand(args: string[], io: CommandIo): Promise<numbe
     packets += n;
     for (let i = 0; i < n; i++) bytes += batch.length(i);
     for (const o of outputs) {
-      if (o.mode === 'as-is') forward(o, input);
-      else if (o.mode === 'strip') forward(o, o.stripped.load(input, n));
-      else forward(o, o.wrapped.load(input, n, RTP_PAYLOAD_TYPE_MP2T, clock90k(started)));
+      if (o.mode === 'as-is') o.forward(input);
+      else if (o.mode === 'strip') o.forward(o.stripped.load(input, n));
+      else o.forward(o.wrapped.load(input, n, RTP_PAYLOAD_TYPE_MP2T, clock90k(started), o.idle));
     }
     if (count !== undefined && packets >= count) stop.abort();
   });

@@ -149,6 +149,8 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> {
   #sendBufferBytes: number;
   #lastReceiveError: SystemCallError | undefined;
   #lastDestination: Destination | undefined;
+  /** An error that stopped a `trySendBatch` after some datagrams went; thrown by the next one. */
+  #trySendError: SystemCallError | undefined;
 
   private constructor(
     token: symbol,
@@ -472,6 +474,77 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> {
     this.#stats.bytesSent += result.bytes;
     if (result.error) this.#stats.sendErrors++;
     return result;
+  }
+
+  /**
+   * Sends the datagrams of a {@link DatagramBatchView} (a received batch, say) synchronously: what
+   * the kernel's send queue takes now, in order, one message per datagram, without waiting,
+   * queueing or copying, as libuv's `uv_udp_try_send2` and quinn-udp's `try_send` do. Returns the
+   * number of datagrams sent, from the first on; the caller sends the rest (`view.count` minus
+   * that) with {@link sendBatch}, which waits for room. Allocates nothing on the batch engine:
+   * the relay's fast path.
+   *
+   * - Fewer than `view.count`: the send queue is full (`EAGAIN`/`ENOBUFS`), or the kernel refused
+   *   a datagram after some were sent (see below).
+   * - 0 while sends made with {@link send} / {@link sendBatch} still wait in this socket's queue:
+   *   sending now would overtake them.
+   * - On the node engine (`node:dgram` has no synchronous send) always 0: every datagram goes with
+   *   {@link sendBatch}.
+   *
+   * Errors: when the first datagram is refused it throws what {@link sendBatch} would reject with
+   * (`SystemCallError`: `EMSGSIZE`, `ENETUNREACH` …). When a datagram is refused after `k > 0`
+   * went, it returns `k` and keeps the error: the next `trySendBatch` on this socket throws it
+   * before sending anything (nothing is swallowed; a refusal the kernel repeats also comes back
+   * from {@link sendBatch} of the rest). Statistics count as {@link sendBatch} counts them:
+   * `packetsSent`/`bytesSent` for what went, one `sendErrors` per call the kernel refused (the
+   * deferred throw is not counted twice).
+   *
+   * OS calls: `sendmmsg(2)` with `MSG_DONTWAIT` (one `sendmsg(2)` per datagram where the kernel
+   * lacks `sendmmsg`). Platforms: Linux with the native addon (the batch engine); elsewhere 0.
+   *
+   * @returns datagrams sent, `0 <= n <= view.count`.
+   * @throws SocketClosedError on a closed socket; InvalidArgumentError for something that is not a
+   *   view or a bad destination; InvalidStateError without a destination on an unconnected socket.
+   */
+  trySendBatch(view: DatagramBatchView, port?: number, address?: string): number {
+    this.#assertOpen('trySendBatch');
+    if (!isDatagramBatchView(view))
+      throw new InvalidArgumentError(
+        'view',
+        view,
+        'must be a DatagramBatchView ({ count, data, offset(i), length(i) })',
+      );
+    const count = view.count;
+    if (!Number.isInteger(count) || count < 0)
+      throw new InvalidArgumentError('view.count', count, 'must be an integer >= 0');
+    const to = this.#resolve(port, address, 'address');
+    const deferred = this.#trySendError;
+    if (deferred !== undefined) {
+      this.#trySendError = undefined;
+      throw deferred;
+    }
+    if (count === 0) return 0;
+    let sent: number;
+    try {
+      sent = this.#engine.trySendView(view, to);
+    } catch (err) {
+      this.#stats.sendErrors++;
+      throw err;
+    }
+    if (sent > 0) {
+      let bytes = 0;
+      for (let i = 0; i < sent; i++) bytes += view.length(i);
+      this.#stats.packetsSent += sent;
+      this.#stats.bytesSent += bytes;
+    }
+    if (sent < count) {
+      const err = this.#engine.takeTrySendError();
+      if (err !== undefined) {
+        this.#stats.sendErrors++;
+        this.#trySendError = err;
+      }
+    }
+    return sent;
   }
 
   /** A batch view as it is: one message per datagram, no copy (the batch engine copies what waits). */
