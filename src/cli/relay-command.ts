@@ -50,9 +50,11 @@ Options:
   --debug             print stacks of errors
   -h, --help          this help
 
-An output that cannot keep up (its sends do not complete) never holds up the input or the other
-outputs and never makes memory grow: once --max-in-flight datagrams are pending on it, further
-datagrams for it are dropped and counted in its "dropped" counter until sends complete again.
+Each batch goes to each output at once, with one system call, as far as the output's send queue
+takes it; what does not fit is pending until the queue has room. An output that cannot keep up
+never holds up the input or the other outputs and never makes memory grow: once --max-in-flight
+datagrams are pending on it, further datagrams for it are dropped and counted in its "dropped"
+counter until sends complete again.
 
 An output that would feed the input (its port, on the address IN listens on, any local address
 for a wildcard IN, or IN's multicast group) is refused with exit 2: every datagram would come
@@ -139,8 +141,9 @@ export async function relayCommand(args: string[], io: CommandIo): Promise<numbe
   }
 
   const started = performance.now();
-  let packets = 0;
-  let bytes = 0;
+  // Counters as fields of an object: a closure variable past 2^30 (the bytes of 1 GiB relayed)
+  // would hold a heap number, a new one at every addition; a field is updated in place.
+  const total = { packets: 0, bytes: 0 };
   const stop = new AbortController();
   const onAbort = (): void => stop.abort();
   io.signal.addEventListener('abort', onAbort, { once: true });
@@ -154,17 +157,17 @@ export async function relayCommand(args: string[], io: CommandIo): Promise<numbe
     if (stopped) return;
     idle.touch();
     // Datagrams may arrive in a batch, several before the stop takes effect: --count is exact.
-    const n = count === undefined ? batch.count : Math.min(batch.count, count - packets);
+    const n = count === undefined ? batch.count : Math.min(batch.count, count - total.packets);
     if (n <= 0) return;
     const input = n === batch.count ? batch : first.load(batch, n);
-    packets += n;
-    for (let i = 0; i < n; i++) bytes += batch.length(i);
+    total.packets += n;
+    for (let i = 0; i < n; i++) total.bytes += batch.length(i);
     for (const o of outputs) {
       if (o.mode === 'as-is') o.forward(input);
       else if (o.mode === 'strip') o.forward(o.stripped.load(input, n));
       else o.forward(o.wrapped.load(input, n, RTP_PAYLOAD_TYPE_MP2T, clock90k(started), o.idle));
     }
-    if (count !== undefined && packets >= count) stop.abort();
+    if (count !== undefined && total.packets >= count) stop.abort();
   });
 
   const display = new LiveDisplay(io.stdout, values.json === true);
@@ -175,8 +178,8 @@ export async function relayCommand(args: string[], io: CommandIo): Promise<numbe
       seconds: roundTo(seconds, 3),
       input: {
         url: receiver.description,
-        packets,
-        bytes,
+        packets: total.packets,
+        bytes: total.bytes,
         not_rtp: outputs.reduce((n, o) => Math.max(n, o.stripped.notRtp), 0),
       },
       outputs: outputs.map((o) => ({
@@ -194,7 +197,7 @@ export async function relayCommand(args: string[], io: CommandIo): Promise<numbe
     const seconds = (performance.now() - started) / 1000;
     return [
       `mediasock relay  ${seconds.toFixed(1)} s`,
-      `  in   ${receiver.description}   packets ${packets}   ${formatMbit((bytes * 8) / Math.max(seconds, 1e-3))}`,
+      `  in   ${receiver.description}   packets ${total.packets}   ${formatMbit((total.bytes * 8) / Math.max(seconds, 1e-3))}`,
       ...outputs.map(
         (o) =>
           `  out  ${o.sender.description}${o.mode === 'as-is' ? '' : ` [${o.mode} RTP]`}   packets ${o.packets}   bytes ${o.bytes}   errors ${o.errors}${o.dropped > 0 ? `   dropped ${o.dropped}` : ''}${o.lastError !== undefined ? ` (${o.lastError})` : ''}`,
