@@ -111,6 +111,7 @@ for (const { mode, input, output } of CASES) {
       // Bounded by the relay's own kill timer: each wait is 10 ms.
       for (let i = 0; i < 9000 && port === 0 && !exited; i++) await sleep(10);
       assert.ok(port > 0, `the relay started: ${stderr}`);
+      const started = Date.now();
 
       // RTP-shaped datagrams (version 2, payload type 33): forwarded whole or stripped alike.
       const burst = Array.from({ length: BURST }, (_, i) => {
@@ -150,7 +151,10 @@ for (const { mode, input, output } of CASES) {
         input: { packets: number };
         outputs: { mode: string; packets: number; errors: number; dropped: number }[];
       };
-      t.diagnostic(`${gcs} GCs in ${t1 - t0} ms; outputs ${JSON.stringify(summary.outputs)}`);
+      const warmUpGcs = starts.filter((ms) => ms >= started && ms < t0).length;
+      t.diagnostic(
+        `${gcs} GCs in ${t1 - t0} ms (${warmUpGcs} during the warm-up); outputs ${JSON.stringify(summary.outputs)}`,
+      );
       assert.equal(summary.type, 'summary');
       assert.equal(summary.input.packets, WARM_UP + MEASURED, 'the relay read what --count asked');
       for (const o of summary.outputs) {
