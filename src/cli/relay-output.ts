@@ -2,7 +2,8 @@
  * One output of `mediasock relay`: forwards each batch view to its sender and counts packets,
  * bytes, errors and drops. The fast path is synchronous (`UdpSocket.trySendBatch`): when nothing of
  * this output is pending, the kernel takes the batch at once and nothing is allocated, no promise,
- * no closure. What it does not take (a full send queue, or every datagram on the node engine, which
+ * no closure; a datagram the kernel refuses (`EMSGSIZE` …) is counted as an error and the ones after
+ * it still go. What it does not take (a full send queue, or every datagram on the node engine, which
  * has no synchronous send) goes with `sendBatch`, at most `maxInFlight` datagrams pending per
  * output; past that the rest of the batch is dropped and counted. The slow path's callbacks are
  * objects of a small pool, their methods bound once, so even it allocates only the send's promises.
@@ -49,31 +50,38 @@ export class RelayOutput {
     return this.pending === 0;
   }
 
-  /** Sends `view` (valid only during this call) now, or what the kernel did not take later. */
+  /**
+   * Sends `view` (valid only during this call): at once what the kernel takes, skipping (and
+   * counting) each datagram it refuses; what a full send queue does not take, later.
+   */
   forward(view: DatagramBatchView): void {
     const n = view.count;
     if (n === 0) return;
-    const sender = this.sender;
-    const socket = sender.socket;
-    let rest: DatagramBatchView = view;
+    let first = 0;
     if (this.pending === 0) {
-      let k = 0;
-      try {
-        k = sender.connected
-          ? socket.trySendBatch(view)
-          : socket.trySendBatch(view, sender.port, sender.address);
-      } catch (err) {
-        // Refused at once, or the refusal of the previous batch after some of it went: the
-        // slow path below tries this batch again and counts what does not go.
-        this.lastError = message(err);
-      }
-      if (k > 0) {
+      // Bounded: each round sends at least one datagram, skips a refused one, or ends the loop.
+      while (first < n) {
+        const rest = first === 0 ? view : this.#later.load(view, first);
+        let k: number;
+        try {
+          k = this.#trySend(rest);
+        } catch (err) {
+          // Datagram `first` was refused: by this call, or by the call before, which stopped
+          // there after sending the datagrams before it (the socket keeps that error for the
+          // next call). Counted, and the rest goes on.
+          this.errors++;
+          this.lastError = message(err);
+          first++;
+          continue;
+        }
+        if (k === 0) break; // the send queue is full: the rest waits below
         this.packets += k;
-        for (let i = 0; i < k; i++) this.bytes += view.length(i);
-        if (k === n) return;
-        rest = this.#later.load(view, k);
+        for (let i = 0; i < k; i++) this.bytes += rest.length(i);
+        first += k;
       }
+      if (first === n) return;
     }
+    const rest = first === 0 ? view : this.#later.load(view, first);
     const left = rest.count;
     if (this.pending + left > this.#maxInFlight) {
       this.dropped += left;
@@ -82,10 +90,18 @@ export class RelayOutput {
     this.pending += left;
     const job = this.#idle.pop() ?? new PendingSend(this);
     job.datagrams = left;
+    const sender = this.sender;
     const sent = sender.connected
-      ? socket.sendBatch(rest)
-      : socket.sendBatch(rest, sender.port, sender.address);
+      ? sender.socket.sendBatch(rest)
+      : sender.socket.sendBatch(rest, sender.port, sender.address);
     sent.then(job.onSent, job.onFailed);
+  }
+
+  #trySend(view: DatagramBatchView): number {
+    const sender = this.sender;
+    return sender.connected
+      ? sender.socket.trySendBatch(view)
+      : sender.socket.trySendBatch(view, sender.port, sender.address);
   }
 
   /** Counts a completed slow-path send and returns its callbacks to the pool. */
