@@ -157,8 +157,9 @@ export async function recvCommand(args: string[], io: CommandIo): Promise<number
   const rtpStats = new RtpStats(clockRate);
   const ts = new TsChecker();
   const started = performance.now();
-  let packets = 0;
-  let bytes = 0;
+  // Counters as fields of an object: a closure variable past 2^30 (the bytes of 1 GiB received)
+  // would hold a heap number, a new one at every addition; a field is updated in place.
+  const total = { packets: 0, bytes: 0 };
   let outDropped = 0;
   let outError: Error | undefined;
   let stopped = false;
@@ -185,13 +186,13 @@ export async function recvCommand(args: string[], io: CommandIo): Promise<number
     const arrival = performance.now();
     idle.touch();
     // Datagrams may arrive in a batch, several before the stop takes effect: --count is exact.
-    const n = count === undefined ? batch.count : Math.min(batch.count, count - packets);
+    const n = count === undefined ? batch.count : Math.min(batch.count, count - total.packets);
     let outBytes = 0;
     for (let i = 0; i < n; i++) {
       const offset = batch.offset(i);
       const length = batch.length(i);
-      packets++;
-      bytes += length;
+      total.packets++;
+      total.bytes += length;
       let start = offset;
       let end = offset + length;
       let isTs = false;
@@ -205,7 +206,7 @@ export async function recvCommand(args: string[], io: CommandIo): Promise<number
       outBytes += end - start;
     }
     if (out !== undefined && outError === undefined && n > 0) writeOut(batch, n, outBytes);
-    if (count !== undefined && packets >= count) stop.abort();
+    if (count !== undefined && total.packets >= count) stop.abort();
   });
 
   /** The payloads of the first `n` datagrams to --out, as one write (a copy: the memory is reused). */
@@ -242,11 +243,11 @@ export async function recvCommand(args: string[], io: CommandIo): Promise<number
     return {
       type: 'summary',
       url: receiver.description,
-      packets,
-      bytes,
+      packets: total.packets,
+      bytes: total.bytes,
       seconds: roundTo(seconds, 3),
-      pps: roundTo(packets / seconds, 1),
-      mbit_per_s: roundTo((bytes * 8) / seconds / 1e6, 3),
+      pps: roundTo(total.packets / seconds, 1),
+      mbit_per_s: roundTo((total.bytes * 8) / seconds / 1e6, 3),
       lost: rtp ? r.lost : null,
       duplicates: rtp ? r.duplicates : null,
       reordered: rtp ? r.reordered : null,
@@ -270,7 +271,7 @@ export async function recvCommand(args: string[], io: CommandIo): Promise<number
       `mediasock recv  ${receiver.description}`,
       // Short lines, so every field shows in an 80-column terminal.
       `  ${(s.seconds as number).toFixed(1).padStart(6)} s  ${pps.toFixed(0).padStart(7)} pps  ${formatMbit(bitsPerSecond).padStart(14)}`,
-      `  total    packets ${String(packets)}   bytes ${String(bytes)}   kernel drops ${(s.kernel_drops as number | null) ?? 'n/a'}` +
+      `  total    packets ${String(total.packets)}   bytes ${String(total.bytes)}   kernel drops ${(s.kernel_drops as number | null) ?? 'n/a'}` +
         (typeof s.rejoins === 'number' && s.rejoins > 0 ? `   rejoins ${s.rejoins}` : '') +
         (typeof s.rejoin_errors === 'number' && s.rejoin_errors > 0
           ? `   rejoin errors ${s.rejoin_errors}`
@@ -298,9 +299,9 @@ export async function recvCommand(args: string[], io: CommandIo): Promise<number
   const tick = (): void => {
     const now = performance.now();
     const dt = (now - last.t) / 1000;
-    const pps = (packets - last.packets) / dt;
-    const bps = ((bytes - last.bytes) * 8) / dt;
-    last = { t: now, packets, bytes };
+    const pps = (total.packets - last.packets) / dt;
+    const bps = ((total.bytes - last.bytes) * 8) / dt;
+    last = { t: now, packets: total.packets, bytes: total.bytes };
     const s = summary();
     display.update(lines(s, pps, bps), {
       ...s,
@@ -348,7 +349,7 @@ export async function recvCommand(args: string[], io: CommandIo): Promise<number
       ? '--out failed'
       : idle.fired
         ? `timeout: no datagram for ${idleMs! / 1000} s`
-        : count !== undefined && packets >= count
+        : count !== undefined && total.packets >= count
           ? `--count ${count} reached`
           : '--duration reached';
   const rate = (s.packets as number) / (s.seconds as number);

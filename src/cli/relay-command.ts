@@ -27,9 +27,9 @@ import {
   openMediaSender,
   parseMediaUrl,
 } from '../index.js';
-import type { DatagramBatchView, MediaSender } from '../index.js';
 import { reachesInput } from './relay-loop.js';
-import { FirstDatagrams, StrippedPayloads, WrappedPayloads } from './relay-payloads.js';
+import { RelayOutput } from './relay-output.js';
+import { FirstDatagrams, WrappedPayloads } from './relay-payloads.js';
 
 export const RELAY_HELP = `Usage: mediasock relay IN OUT... [options]
 
@@ -50,9 +50,11 @@ Options:
   --debug             print stacks of errors
   -h, --help          this help
 
-An output that cannot keep up (its sends do not complete) never holds up the input or the other
-outputs and never makes memory grow: once --max-in-flight datagrams are pending on it, further
-datagrams for it are dropped and counted in its "dropped" counter until sends complete again.
+Each batch goes to each output at once, with one system call, as far as the output's send queue
+takes it; what does not fit is pending until the queue has room. An output that cannot keep up
+never holds up the input or the other outputs and never makes memory grow: once --max-in-flight
+datagrams are pending on it, further datagrams for it are dropped and counted in its "dropped"
+counter until sends complete again.
 
 An output that would feed the input (its port, on the address IN listens on, any local address
 for a wildcard IN, or IN's multicast group) is refused with exit 2: every datagram would come
@@ -84,21 +86,6 @@ const DEFAULT_MAX_IN_FLIGHT = 1024;
 /** The most `--max-in-flight` accepts: pending sends hold their datagrams in memory. */
 const MAX_IN_FLIGHT = 1 << 20;
 
-interface Output {
-  sender: MediaSender;
-  mode: 'as-is' | 'strip' | 'wrap';
-  packets: number;
-  bytes: number;
-  errors: number;
-  /** Datagrams not sent because `maxInFlight` datagrams were pending on this output. */
-  dropped: number;
-  /** Datagrams in sends not yet completed (at most `maxInFlight`). */
-  pending: number;
-  lastError: string | undefined;
-  stripped: StrippedPayloads;
-  wrapped: WrappedPayloads;
-}
-
 /** Runs `mediasock relay`. */
 export async function relayCommand(args: string[], io: CommandIo): Promise<number> {
   const { values, positionals } = parseCommandArgs(args, OPTIONS);
@@ -126,7 +113,7 @@ export async function relayCommand(args: string[], io: CommandIo): Promise<numbe
     boundAddress: receiver.socket.address().address,
     port: receiver.socket.address().port,
   };
-  const outputs: Output[] = [];
+  const outputs: RelayOutput[] = [];
   try {
     for (const t of outTexts) {
       const sender = await openMediaSender(t, { signal: io.signal });
@@ -139,18 +126,14 @@ export async function relayCommand(args: string[], io: CommandIo): Promise<numbe
       }
       const mode =
         inUrl.scheme === sender.url.scheme ? 'as-is' : inUrl.scheme === 'rtp' ? 'strip' : 'wrap';
-      outputs.push({
-        sender,
-        mode,
-        packets: 0,
-        bytes: 0,
-        errors: 0,
-        dropped: 0,
-        pending: 0,
-        lastError: undefined,
-        stripped: new StrippedPayloads(),
-        wrapped: new WrappedPayloads(randomInt(0, 0xffffffff), randomInt(0, 0x10000)),
-      });
+      outputs.push(
+        new RelayOutput(
+          sender,
+          mode,
+          maxInFlight,
+          new WrappedPayloads(randomInt(0, 0xffffffff), randomInt(0, 0x10000)),
+        ),
+      );
     }
   } catch (err) {
     await Promise.all([receiver.socket.close(), ...outputs.map((o) => o.sender.socket.close())]);
@@ -158,43 +141,15 @@ export async function relayCommand(args: string[], io: CommandIo): Promise<numbe
   }
 
   const started = performance.now();
-  let packets = 0;
-  let bytes = 0;
+  // Counters as fields of an object: a closure variable past 2^30 (the bytes of 1 GiB relayed)
+  // would hold a heap number, a new one at every addition; a field is updated in place.
+  const total = { packets: 0, bytes: 0 };
   const stop = new AbortController();
   const onAbort = (): void => stop.abort();
   io.signal.addEventListener('abort', onAbort, { once: true });
   let stopped = false;
 
   const first = new FirstDatagrams();
-  /** One sendBatch per output and batch; an output with too many datagrams pending drops this one. */
-  const forward = (o: Output, view: DatagramBatchView): void => {
-    const n = view.count;
-    if (n === 0) return;
-    if (o.pending + n > maxInFlight) {
-      o.dropped += n;
-      return;
-    }
-    o.pending += n;
-    const sent = o.sender.connected
-      ? o.sender.socket.sendBatch(view)
-      : o.sender.socket.sendBatch(view, o.sender.port, o.sender.address);
-    sent.then(
-      (r) => {
-        o.pending -= n;
-        o.packets += r.sent;
-        o.bytes += r.bytes;
-        if (r.error !== undefined) {
-          o.errors += n - r.sent;
-          o.lastError = r.error.message;
-        }
-      },
-      (err: unknown) => {
-        o.pending -= n;
-        o.errors += n;
-        o.lastError = err instanceof Error ? err.message : String(err);
-      },
-    );
-  };
   // FFmpeg's timeout= (µs) on the input: fail after that long without a datagram.
   const idleMs = receiver.idleTimeoutMs;
   const idle = watchIdle(idleMs, () => stop.abort());
@@ -202,17 +157,17 @@ export async function relayCommand(args: string[], io: CommandIo): Promise<numbe
     if (stopped) return;
     idle.touch();
     // Datagrams may arrive in a batch, several before the stop takes effect: --count is exact.
-    const n = count === undefined ? batch.count : Math.min(batch.count, count - packets);
+    const n = count === undefined ? batch.count : Math.min(batch.count, count - total.packets);
     if (n <= 0) return;
     const input = n === batch.count ? batch : first.load(batch, n);
-    packets += n;
-    for (let i = 0; i < n; i++) bytes += batch.length(i);
+    total.packets += n;
+    for (let i = 0; i < n; i++) total.bytes += batch.length(i);
     for (const o of outputs) {
-      if (o.mode === 'as-is') forward(o, input);
-      else if (o.mode === 'strip') forward(o, o.stripped.load(input, n));
-      else forward(o, o.wrapped.load(input, n, RTP_PAYLOAD_TYPE_MP2T, clock90k(started)));
+      if (o.mode === 'as-is') o.forward(input);
+      else if (o.mode === 'strip') o.forward(o.stripped.load(input, n));
+      else o.forward(o.wrapped.load(input, n, RTP_PAYLOAD_TYPE_MP2T, clock90k(started), o.idle));
     }
-    if (count !== undefined && packets >= count) stop.abort();
+    if (count !== undefined && total.packets >= count) stop.abort();
   });
 
   const display = new LiveDisplay(io.stdout, values.json === true);
@@ -223,8 +178,8 @@ export async function relayCommand(args: string[], io: CommandIo): Promise<numbe
       seconds: roundTo(seconds, 3),
       input: {
         url: receiver.description,
-        packets,
-        bytes,
+        packets: total.packets,
+        bytes: total.bytes,
         not_rtp: outputs.reduce((n, o) => Math.max(n, o.stripped.notRtp), 0),
       },
       outputs: outputs.map((o) => ({
@@ -242,7 +197,7 @@ export async function relayCommand(args: string[], io: CommandIo): Promise<numbe
     const seconds = (performance.now() - started) / 1000;
     return [
       `mediasock relay  ${seconds.toFixed(1)} s`,
-      `  in   ${receiver.description}   packets ${packets}   ${formatMbit((bytes * 8) / Math.max(seconds, 1e-3))}`,
+      `  in   ${receiver.description}   packets ${total.packets}   ${formatMbit((total.bytes * 8) / Math.max(seconds, 1e-3))}`,
       ...outputs.map(
         (o) =>
           `  out  ${o.sender.description}${o.mode === 'as-is' ? '' : ` [${o.mode} RTP]`}   packets ${o.packets}   bytes ${o.bytes}   errors ${o.errors}${o.dropped > 0 ? `   dropped ${o.dropped}` : ''}${o.lastError !== undefined ? ` (${o.lastError})` : ''}`,

@@ -59,10 +59,14 @@ export class StrippedPayloads extends Layout {
   }
 }
 
-/** The first `n` datagrams of a batch, each behind an RTP header (MPEG-TS, 90 kHz clock). */
+/**
+ * The first `n` datagrams of a batch, each behind an RTP header (MPEG-TS, 90 kHz clock), in a
+ * buffer of this object's: reused when the caller says no send still reads it, else a new one.
+ */
 export class WrappedPayloads extends Layout {
   readonly #ssrc: number;
   #sequence: number;
+  #buffer: Buffer = Buffer.alloc(0);
 
   constructor(ssrc: number, firstSequence: number) {
     super();
@@ -70,11 +74,23 @@ export class WrappedPayloads extends Layout {
     this.#sequence = firstSequence & 0xffff;
   }
 
-  /** `timestamp`: the 90 kHz RTP timestamp of the batch's arrival. */
-  load(batch: DatagramBatchView, n: number, payloadType: number, timestamp: number): this {
+  /**
+   * `timestamp`: the 90 kHz RTP timestamp of the batch's arrival. `reuse`: no send of the last
+   * buffer is pending (a synchronous send, or a send that copied what it kept), so it may be
+   * written again.
+   */
+  load(
+    batch: DatagramBatchView,
+    n: number,
+    payloadType: number,
+    timestamp: number,
+    reuse: boolean,
+  ): this {
     let total = 0;
     for (let i = 0; i < n; i++) total += RTP_HEADER_BYTES + batch.length(i);
-    const out = Buffer.allocUnsafe(total);
+    if (!reuse || this.#buffer.length < total)
+      this.#buffer = Buffer.allocUnsafeSlow(Math.max(total, reuse ? this.#buffer.length * 2 : 0));
+    const out = this.#buffer;
     this.reset(out, n);
     const data = batch.data;
     let at = 0;
@@ -116,5 +132,35 @@ export class FirstDatagrams implements DatagramBatchView {
 
   length(i: number): number {
     return this.#batch!.length(i);
+  }
+}
+
+/**
+ * The datagrams of a view from `first` on: what a synchronous send left over (a full send queue),
+ * handed to `sendBatch`. Reused batch after batch, as `sendBatch` is done with a view when it
+ * returns.
+ */
+export class LaterDatagrams implements DatagramBatchView {
+  #view: DatagramBatchView | undefined;
+  #first = 0;
+  count = 0;
+
+  get data(): Uint8Array {
+    return this.#view?.data ?? new Uint8Array(0);
+  }
+
+  load(view: DatagramBatchView, first: number): this {
+    this.#view = view;
+    this.#first = first;
+    this.count = view.count - first;
+    return this;
+  }
+
+  offset(i: number): number {
+    return this.#view!.offset(this.#first + i);
+  }
+
+  length(i: number): number {
+    return this.#view!.length(this.#first + i);
   }
 }

@@ -76,6 +76,7 @@ export class BatchDatagramEngine implements DatagramEngine {
   #closing: Promise<void> | undefined;
   #closed: (() => void) | undefined;
   #kernelDrops: KernelDrops | undefined;
+  #trySendError: SystemCallError | undefined;
 
   /**
    * Starts the engine on `created.fd`, paused. On failure the fd is left open for the caller.
@@ -204,6 +205,37 @@ export class BatchDatagramEngine implements DatagramEngine {
     return this.#submit(view.data, rows);
   }
 
+  /**
+   * One `sendmmsg(2)` of the view's datagrams (one message each) now, without waiting or queueing:
+   * 0 while earlier sends wait in {@link SendOrder} (order is kept), else the datagrams the kernel
+   * took. An error after the first datagram stops it and is kept for {@link takeTrySendError}.
+   * Allocates nothing: the rows are the engine's own, the result is read from the control words.
+   * @throws SystemCallError when the first datagram fails; SocketClosedError once closing.
+   */
+  trySendView(view: DatagramBatchView, to: Destination | undefined): number {
+    if (this.#closing) throw new SocketClosedError('trySendBatch');
+    if (this.#order.busy) return 0;
+    const rows = this.#rows;
+    rows.reset();
+    const count = view.count;
+    const address = to?.address;
+    const port = to?.port ?? 0;
+    for (let i = 0; i < count; i++) rows.push(view.offset(i), view.length(i), 0, address, port);
+    const engine = this.#engine;
+    const sent = engine.send(view.data, rows.rows, 0, count, 0);
+    if (sent < count) {
+      const errno = engine.sendErrno;
+      if (errno !== 0) this.#trySendError = new SystemCallError('sendmmsg', -errno);
+    }
+    return sent;
+  }
+
+  takeTrySendError(): SystemCallError | undefined {
+    const err = this.#trySendError;
+    this.#trySendError = undefined;
+    return err;
+  }
+
   async sendBatch(plan: SendPlan): Promise<BatchSendResult> {
     const rows = this.#rows;
     rows.reset();
@@ -259,23 +291,25 @@ export class BatchDatagramEngine implements DatagramEngine {
   ): BatchSendResult | undefined {
     // Bounded: each round sends at least one datagram or returns.
     for (let round = 0; round <= count * 64; round++) {
-      let r;
+      const engine = this.#engine;
+      let sent;
       try {
-        r = this.#engine.send(payload, rows, cursor.row, count - cursor.row, cursor.skip);
+        sent = engine.send(payload, rows, cursor.row, count - cursor.row, cursor.skip);
       } catch (err) {
         if (cursor.sent === 0) throw err;
         return { sent: cursor.sent, bytes: cursor.bytes, error: err as SystemCallError };
       }
-      cursor.sent += r.sent;
-      advance(rows, count, cursor, r.sent);
+      cursor.sent += sent;
+      advance(rows, count, cursor, sent);
       if (cursor.row >= count) return { sent: cursor.sent, bytes: cursor.bytes };
-      if (r.errno !== 0)
+      const errno = engine.sendErrno;
+      if (errno !== 0)
         return {
           sent: cursor.sent,
           bytes: cursor.bytes,
-          error: new SystemCallError('sendmmsg', -r.errno),
+          error: new SystemCallError('sendmmsg', -errno),
         };
-      if (r.blocked) return undefined;
+      if (engine.sendBlocked) return undefined;
     }
     return {
       sent: cursor.sent,

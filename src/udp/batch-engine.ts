@@ -336,16 +336,6 @@ export interface BatchEngineSink {
   closed(err: SystemCallError | undefined): void;
 }
 
-/** Outcome of one {@link BatchEngine.send} call. */
-export interface RowsSent {
-  /** Datagrams sent. */
-  sent: number;
-  /** The send queue is full: wait for {@link BatchEngineSink.writable}. */
-  blocked: boolean;
-  /** errno (positive) that stopped the send after at least one datagram, else 0. */
-  errno: number;
-}
-
 /**
  * Send rows being built: one Int32Array (grown as needed) plus a byte view to write addresses.
  * Rows: offset, length, segment size, port, family (0 = connected), scope, 16 address bytes, TTL.
@@ -572,21 +562,25 @@ export class BatchEngine {
     if (!this.#closing) this.#binding.msock_batch_read(this.#handle, true);
   }
 
-  /** Sends `rows[first .. first+count)` from `payload`, starting at datagram `skip` of the first. */
-  send(
-    payload: Uint8Array,
-    rows: Int32Array,
-    first: number,
-    count: number,
-    skip: number,
-  ): RowsSent {
+  /**
+   * Sends `rows[first .. first+count)` from `payload`, starting at datagram `skip` of the first;
+   * returns the datagrams sent. Why it stopped early is read from the control words the call just
+   * wrote ({@link sendBlocked}, {@link sendErrno}): no result object, so a send allocates nothing.
+   * @throws SystemCallError when the very first datagram fails; SocketClosedError once closing.
+   */
+  send(payload: Uint8Array, rows: Int32Array, first: number, count: number, skip: number): number {
     if (this.#closing) throw new SocketClosedError('sendBatch');
-    const sent = this.#binding.msock_batch_send(this.#handle, payload, rows, first, count, skip);
-    return {
-      sent,
-      blocked: this.#control[L.CTRL_SEND_BLOCKED] === 1,
-      errno: this.#control[L.CTRL_SEND_ERRNO]!,
-    };
+    return this.#binding.msock_batch_send(this.#handle, payload, rows, first, count, skip);
+  }
+
+  /** The last {@link send} stopped on a full send queue: wait for {@link BatchEngineSink.writable}. */
+  get sendBlocked(): boolean {
+    return this.#control[L.CTRL_SEND_BLOCKED] === 1;
+  }
+
+  /** errno (positive) that stopped the last {@link send} after at least one datagram, else 0. */
+  get sendErrno(): number {
+    return this.#control[L.CTRL_SEND_ERRNO]!;
   }
 
   /** One `writable` event once the send queue has room (POLLOUT). */

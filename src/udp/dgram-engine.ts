@@ -419,6 +419,15 @@ export class DgramEngine implements DatagramEngine {
     return settleSends(sends);
   }
 
+  /** `node:dgram` has no synchronous send: always 0, the caller sends with `sendView`. */
+  trySendView(): number {
+    return 0;
+  }
+
+  takeTrySendError(): undefined {
+    return undefined;
+  }
+
   async sendBatch(plan: SendPlan): Promise<BatchSendResult> {
     const sends: Promise<number>[] = [];
     for (const row of plan.rows) {

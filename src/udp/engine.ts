@@ -98,6 +98,18 @@ export interface DatagramEngine {
   sendBatch(plan: SendPlan): Promise<BatchSendResult>;
   /** Sends every datagram of a view, one message each, to `to` (or the connected peer). */
   sendView(view: DatagramBatchView, to: Destination | undefined): Promise<BatchSendResult>;
+  /**
+   * Sends what the kernel takes of the view now, in order, without waiting, queueing or copying
+   * (see `UdpSocket.trySendBatch`): the datagrams sent, 0 while earlier sends are queued. An engine
+   * without a synchronous send returns 0.
+   * @throws SystemCallError when the first datagram fails.
+   */
+  trySendView(view: DatagramBatchView, to: Destination | undefined): number;
+  /**
+   * The error that stopped the last {@link trySendView} after at least one datagram, once (it is
+   * cleared by this call); `undefined` when it stopped on a full send queue.
+   */
+  takeTrySendError(): SystemCallError | undefined;
   /** Starts reading from the kernel. */
   resume(): void;
   /**

@@ -33,9 +33,8 @@ import {
 import type { SystemCallError } from '../errors.js';
 import { findInterface, interfaceAddress } from '../interfaces.js';
 import type { InterfaceSpec } from '../interfaces.js';
-import { watchInterfaces } from '../interface-watch.js';
-import { MembershipTable } from '../multicast.js';
 import type { InterfaceSelection, Membership } from '../multicast.js';
+import { SocketMemberships } from '../socket-memberships.js';
 import { ifNameToIndex } from '../options.js';
 import {
   validateAbortSignal,
@@ -123,7 +122,7 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> {
   readonly #type: UdpSocketType;
   readonly #family: 4 | 6;
   readonly #engine: DatagramEngine;
-  readonly #memberships: MembershipTable;
+  readonly #memberships: SocketMemberships;
   readonly #stats: UdpSocketStats = {
     packetsReceived: 0,
     bytesReceived: 0,
@@ -137,7 +136,6 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> {
     rejoins: 0,
     rejoinErrors: 0,
   };
-  #unwatch: (() => void) | undefined;
   readonly #reception: Reception;
   readonly #address: UdpAddress;
   #peer: Destination | undefined;
@@ -149,6 +147,8 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> {
   #sendBufferBytes: number;
   #lastReceiveError: SystemCallError | undefined;
   #lastDestination: Destination | undefined;
+  /** An error that stopped a `trySendBatch` after some datagrams went; thrown by the next one. */
+  #trySendError: SystemCallError | undefined;
 
   private constructor(
     token: symbol,
@@ -169,7 +169,16 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> {
       },
       queueLimit,
     );
-    this.#memberships = new MembershipTable(this.#family, engine);
+    this.#memberships = new SocketMemberships(this.#family, engine, {
+      rejoin: (m) => {
+        this.#stats.rejoins++;
+        this.emit('rejoin', m);
+      },
+      rejoinError: (err, m) => {
+        this.#stats.rejoinErrors++;
+        if (this.listenerCount('rejoinError') > 0) this.emit('rejoinError', err, m);
+      },
+    });
     const local = engine.localAddress();
     this.#address = { address: local.address, port: local.port, family: this.#family };
     this.#recvBufferBytes = engine.getOption('SO_RCVBUF') ?? 0;
@@ -474,6 +483,77 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> {
     return result;
   }
 
+  /**
+   * Sends the datagrams of a {@link DatagramBatchView} (a received batch, say) synchronously: what
+   * the kernel's send queue takes now, in order, one message per datagram, without waiting,
+   * queueing or copying, as libuv's `uv_udp_try_send2` and quinn-udp's `try_send` do. Returns the
+   * number of datagrams sent, from the first on; the caller sends the rest (`view.count` minus
+   * that) with {@link sendBatch}, which waits for room. Allocates nothing on the batch engine:
+   * the relay's fast path.
+   *
+   * - Fewer than `view.count`: the send queue is full (`EAGAIN`/`ENOBUFS`), or the kernel refused
+   *   a datagram after some were sent (see below).
+   * - 0 while sends made with {@link send} / {@link sendBatch} still wait in this socket's queue:
+   *   sending now would overtake them.
+   * - On the node engine (`node:dgram` has no synchronous send) always 0: every datagram goes with
+   *   {@link sendBatch}.
+   *
+   * Errors: when the first datagram is refused it throws what {@link sendBatch} would reject with
+   * (`SystemCallError`: `EMSGSIZE`, `ENETUNREACH` …). When a datagram is refused after `k > 0`
+   * went, it returns `k` and keeps the error: the next `trySendBatch` on this socket throws it
+   * before sending anything (nothing is swallowed; a refusal the kernel repeats also comes back
+   * from {@link sendBatch} of the rest). Statistics count as {@link sendBatch} counts them:
+   * `packetsSent`/`bytesSent` for what went, one `sendErrors` per call the kernel refused (the
+   * deferred throw is not counted twice).
+   *
+   * OS calls: `sendmmsg(2)` with `MSG_DONTWAIT` (one `sendmsg(2)` per datagram where the kernel
+   * lacks `sendmmsg`). Platforms: Linux with the native addon (the batch engine); elsewhere 0.
+   *
+   * @returns datagrams sent, `0 <= n <= view.count`.
+   * @throws SocketClosedError on a closed socket; InvalidArgumentError for something that is not a
+   *   view or a bad destination; InvalidStateError without a destination on an unconnected socket.
+   */
+  trySendBatch(view: DatagramBatchView, port?: number, address?: string): number {
+    this.#assertOpen('trySendBatch');
+    if (!isDatagramBatchView(view))
+      throw new InvalidArgumentError(
+        'view',
+        view,
+        'must be a DatagramBatchView ({ count, data, offset(i), length(i) })',
+      );
+    const count = view.count;
+    if (!Number.isInteger(count) || count < 0)
+      throw new InvalidArgumentError('view.count', count, 'must be an integer >= 0');
+    const to = this.#resolve(port, address, 'address');
+    const deferred = this.#trySendError;
+    if (deferred !== undefined) {
+      this.#trySendError = undefined;
+      throw deferred;
+    }
+    if (count === 0) return 0;
+    let sent: number;
+    try {
+      sent = this.#engine.trySendView(view, to);
+    } catch (err) {
+      this.#stats.sendErrors++;
+      throw err;
+    }
+    if (sent > 0) {
+      let bytes = 0;
+      for (let i = 0; i < sent; i++) bytes += view.length(i);
+      this.#stats.packetsSent += sent;
+      this.#stats.bytesSent += bytes;
+    }
+    if (sent < count) {
+      const err = this.#engine.takeTrySendError();
+      if (err !== undefined) {
+        this.#stats.sendErrors++;
+        this.#trySendError = err;
+      }
+    }
+    return sent;
+  }
+
   /** A batch view as it is: one message per datagram, no copy (the batch engine copies what waits). */
   #sendView(
     view: DatagramBatchView,
@@ -642,14 +722,13 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> {
    */
   addMembership(group: string, iface?: InterfaceSelection): Membership[] {
     this.#assertOpen('addMembership');
-    return this.#watched(this.#memberships.add(group, iface));
+    return this.#memberships.add(group, iface);
   }
 
   /** Leaves an any-source group joined with {@link addMembership}. */
   dropMembership(group: string, iface?: InterfaceSelection): void {
     this.#assertOpen('dropMembership');
     this.#memberships.drop(group, iface);
-    this.#watched([]);
   }
 
   /**
@@ -664,14 +743,13 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> {
     iface?: InterfaceSelection,
   ): Membership[] {
     this.#assertOpen('addSourceSpecificMembership');
-    return this.#watched(this.#memberships.addSourceSpecific(source, group, iface));
+    return this.#memberships.addSourceSpecific(source, group, iface);
   }
 
   /** Leaves a channel joined with {@link addSourceSpecificMembership}. */
   dropSourceSpecificMembership(source: string, group: string, iface?: InterfaceSelection): void {
     this.#assertOpen('dropSourceSpecificMembership');
     this.#memberships.dropSourceSpecific(source, group, iface);
-    this.#watched([]);
   }
 
   /**
@@ -712,78 +790,7 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> {
     iface?: InterfaceSelection,
   ): Membership[] {
     this.#assertOpen('addSourceFilteredMembership');
-    if (typeof filter !== 'object' || filter === null)
-      throw new InvalidArgumentError('filter', filter, 'must be { mode, sources }');
-    const { mode, sources } = filter;
-    if (mode !== 'include' && mode !== 'exclude')
-      throw new InvalidArgumentError('filter.mode', mode, "must be 'include' or 'exclude'");
-    if (!Array.isArray(sources) || (mode === 'include' && sources.length === 0)) {
-      throw new InvalidArgumentError(
-        'filter.sources',
-        sources,
-        mode === 'include'
-          ? 'must list at least one source to include'
-          : 'must be an array of sources to exclude',
-      );
-    }
-    const undo: (() => void)[] = [];
-    let made: Membership[] = [];
-    try {
-      if (mode === 'include') {
-        for (const s of sources as readonly string[]) {
-          made.push(...this.#memberships.addSourceSpecific(s, group, iface));
-          undo.push(() => this.#memberships.dropSourceSpecific(s, group, iface));
-        }
-      } else {
-        made = this.#memberships.add(group, iface);
-        undo.push(() => this.#memberships.drop(group, iface));
-        for (const s of sources as readonly string[]) {
-          made = this.#memberships.filter('block', s, group, iface);
-        }
-      }
-    } catch (err) {
-      const failures: unknown[] = [];
-      for (const u of undo.reverse()) {
-        try {
-          u();
-        } catch (e) {
-          failures.push(e);
-        }
-      }
-      if (failures.length === 0) throw err;
-      throw new AggregateError(
-        [err, ...failures],
-        'joining with a source filter failed, and undoing it failed too',
-      );
-    }
-    return this.#watched(made);
-  }
-
-  /**
-   * Starts or stops watching interfaces for the memberships given by interface name: when such an
-   * interface goes away or down and comes back (also re-created with a new index, or with a new
-   * address), the membership is joined again (with its blocked sources), `'rejoin'` is emitted and
-   * `stats.rejoins` counts it. See `interface-watch.ts` for how.
-   */
-  #watched(result: Membership[]): Membership[] {
-    const want = this.#memberships.watchedInterfaces().length > 0;
-    if (want && this.#unwatch === undefined) {
-      this.#unwatch = watchInterfaces((state) => {
-        if (this.#closed) return;
-        const rejoined = this.#memberships.refresh(state, (err, m) => {
-          this.#stats.rejoinErrors++;
-          if (this.listenerCount('rejoinError') > 0) this.emit('rejoinError', err, m);
-        });
-        for (const m of rejoined) {
-          this.#stats.rejoins++;
-          this.emit('rejoin', m);
-        }
-      });
-    } else if (!want && this.#unwatch !== undefined) {
-      this.#unwatch();
-      this.#unwatch = undefined;
-    }
-    return result;
+    return this.#memberships.addSourceFiltered(group, filter, iface);
   }
 
   /** The memberships the socket holds now. */
@@ -876,9 +883,7 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> {
     void this.stats; // the last kernel drop count, read while the socket still exists
     this.#closed = true;
     this.#reception.stop();
-    this.#unwatch?.();
-    this.#unwatch = undefined;
-    const leaveErrors = this.#memberships.dropAll();
+    const leaveErrors = this.#memberships.close();
     this.#closing = (async () => {
       await this.#engine.close();
       // Readers are woken once the fd is closed and the port free.

@@ -7,6 +7,8 @@
  *
  * - `sendBatch` of 2000 datagrams waits for room (`'drain'` events) and resolves `{ sent: 2000 }`
  *   with no error, as an array (sendmmsg) and as a GSO train;
+ * - `trySendBatch` of a view sends what the full queue takes (0 < k < n) and nothing while a
+ *   `sendBatch` of the rest waits (order kept: the receiver sees every datagram in order);
  * - the socket layer never loses silently: every datagram reported sent reached the kernel (the
  *   namespace's `Udp: OutDatagrams`, the qdisc's packet count), and everything the receiver misses
  *   is counted by the network (qdisc drops) or the receiver's kernel drops;
@@ -65,6 +67,8 @@ interface FloodResult {
   event: string;
   outcome: 'resolved' | 'rejected';
   sent?: number;
+  trySent?: number;
+  trySentWhilePending?: number;
   errorName?: string;
   errorCode?: string;
   errorMessage?: string;
@@ -88,6 +92,7 @@ interface Report {
   duplicates: number;
   corrupt: number;
   outOfRange: number;
+  reordered: number;
   bytes: number;
   kernelDrops: number | undefined;
 }
@@ -314,6 +319,38 @@ describe(
         assertNoSilentLoss(run, COUNT);
       });
     }
+
+    test(`trySendBatch of ${COUNT} x ${SIZE} B sends what the full queue takes, 0 while the rest waits in sendBatch; all arrive in order`, async (t) => {
+      if (!(await slowLink(t))) return;
+      const run = await flood(
+        tx,
+        rx,
+        COUNT,
+        ['--size', String(SIZE), '--sndbuf', '4096', '--form', 'try'],
+        true,
+      );
+      const { result, report } = run;
+      const detail = JSON.stringify({ result, report });
+      assert.ok(
+        result.trySent !== undefined && result.trySent > 0 && result.trySent < COUNT,
+        `trySendBatch stopped at the full send queue, after sending some: ${detail}`,
+      );
+      assert.equal(
+        result.trySentWhilePending,
+        0,
+        `nothing overtakes the sendBatch that waits: ${detail}`,
+      );
+      assert.equal(result.outcome, 'resolved', detail);
+      assert.equal(result.sent, COUNT, `trySendBatch + sendBatch sent everything: ${detail}`);
+      assert.equal(result.errorName, undefined, detail);
+      assert.ok(result.drains > 0, `the rest waited for room: ${detail}`);
+      assert.equal(result.stats.packetsSent, COUNT, detail);
+      assert.equal(result.stats.bytesSent, COUNT * SIZE, detail);
+      assert.equal(result.stats.sendErrors, 0, detail);
+      assert.ok(result.outDatagrams <= COUNT, detail);
+      assertNoSilentLoss(run, COUNT);
+      assert.equal(report.reordered, 0, `in order at the receiver: ${detail}`);
+    });
 
     test('close() while a backpressured sendBatch waits settles it at once with SocketClosedError; fds back to baseline', async (t) => {
       if (!(await slowLink(t))) return;
