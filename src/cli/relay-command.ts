@@ -56,6 +56,10 @@ never holds up the input or the other outputs and never makes memory grow: once 
 datagrams are pending on it, further datagrams for it are dropped and counted in its "dropped"
 counter until sends complete again.
 
+Each output's socket is connected to its destination unless its URL says connect=0: the kernel
+then skips a route lookup per datagram, and a unicast destination where nothing listens shows as
+errors ("connection refused") instead of silent loss.
+
 An output that would feed the input (its port, on the address IN listens on, any local address
 for a wildcard IN, or IN's multicast group) is refused with exit 2: every datagram would come
 back and be relayed again.
@@ -116,7 +120,7 @@ export async function relayCommand(args: string[], io: CommandIo): Promise<numbe
   const outputs: RelayOutput[] = [];
   try {
     for (const t of outTexts) {
-      const sender = await openMediaSender(t, { signal: io.signal });
+      const sender = await openMediaSender(t, { signal: io.signal, connect: true });
       for (const notice of sender.notices) io.stderr.write(`mediasock relay: note: ${notice}\n`);
       if (reachesInput(input, sender.address, sender.port)) {
         await sender.socket.close();

@@ -95,3 +95,57 @@ test('relay udp:// to rtp://: datagrams too large once wrapped are errors, the r
   assert.equal(received, o.packets, `the receiver got exactly what was counted as sent: ${detail}`);
   assert.equal(receivedBytes, o.bytes, detail);
 });
+
+test('relay outputs are connected unless connect=0: a closed destination port shows as ECONNREFUSED errors', async (t) => {
+  // A port nothing listens on: bound, then closed.
+  const gone = await UdpSocket.open({ type: 'udp4', address: '127.0.0.1' });
+  const closedPort = gone.address().port;
+  await gone.close();
+  const feed = await UdpSocket.open({ type: 'udp4', address: '127.0.0.1' });
+  t.after(() => feed.close());
+  const run = async (
+    suffix: string,
+  ): Promise<{ url: string; errors: number; packets: number; lastError: string | null }> => {
+    const relay = startCli(
+      [
+        'relay',
+        'udp://@127.0.0.1:0',
+        `udp://127.0.0.1:${closedPort}${suffix}`,
+        '--count',
+        '200',
+        '--duration',
+        '20',
+        '--json',
+      ],
+      { timeoutMs: 30_000 },
+    );
+    const start = (await relay.firstRecord('start')) as { input: { url: string } };
+    const port = Number(/:(\d+)$/.exec(start.input.url)?.[1]);
+    let exited = false;
+    void relay.done.then(() => (exited = true));
+    // One datagram at a time, so each port-unreachable reply is back before the next send.
+    for (let i = 0; i < 200 && !exited; i++) {
+      await feed.send(Buffer.alloc(100, i), port, '127.0.0.1');
+      await sleep(2);
+    }
+    const r = await relay.done;
+    assert.equal(r.code, 0, r.stderr);
+    const s = summary(r.stdout) as {
+      outputs: { url: string; packets: number; errors: number; last_error: string | null }[];
+    };
+    const o = s.outputs[0]!;
+    return { url: o.url, errors: o.errors, packets: o.packets, lastError: o.last_error };
+  };
+  const connected = await run('');
+  assert.match(connected.url, /\(connected\)$/);
+  assert.ok(connected.errors > 0, `refusals counted: ${JSON.stringify(connected)}`);
+  assert.equal(connected.packets + connected.errors, 200, JSON.stringify(connected));
+  assert.match(connected.lastError ?? '', /ECONNREFUSED|refused/i, JSON.stringify(connected));
+  const unconnected = await run('?connect=0');
+  assert.deepEqual(
+    { errors: unconnected.errors, packets: unconnected.packets },
+    { errors: 0, packets: 200 },
+    'an unconnected socket never hears of the port-unreachable replies',
+  );
+  assert.doesNotMatch(unconnected.url, /connected/);
+});
