@@ -318,6 +318,8 @@ interface CliMeasure {
   cpu_s: number;
   idle_util: number;
   gc_count: number;
+  /** Scavenges (young-generation collections) among them: what garbage per datagram causes. */
+  scavenge_count: number;
   summary: Json;
   tx: Json;
 }
@@ -375,14 +377,18 @@ async function measureCli(args: string[], port: number, size: number): Promise<C
     const received = bytes === undefined ? packets : Math.round((bytes - 3 * packets) / (size - 3));
     const gcLine = /^\{"type":"bench-gc".*$/m.exec(e.stderr)?.[0];
     const gcs =
-      gcLine === undefined ? undefined : (JSON.parse(gcLine) as { gc_epoch_ms: number[] });
+      gcLine === undefined
+        ? undefined
+        : (JSON.parse(gcLine) as { gc_epoch_ms: number[]; scavenge_epoch_ms: number[] });
+    const inWindow = (ts: number[]): number => ts.filter((t) => t >= epoch0 && t <= epoch1).length;
     const seconds_ = (t1 - t0) / 1000;
     return {
       received,
       seconds: seconds_,
       cpu_s: c1 - c0 - idle * seconds_,
       idle_util: idle,
-      gc_count: gcs ? gcs.gc_epoch_ms.filter((t) => t >= epoch0 && t <= epoch1).length : NaN,
+      gc_count: gcs ? inWindow(gcs.gc_epoch_ms) : NaN,
+      scavenge_count: gcs ? inWindow(gcs.scavenge_epoch_ms) : NaN,
       summary,
       tx,
     };
@@ -411,6 +417,7 @@ async function cliRecvRow(size: number): Promise<Record<string, number | string>
     // Share of a core while the sender ran (the window also has the drain and the end markers).
     rx_util: m.cpu_s / m.tx.seconds!,
     gc_per_million: (1e6 * m.gc_count) / m.received,
+    scavenges_per_million: (1e6 * m.scavenge_count) / m.received,
     received: m.received,
     idle_util: m.idle_util,
   };
@@ -474,6 +481,7 @@ async function relayMeasure(
   let secs: number;
   let forwarded: number;
   let gc = NaN;
+  let scavenges = NaN;
   let idle = NaN;
   let tx: Json;
   if (kind === 'c') {
@@ -499,6 +507,7 @@ async function relayMeasure(
     cpu = m.cpu_s;
     secs = m.tx.seconds!; // share of a core while the sender ran, as for cli-recv
     gc = m.gc_count;
+    scavenges = m.scavenge_count;
     idle = m.idle_util;
     tx = m.tx;
     // Datagrams handed to the outputs (their packet counters; the end markers are a rounding).
@@ -519,6 +528,7 @@ async function relayMeasure(
     rx_cpu_us: (1e6 * cpu) / received,
     rx_util: cpu / secs,
     gc_per_million: (1e6 * gc) / received,
+    scavenges_per_million: (1e6 * scavenges) / received,
     received,
     idle_util: idle,
   };
@@ -658,6 +668,7 @@ async function main(): Promise<void> {
     ['rx_cpu_us', 'CPU µs/dgram', 3],
     ['rx_util', 'rx util', 2],
     ['gc_per_million', 'GCs / 1M', 1],
+    ['scavenges_per_million', 'scav. / 1M', 1],
     ['received', 'datagrams', 0],
   ]);
   console.log(`\nsenders into the C recvmmsg receiver\n`);
@@ -685,6 +696,7 @@ async function main(): Promise<void> {
       ['rx_util', 'util', 2],
       ['idle_util', 'idle util', 3],
       ['gc_per_million', 'GCs / 1M', 1],
+      ['scavenges_per_million', 'scav. / 1M', 1],
       ['received', 'datagrams', 0],
     ]);
   } else {
@@ -744,6 +756,15 @@ async function main(): Promise<void> {
       : null,
     cli_relay4_gc_per_million: cliRows
       ? avg(sizes.map((s) => get(relayRows, 'cli-relay-4', s, 'gc_per_million')))
+      : null,
+    cli_recv_scavenges_per_million: cliRows
+      ? avg(sizes.map((s) => get(rxRows, 'cli-recv', s, 'scavenges_per_million')))
+      : null,
+    cli_relay_scavenges_per_million: cliRows
+      ? avg(sizes.map((s) => get(relayRows, 'cli-relay-1', s, 'scavenges_per_million')))
+      : null,
+    cli_relay4_scavenges_per_million: cliRows
+      ? avg(sizes.map((s) => get(relayRows, 'cli-relay-4', s, 'scavenges_per_million')))
       : null,
     reuseport_scaling:
       wRows.length === 2 ? (wRows[1]!.rx_pps as number) / (wRows[0]!.rx_pps as number) : null,
