@@ -571,7 +571,7 @@ function txRow(name: string, size: number, p: Pair): Record<string, number | str
 function table(rows: Record<string, number | string>[], cols: [string, string, number][]): void {
   const head = cols.map(([, h]) => h);
   const body = rows.map((r) =>
-    cols.map(([k, , d]) => (typeof r[k] === 'number' ? fmt(r[k], d) : String(r[k]))),
+    cols.map(([k, , d]) => (typeof r[k] === 'number' ? fmt(r[k], d) : String(r[k] ?? '-'))),
   );
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   const line = (cells: string[]): string =>
