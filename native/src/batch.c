@@ -230,6 +230,7 @@ struct msock_batch_s {
   int32_t* control;
   int max_batches;
   int gro;
+  int names; /* ask for each datagram's source address (msg_name); 0: rows carry family 0 */
   int gso;
   int use_recvmmsg;
   int use_sendmmsg;
@@ -408,7 +409,12 @@ static void msock__batch_rows(msock_batch_t* e, size_t i, size_t* rows) {
     row[RX_LENGTH] = (int32_t)take;
     row[RX_FLAGS] = row_flags;
     row[RX_SEGMENT] = seg;
-    if (((struct sockaddr*)msg->msg_name)->sa_family == AF_INET6) {
+    if (msg->msg_name == NULL) {
+      /* Source addresses not asked for: family 0 says so. */
+      row[RX_FAMILY] = 0;
+      row[RX_PORT] = 0;
+      row[RX_SCOPE] = 0;
+    } else if (((struct sockaddr*)msg->msg_name)->sa_family == AF_INET6) {
       const struct sockaddr_in6* sin6 = (const struct sockaddr_in6*)msg->msg_name;
       row[RX_PORT] = ntohs(sin6->sin6_port);
       row[RX_SCOPE] = (int32_t)sin6->sin6_scope_id;
@@ -417,7 +423,8 @@ static void msock__batch_rows(msock_batch_t* e, size_t i, size_t* rows) {
       row[RX_PORT] = ntohs(sin->sin_port);
       row[RX_SCOPE] = 0;
     }
-    msock__batch_put_addr(row, RX_ADDR, RX_FAMILY, (const struct sockaddr_storage*)msg->msg_name);
+    if (msg->msg_name != NULL)
+      msock__batch_put_addr(row, RX_ADDR, RX_FAMILY, (const struct sockaddr_storage*)msg->msg_name);
     if (info.has_local) {
       row[RX_FLAGS] |= RX_F_LOCAL;
       msock__batch_put_addr(row, RX_LOCAL, RX_LOCAL_FAMILY, &info.local);
@@ -455,8 +462,9 @@ static int msock__batch_recv(msock_batch_t* e, size_t* messages) {
     struct msghdr* h = &e->rx_msgs[i].msg_hdr;
     e->rx_iov[i].iov_base = e->arena + i * e->slot_bytes;
     e->rx_iov[i].iov_len = e->slot_bytes;
-    h->msg_name = &e->rx_names[i];
-    h->msg_namelen = sizeof(e->rx_names[i]);
+    /* Without source addresses the kernel skips copying one out per datagram. */
+    h->msg_name = e->names ? &e->rx_names[i] : NULL;
+    h->msg_namelen = e->names ? sizeof(e->rx_names[i]) : 0;
     h->msg_iov = &e->rx_iov[i];
     h->msg_iovlen = 1;
     h->msg_control = e->rx_control + i * MSOCK__RX_CMSG_SPACE;
@@ -653,7 +661,8 @@ static int msock__batch_option(napi_env env,
 
 /*
  * msock_batch_open(fd, control: Int32Array(CTRL_LENGTH), callback(kind, value),
- *                  { slots, slotBytes, gro?, maxBatchesPerWake }) -> { handle, meta, arena }
+ *                  { slots, slotBytes, gro?, sourceAddress?, maxBatchesPerWake })
+ *   -> { handle, meta, arena }   (sourceAddress, default true: ask for each datagram's msg_name)
  *
  * Maps the receive memory (see the top of this file) and returns it as two views of one external
  * ArrayBuffer: `meta` (Int32Array, slots rows of RX_STRIDE words, x GRO_MAX_SEGMENTS with gro) and
@@ -668,7 +677,7 @@ static napi_value msock_batch_open(napi_env env, napi_callback_info cbinfo) {
 #else
   napi_value argv[4], result = NULL, handle, memory, meta_v, arena_v, name;
   int64_t slots, slot_bytes, max_batches;
-  int fd, gro = 0, rc;
+  int fd, gro = 0, names = 1, rc;
   size_t control_len = 0, meta_rows;
   int32_t* control = NULL;
   msock_batch_t* e = NULL;
@@ -683,7 +692,8 @@ static napi_value msock_batch_open(napi_env env, napi_callback_info cbinfo) {
       msock__batch_option(env, argv[3], "slots", 1, 1024, &slots) != 0 ||
       msock__batch_option(env, argv[3], "slotBytes", 1, 1 << 20, &slot_bytes) != 0 ||
       msock__batch_option(env, argv[3], "maxBatchesPerWake", 1, 1 << 16, &max_batches) != 0 ||
-      msock_opt_bool(env, argv[3], "gro", &gro) < 0)
+      msock_opt_bool(env, argv[3], "gro", &gro) < 0 ||
+      msock_opt_bool(env, argv[3], "sourceAddress", &names) < 0)
     return NULL;
   if (control_len < CTRL_LENGTH) {
     msock_throw_invalid(env, "control", argv[1], "must hold 16 words");
@@ -716,6 +726,7 @@ static napi_value msock_batch_open(napi_env env, napi_callback_info cbinfo) {
   e->slot_bytes = (size_t)slot_bytes;
   e->control = control;
   e->max_batches = (int)max_batches;
+  e->names = names;
   e->use_recvmmsg = 1;
   e->use_sendmmsg = 1;
   memset(control, 0, CTRL_LENGTH * sizeof(int32_t));

@@ -138,7 +138,12 @@ export async function recvCommand(args: string[], io: CommandIo): Promise<number
   const url = parseMediaUrl(text);
   const rtp = url.scheme === 'rtp' || values.rtp === true;
 
-  const receiver = await openMediaReceiver(text, { interfaces: ifaces, signal: io.signal });
+  // Sources are never shown: the kernel need not copy one out per datagram.
+  const receiver = await openMediaReceiver(text, {
+    interfaces: ifaces,
+    batch: { sourceAddress: false },
+    signal: io.signal,
+  });
   const { socket } = receiver;
   for (const notice of receiver.notices) io.stderr.write(`mediasock recv: note: ${notice}\n`);
   let out: OutStream | undefined;

@@ -111,7 +111,12 @@ export async function relayCommand(args: string[], io: CommandIo): Promise<numbe
   const inUrl = parseMediaUrl(inText);
   for (const t of outTexts) parseMediaUrl(t);
 
-  const receiver = await openMediaReceiver(inText, { interfaces: ifaces, signal: io.signal });
+  // Where datagrams come from does not matter to a relay: no source address per datagram.
+  const receiver = await openMediaReceiver(inText, {
+    interfaces: ifaces,
+    batch: { sourceAddress: false },
+    signal: io.signal,
+  });
   for (const notice of receiver.notices) io.stderr.write(`mediasock relay: note: ${notice}\n`);
   const input = {
     boundAddress: receiver.socket.address().address,

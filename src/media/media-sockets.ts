@@ -36,6 +36,8 @@ export interface MediaReceiverOptions {
   recvBufferBytes?: number | 'max';
   /** The socket engine (see `UdpSocketOptions.engine`). Default `'auto'`. */
   engine?: UdpSocketOptions['engine'];
+  /** Receive options of the batch engine (see `UdpSocketOptions.batch`). */
+  batch?: UdpSocketOptions['batch'];
   /** Aborts the open. */
   signal?: AbortSignal;
 }
@@ -98,6 +100,7 @@ export async function openMediaReceiver(
     recvBufferBytes: parsed.bufferBytes ?? options.recvBufferBytes ?? 'max',
   };
   if (options.engine !== undefined) socketOptions.engine = options.engine;
+  if (options.batch !== undefined) socketOptions.batch = options.batch;
   if (options.signal !== undefined) socketOptions.signal = options.signal;
   if (parsed.fifoPackets !== undefined) {
     socketOptions.readerQueueLength = fifoDatagrams(parsed.fifoPackets);

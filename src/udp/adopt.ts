@@ -106,6 +106,7 @@ export function adoptDescriptor(fd: number, options: AdoptOptions): Adopted {
         slots: b.slots ?? BATCH_DEFAULTS.slots,
         slotBytes: b.slotBytes ?? BATCH_DEFAULTS.slotBytes,
         gro: b.gro === true,
+        sourceAddress: b.sourceAddress !== false,
         maxBatchesPerWake: b.maxBatchesPerWake ?? BATCH_DEFAULTS.maxBatchesPerWake,
         pktinfo: false,
         timestamps: false,

@@ -64,6 +64,7 @@ interface Cursor {
 /** The batch engine. */
 export class BatchDatagramEngine implements DatagramEngine {
   readonly name = 'batch';
+  readonly sourceAddresses: boolean;
   readonly #binding: NativeBinding;
   readonly #fd: number;
   readonly #family: 4 | 6;
@@ -91,6 +92,7 @@ export class BatchDatagramEngine implements DatagramEngine {
     this.#binding = binding;
     this.#fd = created.fd;
     this.#family = family;
+    this.sourceAddresses = options.sourceAddress;
     this.#local = { address: created.address, port: created.port };
     this.#rows = new SendRows(zoneIndex);
     this.#engine = new BatchEngine(binding, created.fd, options, {

@@ -20,7 +20,7 @@
  * @internal
  */
 import { constants as osConstants } from 'node:os';
-import { SystemCallError, SocketClosedError } from '../errors.js';
+import { InvalidStateError, SystemCallError, SocketClosedError } from '../errors.js';
 import type { NativeBinding } from '../native/binding.js';
 import { AddressCache, parseIPv4, parseIPv6 } from './ip-bytes.js';
 
@@ -93,7 +93,13 @@ export interface BatchBinding {
     fd: number,
     control: Int32Array,
     callback: (kind: number, value: number) => void,
-    options: { slots: number; slotBytes: number; gro: boolean; maxBatchesPerWake: number },
+    options: {
+      slots: number;
+      slotBytes: number;
+      gro: boolean;
+      sourceAddress: boolean;
+      maxBatchesPerWake: number;
+    },
   ): { handle: unknown; meta: Int32Array; arena: Uint8Array };
   msock_batch_close(handle: unknown): number;
   msock_batch_ref(handle: unknown, on: boolean): void;
@@ -188,7 +194,11 @@ export interface DatagramBatch extends DatagramBatchView {
   length(i: number): number;
   /** A view of datagram `i`'s payload; valid while the batch is. */
   payload(i: number): Uint8Array;
-  /** Source address (`node:dgram`'s text form; link-local IPv6 sources carry `%zone`). */
+  /**
+   * Source address (`node:dgram`'s text form; link-local IPv6 sources carry `%zone`). Throws
+   * `InvalidStateError` on a socket opened with `batch: { sourceAddress: false }`, as do
+   * {@link port} and {@link family}.
+   */
   address(i: number): string;
   /** Source port. */
   port(i: number): number;
@@ -204,6 +214,13 @@ export interface DatagramBatch extends DatagramBatchView {
   timestampNs(i: number): bigint | undefined;
   /** The GRO segment size when datagram `i` was split from a coalesced message, else 0. */
   segmentSize(i: number): number;
+}
+
+/** What reading a source throws on a socket opened with `batch: { sourceAddress: false }`. */
+export function noSourceAddress(): InvalidStateError {
+  return new InvalidStateError(
+    'the socket was opened with batch: { sourceAddress: false }: the kernel was not asked for source addresses',
+  );
 }
 
 function outOfRange(i: number, count: number): RangeError {
@@ -263,8 +280,15 @@ export class SharedBatch implements DatagramBatch {
     return this.data.subarray(start, start + this.#meta[r + L.RX_LENGTH]!);
   }
 
-  address(i: number): string {
+  /** The row of datagram `i`, which must carry its source (not with `sourceAddress: false`). */
+  #source(i: number): number {
     const r = this.#row(i);
+    if (this.#meta[r + L.RX_FAMILY] === 0) throw noSourceAddress();
+    return r;
+  }
+
+  address(i: number): string {
+    const r = this.#source(i);
     const m = this.#meta;
     return this.#names.format(
       m,
@@ -276,11 +300,11 @@ export class SharedBatch implements DatagramBatch {
   }
 
   port(i: number): number {
-    return this.#meta[this.#row(i) + L.RX_PORT]!;
+    return this.#meta[this.#source(i) + L.RX_PORT]!;
   }
 
   family(i: number): 4 | 6 {
-    return this.#meta[this.#row(i) + L.RX_FAMILY] === 6 ? 6 : 4;
+    return this.#meta[this.#source(i) + L.RX_FAMILY] === 6 ? 6 : 4;
   }
 
   truncated(i: number): boolean {
@@ -320,6 +344,8 @@ export interface BatchEngineOptions {
   slotBytes: number;
   /** Ask for `UDP_GRO`. */
   gro: boolean;
+  /** Ask for each datagram's source address (`msg_name`); without, rows carry family 0. */
+  sourceAddress: boolean;
   /** Receive calls per readable wake-up before yielding to the event loop. */
   maxBatchesPerWake: number;
   /** The socket has `IP_PKTINFO` / `IPV6_RECVPKTINFO` on. */
@@ -518,6 +544,7 @@ export class BatchEngine {
       slots: options.slots,
       slotBytes: options.slotBytes,
       gro: options.gro,
+      sourceAddress: options.sourceAddress,
       maxBatchesPerWake: options.maxBatchesPerWake,
     });
     this.#handle = opened.handle;

@@ -143,6 +143,7 @@ type TtlOption = 'IP_TTL' | 'IPV6_UNICAST_HOPS' | 'IP_MULTICAST_TTL' | 'IPV6_MUL
 /** The node engine. */
 export class DgramEngine implements DatagramEngine {
   readonly name = 'node';
+  readonly sourceAddresses = true;
   readonly #socket: dgram.Socket;
   readonly #family: 4 | 6;
   readonly #native: NativeFd | undefined;

@@ -74,6 +74,8 @@ export type ReadableOption =
 export interface DatagramEngine {
   /** `'node'` or `'batch'`. */
   readonly name: 'node' | 'batch';
+  /** Whether received datagrams carry their source (off with `batch: { sourceAddress: false }`). */
+  readonly sourceAddresses: boolean;
   /** The descriptor when the addon created it, else `undefined`. */
   readonly fd: number | undefined;
   /** The bound address (`getsockname`). */

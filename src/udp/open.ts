@@ -139,6 +139,7 @@ function openBatch(binding: NativeBinding, o: UdpSocketOptions): DatagramEngine 
       slots: o.batch?.slots ?? BATCH_DEFAULTS.slots,
       slotBytes: o.batch?.slotBytes ?? BATCH_DEFAULTS.slotBytes,
       gro: o.batch?.gro === true,
+      sourceAddress: o.batch?.sourceAddress !== false,
       maxBatchesPerWake: o.batch?.maxBatchesPerWake ?? BATCH_DEFAULTS.maxBatchesPerWake,
       pktinfo: o.pktinfo === true,
       timestamps: o.timestamps === true,

@@ -179,6 +179,8 @@ export class Reception {
 
   /** Readers get every datagram while they wait or iterate, and whatever no one else took. */
   #queues(othersConsume: boolean): boolean {
+    // Without source addresses there are no readers (they are refused): nothing is kept.
+    if (!this.#engine.sourceAddresses) return false;
     return (
       this.#queue.waiting > 0 ||
       this.#datagramIterations > 0 ||

@@ -45,6 +45,7 @@ import {
   validatePort,
   validateTtl,
 } from '../validate.js';
+import { noSourceAddress } from './batch-engine.js';
 import type { BatchCapabilities, DatagramBatch, DatagramBatchView } from './batch-engine.js';
 import type { Destination } from './destination.js';
 import type { BatchSendResult, DatagramEngine } from './engine.js';
@@ -191,6 +192,8 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> {
     // 'newListener' fires before the listener is added, 'removeListener' after it is removed.
     const emitter = this as EventEmitter;
     emitter.on('newListener', (event: string | symbol) => {
+      // A 'message' carries its source: refused (thrown by on()) when there is none.
+      if (event === 'message' && !engine.sourceAddresses) throw noSourceAddress();
       if (event === 'message' || event === 'batch') this.#countListeners(event);
     });
     emitter.on('removeListener', (event: string | symbol) => {
@@ -806,11 +809,13 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> {
    *
    * @throws SocketClosedError when the socket is closed, including while waiting.
    * @throws AbortError when `signal` aborts while waiting.
+   * @throws InvalidStateError on a socket opened with `batch: { sourceAddress: false }`.
    */
   async receive(options: { signal?: AbortSignal } = {}): Promise<Datagram> {
     validateOptionsObject(options);
     validateAbortSignal(options.signal, 'signal');
     if (this.#closed) throw new SocketClosedError('receive');
+    if (!this.#engine.sourceAddresses) throw noSourceAddress();
     const datagram = await this.#reception.next(options.signal, 'UdpSocket.receive');
     if (datagram === undefined) throw new SocketClosedError('receive');
     return datagram;
@@ -820,10 +825,13 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> {
    * Async iteration over received datagrams; ends (normally) when the socket closes, and with
    * `AbortError` when `signal` aborts. While the iteration runs, every datagram the socket reads
    * is kept for it (up to `readerQueueLength`).
+   *
+   * @throws InvalidStateError on a socket opened with `batch: { sourceAddress: false }`.
    */
   datagrams(options: IterationOptions = {}): AsyncGenerator<Datagram, void, undefined> {
     validateOptionsObject(options);
     validateAbortSignal(options.signal, 'signal');
+    if (!this.#engine.sourceAddresses) throw noSourceAddress();
     return this.#reception.datagrams(options.signal);
   }
 
