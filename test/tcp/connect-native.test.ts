@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { promises as dnsPromises } from 'node:dns';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 
 import {
@@ -63,11 +64,34 @@ async function accepted(s: TestServer, n: number): Promise<Socket> {
   return sock;
 }
 
-/** A port on `host` that nothing listens on: one the kernel just handed out and released. */
+/**
+ * A port on `host` that nothing listens on, below the kernel's ephemeral range
+ * (`net.ipv4.ip_local_port_range`): a connect to a closed port inside that range can draw the same
+ * port as its own source and connect to itself (TCP simultaneous open), which in 200 attempts
+ * happens now and then. Checked free by listening on it once.
+ */
 async function closedPort(host: string): Promise<number> {
-  const s = await server(host);
-  await closeServer(s);
-  return s.port;
+  let low = 32768;
+  try {
+    low = Number(
+      readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0],
+    );
+  } catch {
+    // Not Linux: keep the common default.
+  }
+  // Bounded: at most 2000 candidates below the range.
+  for (let port = Math.min(low, 65536) - 1; port > Math.max(1024, low - 2001); port--) {
+    const srv = createServer();
+    const free = await new Promise<boolean>((resolve) => {
+      srv.once('error', () => resolve(false));
+      srv.listen({ host, port }, () => resolve(true));
+    });
+    if (free) {
+      await new Promise<void>((resolve) => srv.close(() => resolve()));
+      return port;
+    }
+  }
+  throw new Error(`no free port below ${low} on ${host}`);
 }
 
 /**
@@ -88,7 +112,11 @@ async function quietFdBaseline(): Promise<number> {
 
 async function rejection(p: Promise<unknown>): Promise<unknown> {
   return p.then(
-    () => assert.fail('connectTcp resolved where it had to reject'),
+    (connection) => {
+      // Closed first, so a failure here never leaves a socket holding the process open.
+      (connection as { destroy?: () => void } | null)?.destroy?.();
+      assert.fail('connectTcp resolved where it had to reject');
+    },
     (e: unknown) => e,
   );
 }
