@@ -170,7 +170,8 @@ export class Reception {
     }
     const batchListeners = this.#batchListeners > 0;
     if (batchListeners) this.#host.emitBatch(batch);
-    for (const loop of this.#batchLoops) loop(batch);
+    // Guarded: iterating a Set makes an iterator, and the optimizing tiers do not always elide it.
+    if (this.#batchLoops.size > 0) for (const loop of this.#batchLoops) loop(batch);
     const messages = this.#messageListeners > 0;
     const queue = this.#queues(messages || batchListeners);
     if (messages || queue) this.#deliverEach(batch, messages, queue);
