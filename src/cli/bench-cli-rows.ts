@@ -17,6 +17,8 @@ import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
+import { endsWithThisProcess } from './child-processes.js';
+
 /** The peer process as these rows use it: one JSON command, one JSON reply. */
 export interface BenchPeer {
   request(command: Record<string, unknown>): Promise<Record<string, unknown>>;
@@ -184,9 +186,11 @@ class CliChild {
   static async start(args: string[]): Promise<CliChild> {
     // The same loader flags (`--import tsx` from source), minus debugger and test flags.
     const flags = process.execArgv.filter((a) => !/^--(inspect|test|eval|print)/.test(a));
-    const child = spawn(process.execPath, [...flags, cliEntry(), ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = endsWithThisProcess(
+      spawn(process.execPath, [...flags, cliEntry(), ...args], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      }),
+    );
     if (child.pid === undefined) {
       const failed = await new Promise<Error>((resolve) => child.once('error', resolve));
       throw new Error(`bench: cannot start mediasock ${args[0]}: ${failed.message}`);

@@ -15,6 +15,7 @@ import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 
 import { NotSupportedError, UdpSocket, nativeStatus } from '../index.js';
+import { endsWithThisProcess } from './child-processes.js';
 
 /** The address every socket of the bench binds and sends to. */
 export const HOST = '127.0.0.1';
@@ -80,9 +81,11 @@ export class Peer {
     // The same loader flags (`--import tsx` when run from source), minus debugger and test flags.
     const flags = process.execArgv.filter((a) => !/^--(inspect|test|eval|print)/.test(a));
     const code = `const m = await import(${JSON.stringify(import.meta.url)}); await m.runBenchPeer();`;
-    const child = spawn(process.execPath, [...flags, '--input-type=module', '-e', code], {
-      stdio: ['pipe', 'pipe', 'inherit'],
-    });
+    const child = endsWithThisProcess(
+      spawn(process.execPath, [...flags, '--input-type=module', '-e', code], {
+        stdio: ['pipe', 'pipe', 'inherit'],
+      }),
+    );
     child.stdin?.on('error', () => undefined);
     const peer = new Peer(child);
     const hello = await peer.#next();
