@@ -138,6 +138,20 @@ export function playoutThreadsLive(): number {
   return pacerBinding(loadNative())?.msock_pacer_live() ?? 0;
 }
 
+/** Resolves when `p` settles or `signal` aborts, whichever is first. */
+function untilSettledOrAborted(p: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
+  if (signal === undefined) return p;
+  if (signal.aborted) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const done = (): void => {
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    signal.addEventListener('abort', done, { once: true });
+    void p.then(done, done);
+  });
+}
+
 function errnoName(errno: number): string {
   for (const [name, value] of Object.entries(osConstants.errno)) if (value === errno) return name;
   return `errno ${errno}`;
@@ -189,7 +203,11 @@ export class PlayoutSender {
   #first: number | null = null;
   #last: number | null = null;
   #inFlight = 0;
+  /** The send at the head of the line, timer engine: woken when a datagram left. */
   #wake: (() => void) | undefined;
+  /** Sends waiting for room, and the end of their line (settles when the last one is done). */
+  #waiting = 0;
+  #line: Promise<void> = Promise.resolve();
 
   private constructor(token: unknown, socket: UdpSocket, options: PlayoutSenderOptions) {
     assertFactory(token, 'PlayoutSender', 'PlayoutSender.open()');
@@ -316,47 +334,80 @@ export class PlayoutSender {
       );
     if (typeof departure !== 'number' || !Number.isFinite(departure) || departure < 0)
       throw new InvalidArgumentError('departure', departure, 'must be a number of seconds >= 0');
+    if (this.#waiting === 0 && this.#push(payload, departure)) return;
+    // The queue is full, or earlier sends wait for room: this one waits in line behind them, so
+    // datagrams enter the queue in the order send() was called, whatever wakes first.
+    this.#waiting++;
+    const before = this.#line;
+    let release!: () => void;
+    this.#line = new Promise<void>((resolve) => (release = resolve));
+    let inTurn = false;
+    try {
+      await untilSettledOrAborted(before, signal);
+      inTurn = true;
+      for (;;) {
+        if (this.#closed) throw new InvalidStateError('the playout sender is closed');
+        if (signal?.aborted === true) throw new AbortError('PlayoutSender.send', signal.reason);
+        if (this.#push(payload, departure)) return;
+        await this.#room(signal);
+      }
+    } finally {
+      this.#waiting--;
+      // A send that leaves the line early (aborted) lets the next go only after its own turn.
+      if (inTurn) release();
+      else void before.then(release);
+    }
+  }
+
+  /** Queues a datagram if there is room now (the ring of the thread, the timer's queue). */
+  #push(payload: Uint8Array, departure: number): boolean {
     if (this.#native !== undefined) {
       const at = (departure + this.#preload) * 1e9;
-      // Bounded by the signal and by the ring draining (the thread always advances). A full ring
-      // is refilled once half of it has left (a few wake-ups per second at any rate), not one
-      // datagram at a time.
-      while (!this.#native.msock_pacer_push(this.#handle, payload, at)) {
-        if (signal?.aborted === true) throw new AbortError('PlayoutSender.send', signal.reason);
-        const k = this.#pushCount - (this.#capacity >> 1);
-        const half = k >= 0 ? this.#pushed[k % this.#capacity]! : 0;
-        const waitMs = (half / 1e9 - this.#preload - this.now()) * 1000;
-        try {
-          await sleep(
-            Number.isFinite(waitMs)
-              ? Math.min(MAX_REFILL_WAIT_MS, Math.max(MIN_REFILL_WAIT_MS, waitMs))
-              : MIN_REFILL_WAIT_MS,
-            undefined,
-            { signal },
-          );
-        } catch {
-          throw new AbortError('PlayoutSender.send', signal?.reason);
-        }
-        if (this.#closed) throw new InvalidStateError('the playout sender is closed');
-      }
+      if (!this.#native.msock_pacer_push(this.#handle, payload, at)) return false;
       this.#pushed[this.#pushCount % this.#capacity] = at;
       this.#pushCount++;
-      return;
+      return true;
     }
-    while (this.#queue.length - this.#queueHead >= this.#capacity) {
-      if (signal?.aborted === true) throw new AbortError('PlayoutSender.send', signal.reason);
-      await new Promise<void>((resolve) => {
-        const onAbort = (): void => resolve();
-        signal?.addEventListener('abort', onAbort, { once: true });
-        this.#wake = () => {
-          signal?.removeEventListener('abort', onAbort);
-          resolve();
-        };
-      });
-      if (this.#closed) throw new InvalidStateError('the playout sender is closed');
-    }
+    if (this.#queue.length - this.#queueHead >= this.#capacity) return false;
     this.#queue.push({ payload: Uint8Array.prototype.slice.call(payload), at: departure });
     this.#arm();
+    return true;
+  }
+
+  /**
+   * Resolves once there may be room (or `signal` aborts, or the sender closes): the timer engine
+   * wakes the one send at the head of the line when a datagram left; the thread engine's ring is
+   * refilled once half of it has left (a few wake-ups per second at any rate), not one datagram
+   * at a time.
+   */
+  async #room(signal: AbortSignal | undefined): Promise<void> {
+    if (this.#native !== undefined) {
+      const k = this.#pushCount - (this.#capacity >> 1);
+      const half = k >= 0 ? this.#pushed[k % this.#capacity]! : 0;
+      const waitMs = (half / 1e9 - this.#preload - this.now()) * 1000;
+      try {
+        await sleep(
+          Number.isFinite(waitMs)
+            ? Math.min(MAX_REFILL_WAIT_MS, Math.max(MIN_REFILL_WAIT_MS, waitMs))
+            : MIN_REFILL_WAIT_MS,
+          undefined,
+          { signal },
+        );
+      } catch {
+        // aborted: the caller throws the AbortError
+      }
+      return;
+    }
+    await new Promise<void>((resolve) => {
+      const onAbort = (): void => wake();
+      const wake = (): void => {
+        signal?.removeEventListener('abort', onAbort);
+        if (this.#wake === wake) this.#wake = undefined;
+        resolve();
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.#wake = wake;
+    });
   }
 
   /** Resolves once every queued datagram has left (or `signal` aborts). */

@@ -262,23 +262,89 @@ test(
   },
 );
 
-test(
-  'thread: send waiting for room in a full queue ends with AbortError when its signal aborts',
-  { skip: threadSkip },
-  async () => {
-    const socket = await UdpSocket.open({ type: 'udp4', address: '127.0.0.1' });
-    const out = PlayoutSender.open(socket, { port: 9, address: '127.0.0.1', queueDatagrams: 4 });
-    try {
-      for (let i = 0; i < 4; i++) await out.send(datagram(i), 30 + i);
-      const ac = new AbortController();
-      const pending = out.send(datagram(4), 40, ac.signal);
-      setTimeout(() => ac.abort(), 50);
-      const t0 = performance.now();
-      await assert.rejects(pending, (err: unknown) => err instanceof AbortError);
-      assert.ok(performance.now() - t0 < 1000, 'aborted promptly, not after the queue drained');
-    } finally {
-      await out.close();
-      await socket.close();
-    }
-  },
-);
+for (const engine of ['thread', 'timer'] as const) {
+  test(
+    `${engine}: a send waiting for room ends with AbortError when its signal aborts; the one behind it waits on`,
+    { skip: engine === 'thread' ? threadSkip : undefined },
+    async () => {
+      const socket = await UdpSocket.open({ type: 'udp4', address: '127.0.0.1' });
+      const out = PlayoutSender.open(socket, {
+        port: 9,
+        address: '127.0.0.1',
+        queueDatagrams: 4,
+        engine,
+      });
+      try {
+        for (let i = 0; i < 4; i++) await out.send(datagram(i), 30 + i);
+        const ac = new AbortController();
+        const pending = out.send(datagram(4), 40, ac.signal);
+        let behindSettled = false;
+        const behind = out.send(datagram(5), 41);
+        behind.then(
+          () => (behindSettled = true),
+          () => (behindSettled = true),
+        );
+        setTimeout(() => ac.abort(), 50);
+        const t0 = performance.now();
+        await assert.rejects(pending, (err: unknown) => err instanceof AbortError);
+        assert.ok(performance.now() - t0 < 1000, 'aborted promptly, not after the queue drained');
+        await sleep(100);
+        assert.equal(behindSettled, false, 'the send behind it still waits for room');
+        await out.close();
+        await assert.rejects(behind, InvalidStateError);
+      } finally {
+        await out.close();
+        await socket.close();
+      }
+    },
+  );
+}
+
+for (const engine of ['thread', 'timer'] as const) {
+  test(
+    `${engine}: several sends waiting on a full queue all go, in order; close ends every waiter`,
+    { skip: engine === 'thread' ? threadSkip : undefined },
+    async () => {
+      const rx = await receiver();
+      const socket = await UdpSocket.open({ type: 'udp4', address: '127.0.0.1' });
+      const out = PlayoutSender.open(socket, {
+        port: rx.port,
+        address: '127.0.0.1',
+        engine,
+        queueDatagrams: 2,
+        preloadSeconds: 0.01,
+      });
+      try {
+        // Not awaited one by one: six sends wait at once on a queue of two.
+        const sends = Array.from({ length: 8 }, (_, i) => out.send(datagram(i), 0.005 * i));
+        const all = Promise.all(sends).then(() => 'sent');
+        const raced = await Promise.race([all, sleep(3000).then(() => 'stuck')]);
+        assert.equal(raced, 'sent', 'every waiting send went within 3 s');
+        await waitFor(() => rx.arrivals.length === 8, 2000);
+        assert.deepEqual(
+          rx.arrivals.map((a) => a.id),
+          [0, 1, 2, 3, 4, 5, 6, 7],
+        );
+        // Departures a minute ahead fill the queue; the waiters behind it end when it closes.
+        const queued = [out.send(datagram(100), 60), out.send(datagram(101), 60)];
+        const waiting = [out.send(datagram(102), 60), out.send(datagram(103), 60)];
+        await Promise.all(queued);
+        await sleep(20);
+        await out.close();
+        const settled = await Promise.race([
+          Promise.allSettled(waiting),
+          sleep(3000).then(() => 'stuck' as const),
+        ]);
+        assert.notEqual(settled, 'stuck', 'close ended every waiting send');
+        for (const r of settled as PromiseSettledResult<void>[]) {
+          assert.equal(r.status, 'rejected');
+          assert.ok(r.reason instanceof InvalidStateError);
+        }
+      } finally {
+        await out.close();
+        await socket.close();
+        await rx.close();
+      }
+    },
+  );
+}
