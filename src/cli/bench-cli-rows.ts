@@ -14,10 +14,10 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 import { endsWithThisProcess } from './child-processes.js';
+import { ChildRecords } from './child-records.js';
 
 /** The peer process as these rows use it: one JSON command, one JSON reply. */
 export interface BenchPeer {
@@ -154,32 +154,17 @@ function cliEntry(): string {
 class CliChild {
   readonly #child: ChildProcess;
   readonly #pid: number;
-  readonly #records: Array<Record<string, unknown>> = [];
+  readonly #records: ChildRecords;
   #stderr = '';
-  #exited = false;
-  #wake: (() => void) | undefined;
   /** The `start` record. */
   first: Record<string, unknown> = {};
 
   private constructor(child: ChildProcess, pid: number) {
     this.#child = child;
     this.#pid = pid;
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      if (!line.startsWith('{')) return;
-      try {
-        this.#records.push(JSON.parse(line) as Record<string, unknown>);
-      } catch {
-        return; // not a record
-      }
-      this.#wake?.();
-    });
+    this.#records = new ChildRecords(child);
     child.stderr!.on('data', (d: Buffer) => {
       if (this.#stderr.length < 4096) this.#stderr += d.toString();
-    });
-    // 'close': the process has exited and its last lines have been read.
-    child.once('close', () => {
-      this.#exited = true;
-      this.#wake?.();
     });
   }
 
@@ -215,7 +200,7 @@ class CliChild {
     const c0 = cpuMicrosOf(this.#pid);
     const reply = await peer.request(feed);
     let c1 = cpuMicrosOf(this.#pid);
-    for (let i = 0; i < 50 && !signal.aborted && !this.#exited; i++) {
+    for (let i = 0; i < 50 && !signal.aborted && !this.#records.exited; i++) {
       await sleep(100);
       const c = cpuMicrosOf(this.#pid);
       const step = c - c1;
@@ -230,35 +215,22 @@ class CliChild {
 
   /** Ends the command with SIGINT and returns its summary (at most 20 s). */
   async stop(): Promise<Record<string, unknown>> {
-    if (!this.#exited) this.#child.kill('SIGINT');
+    if (!this.#records.exited) this.#child.kill('SIGINT');
     return this.#record('summary', 20_000);
   }
 
   kill(): void {
-    if (!this.#exited) this.#child.kill('SIGKILL');
+    if (!this.#records.exited) this.#child.kill('SIGKILL');
   }
 
   /** The first record of `type`, waiting at most `ms`; fails if the child exits without it. */
   async #record(type: string, ms: number): Promise<Record<string, unknown>> {
-    const deadline = performance.now() + ms;
-    for (;;) {
-      const r = this.#records.find((x) => x.type === type);
-      if (r !== undefined) return r;
-      const left = deadline - performance.now();
-      if (this.#exited || left <= 0) {
-        const why = this.#stderr.trim().split('\n')[0] ?? '';
-        throw new Error(
-          `mediasock ${this.#exited ? 'exited' : 'gave'} no "${type}" record${why ? `: ${why}` : ''}`,
-        );
-      }
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.#wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.#wake = undefined;
-    }
+    const r = await this.#records.find((x) => x.type === type, ms);
+    if (r !== undefined) return r;
+    const exited = this.#records.exited;
+    const why = this.#stderr.trim().split('\n')[0] ?? '';
+    throw new Error(
+      `mediasock ${exited ? 'exited' : 'gave'} no "${type}" record${why ? `: ${why}` : ''}`,
+    );
   }
 }

@@ -16,6 +16,8 @@ import { createInterface } from 'node:readline';
 
 import { NotSupportedError, UdpSocket, nativeStatus } from '../index.js';
 import { endsWithThisProcess } from './child-processes.js';
+import { ChildRecords } from './child-records.js';
+import type { ChildRecord } from './child-records.js';
 
 /** The address every socket of the bench binds and sends to. */
 export const HOST = '127.0.0.1';
@@ -28,7 +30,7 @@ export interface BatchView {
   length(i: number): number;
 }
 
-type Reply = Record<string, unknown>;
+type Reply = ChildRecord;
 
 export /** Why the batch engine cannot run here, or `undefined` when it can. */
 async function batchUnavailable(): Promise<string | undefined> {
@@ -57,24 +59,14 @@ export function sleep(ms: number): Promise<void> {
 
 export class Peer {
   readonly #child: ChildProcess;
-  readonly #replies: Reply[] = [];
-  #wake: (() => void) | undefined;
-  #exited = false;
+  readonly #replies: ChildRecords;
   #chain: Promise<unknown> = Promise.resolve();
   feeder = '';
   sink = '';
 
   private constructor(child: ChildProcess) {
     this.#child = child;
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      if (!line.startsWith('{')) return;
-      this.#replies.push(JSON.parse(line) as Reply);
-      this.#wake?.();
-    });
-    child.once('exit', () => {
-      this.#exited = true;
-      this.#wake?.();
-    });
+    this.#replies = new ChildRecords(child);
   }
 
   static async start(): Promise<Peer> {
@@ -106,35 +98,21 @@ export class Peer {
 
   /** The next reply; a peer silent for `timeoutMs` is killed and the bench fails, never hangs. */
   async #next(timeoutMs = 60_000): Promise<Reply> {
-    const deadline = performance.now() + timeoutMs;
-    for (;;) {
-      const r = this.#replies.shift();
-      if (r !== undefined) {
-        if (typeof r.error === 'string') throw new Error(`bench peer: ${r.error}`);
-        return r;
-      }
-      if (this.#exited)
-        throw new Error(
-          `bench: the peer process exited (code ${String(this.#child.exitCode)}) before answering`,
-        );
-      const left = deadline - performance.now();
-      if (left <= 0) {
-        this.#child.kill('SIGKILL');
-        throw new Error(`bench: the peer process did not answer within ${timeoutMs / 1000} s`);
-      }
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.#wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.#wake = undefined;
+    const r = await this.#replies.find(() => true, timeoutMs, true);
+    if (r !== undefined) {
+      if (typeof r.error === 'string') throw new Error(`bench peer: ${r.error}`);
+      return r;
     }
+    if (this.#replies.exited)
+      throw new Error(
+        `bench: the peer process exited (code ${String(this.#child.exitCode)}) before answering`,
+      );
+    this.#child.kill('SIGKILL');
+    throw new Error(`bench: the peer process did not answer within ${timeoutMs / 1000} s`);
   }
 
   async stop(): Promise<void> {
-    if (this.#exited) return;
+    if (this.#child.exitCode !== null || this.#child.signalCode !== null) return;
     const exited = once(this.#child, 'exit');
     this.#child.stdin?.end();
     const timer = setTimeout(() => this.#child.kill('SIGKILL'), 3000);
