@@ -22,6 +22,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
 import * as dgram from 'node:dgram';
 import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -259,22 +262,51 @@ interface Run {
   stderr: string;
 }
 
+/**
+ * Runs still going: fast-check abandons the run in flight when a command's time is up, and the
+ * command's test kills it (with whatever it started) before it ends.
+ */
+const live = new Set<ChildProcess>();
+
+/** SIGKILL to the child's process group: the command and every process it started (bench's peer). */
+function killGroup(child: ChildProcess): void {
+  try {
+    process.kill(-child.pid!, 'SIGKILL');
+  } catch (err) {
+    // ESRCH: the group is gone already.
+    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+  }
+}
+
 function run(argv: string[], cwd: string): Promise<Run> {
+  // A process group of its own, so a kill reaches what the command started too.
   const child = spawn(process.execPath, ['--import', TSX, MAIN, ...argv], {
     cwd,
     stdio: ['pipe', 'ignore', 'pipe'],
+    detached: true,
   });
+  live.add(child);
   child.stdin.on('error', () => undefined);
   child.stdin.end();
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const timer = setTimeout(() => child.kill('SIGKILL'), CHILD_TIMEOUT_MS);
+  const timer = setTimeout(() => killGroup(child), CHILD_TIMEOUT_MS);
   return new Promise((resolve) => {
     child.once('close', (code, signal) => {
       clearTimeout(timer);
+      live.delete(child);
       resolve({ code, signal, stderr });
     });
   });
+}
+
+/** Kills the runs a test left behind and waits (at most 5 s) until their pipes closed. */
+async function killLeftovers(): Promise<void> {
+  const closing = [...live].map((child) => {
+    killGroup(child);
+    return once(child, 'close');
+  });
+  await Promise.race([Promise.all(closing), sleep(5000)]);
 }
 
 /**
@@ -305,7 +337,10 @@ const commands = Object.keys(LIMITS);
 for (const [index, command] of commands.entries()) {
   test(`fuzz: mediasock ${command} with arbitrary arguments exits 0, 1 or 2 without a stack`, async (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'mediasock-fuzz-'));
-    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    t.after(async () => {
+      await killLeftovers();
+      rmSync(dir, { recursive: true, force: true });
+    });
     const sink = String(await openSink(t));
     const share = (fileDeadline - Date.now()) / (commands.length - index);
     const timeLimit = Math.max(1000, Math.min(TIME_PER_COMMAND_MS, share));

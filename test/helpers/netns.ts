@@ -213,7 +213,8 @@ export async function createTopology(options: TopologyOptions): Promise<Topology
   const snooping = options.snooping ?? false;
   sweepStale();
   const n = counter++;
-  const run = (process.pid + n) % 250;
+  // 1..250: a 0 would make `fd77:0::1`, which the kernel writes `fd77::1`.
+  const run = ((process.pid + n) % 250) + 1;
   const base = `${PREFIX}${process.pid}-${n}`;
   const hub = `${base}-hub`;
   const made: string[] = [];
