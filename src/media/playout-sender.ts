@@ -138,17 +138,18 @@ export function playoutThreadsLive(): number {
   return pacerBinding(loadNative())?.msock_pacer_live() ?? 0;
 }
 
-/** Resolves when `p` settles or `signal` aborts, whichever is first. */
-function untilSettledOrAborted(p: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
-  if (signal === undefined) return p;
-  if (signal.aborted) return Promise.resolve();
-  return new Promise<void>((resolve) => {
-    const done = (): void => {
-      signal.removeEventListener('abort', done);
-      resolve();
+/** Resolves `true` when `p` settles, `false` when `signal` aborts first. */
+function settledBeforeAbort(p: Promise<void>, signal: AbortSignal | undefined): Promise<boolean> {
+  if (signal === undefined) return p.then(() => true);
+  if (signal.aborted) return Promise.resolve(false);
+  return new Promise<boolean>((resolve) => {
+    const settled = (): void => {
+      signal.removeEventListener('abort', aborted);
+      resolve(true);
     };
-    signal.addEventListener('abort', done, { once: true });
-    void p.then(done, done);
+    const aborted = (): void => resolve(false);
+    signal.addEventListener('abort', aborted, { once: true });
+    void p.then(settled, settled);
   });
 }
 
@@ -343,8 +344,8 @@ export class PlayoutSender {
     this.#line = new Promise<void>((resolve) => (release = resolve));
     let inTurn = false;
     try {
-      await untilSettledOrAborted(before, signal);
-      inTurn = true;
+      inTurn = await settledBeforeAbort(before, signal);
+      if (!inTurn) throw new AbortError('PlayoutSender.send', signal?.reason);
       for (;;) {
         if (this.#closed) throw new InvalidStateError('the playout sender is closed');
         if (signal?.aborted === true) throw new AbortError('PlayoutSender.send', signal.reason);
@@ -353,7 +354,8 @@ export class PlayoutSender {
       }
     } finally {
       this.#waiting--;
-      // A send that leaves the line early (aborted) lets the next go only after its own turn.
+      // A send that leaves the line before its turn (aborted) lets the next go only once the
+      // sends before it are done: one send at a time waits for room.
       if (inTurn) release();
       else void before.then(release);
     }
@@ -393,8 +395,9 @@ export class PlayoutSender {
           undefined,
           { signal },
         );
-      } catch {
-        // aborted: the caller throws the AbortError
+      } catch (err) {
+        // An abort ends the wait; the caller then throws the AbortError.
+        if (signal?.aborted !== true) throw err;
       }
       return;
     }

@@ -348,3 +348,47 @@ for (const engine of ['thread', 'timer'] as const) {
     },
   );
 }
+
+for (const engine of ['thread', 'timer'] as const) {
+  test(
+    `${engine}: a send aborted in the middle of the line leaves the sends around it to go, in order`,
+    { skip: engine === 'thread' ? threadSkip : undefined },
+    async () => {
+      const rx = await receiver();
+      const socket = await UdpSocket.open({ type: 'udp4', address: '127.0.0.1' });
+      const out = PlayoutSender.open(socket, {
+        port: rx.port,
+        address: '127.0.0.1',
+        engine,
+        queueDatagrams: 2,
+        preloadSeconds: 0.01,
+      });
+      try {
+        // The queue holds two datagrams due in 200 ms; three sends wait behind them.
+        await out.send(datagram(0), 0.2);
+        await out.send(datagram(1), 0.2);
+        const ac = new AbortController();
+        const first = out.send(datagram(2), 0.2);
+        const middle = out.send(datagram(3), 0.2, ac.signal);
+        const last = out.send(datagram(4), 0.2);
+        await sleep(20);
+        ac.abort();
+        await assert.rejects(middle, (err: unknown) => err instanceof AbortError);
+        const raced = await Promise.race([
+          Promise.all([first, last]).then(() => 'sent'),
+          sleep(3000).then(() => 'stuck'),
+        ]);
+        assert.equal(raced, 'sent', 'the sends before and after the aborted one went');
+        await waitFor(() => rx.arrivals.length === 4, 2000);
+        assert.deepEqual(
+          rx.arrivals.map((a) => a.id),
+          [0, 1, 2, 4],
+        );
+      } finally {
+        await out.close();
+        await socket.close();
+        await rx.close();
+      }
+    },
+  );
+}
