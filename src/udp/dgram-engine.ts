@@ -20,7 +20,12 @@
 import type * as dgram from 'node:dgram';
 import { readFileSync } from 'node:fs';
 
-import { NativeUnavailableError, NotSupportedError, SystemCallError } from '../errors.js';
+import {
+  NativeUnavailableError,
+  NotSupportedError,
+  SocketClosedError,
+  SystemCallError,
+} from '../errors.js';
 import { SendOrder } from '../internal/send-order.js';
 import { findInterface, interfaceAddress } from '../interfaces.js';
 import type { NativeBinding } from '../native/binding.js';
@@ -152,6 +157,8 @@ export class DgramEngine implements DatagramEngine {
   #sink: EngineSink | undefined;
   #reading = true;
   #closing: Promise<void> | undefined;
+  /** The `reject` of each send dgram has not called back yet. */
+  readonly #unsent = new Set<(err: Error) => void>();
   #kernelDrops: KernelDrops | undefined;
   /** Values of TTL options as last set, so a per-send TTL restores the right one. */
   readonly #ttls = new Map<TtlOption, number>();
@@ -363,16 +370,19 @@ export class DgramEngine implements DatagramEngine {
   #sendNow(payload: Uint8Array, to: Destination | undefined): Promise<number> {
     return new Promise<number>((resolve, reject) => {
       const done = (err: Error | null, bytes: number): void => {
+        this.#unsent.delete(reject);
         if (err)
           reject(
             SystemCallError.from(err, { syscall: 'send', address: to?.address, port: to?.port }),
           );
         else resolve(bytes);
       };
+      this.#unsent.add(reject);
       try {
         if (to === undefined) this.#socket.send(payload, done);
         else this.#socket.send(payload, to.port, this.#dgramAddress(to), done);
       } catch (err) {
+        this.#unsent.delete(reject);
         reject(
           SystemCallError.from(err, { syscall: 'send', address: to?.address, port: to?.port }),
         );
@@ -473,7 +483,13 @@ export class DgramEngine implements DatagramEngine {
 
   close(): Promise<void> {
     this.#closing ??= new Promise<void>((resolve) => {
-      this.#socket.close(() => resolve());
+      this.#socket.close(() => {
+        // dgram drops a send whose address lookup ends after close() without calling back (a
+        // send made in the same tick as the close): it did not go, and says so.
+        for (const reject of this.#unsent) reject(new SocketClosedError('send'));
+        this.#unsent.clear();
+        resolve();
+      });
     });
     return this.#closing;
   }

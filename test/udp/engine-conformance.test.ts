@@ -151,3 +151,29 @@ for (const name of engines) {
     assert.equal(again.localAddress().port, port);
   });
 }
+
+for (const name of engines) {
+  test(`${name} engine: sends made in the tick a close starts all settle: sent, or refused as closed`, async () => {
+    const rx = await openEngine({ type: 'udp4', address: '127.0.0.1', engine: name });
+    const tx = await openEngine({ type: 'udp4', address: '127.0.0.1', engine: name });
+    try {
+      const sends = Array.from({ length: 20 }, (_, i) =>
+        tx.send(Buffer.alloc(100, i), to(rx), undefined),
+      );
+      const closing = tx.close();
+      const settled = await Promise.race([
+        Promise.allSettled(sends),
+        sleep(3000).then(() => 'stuck' as const),
+      ]);
+      assert.notEqual(settled, 'stuck', 'every send settled within 3 s of the close');
+      for (const r of settled as PromiseSettledResult<number>[]) {
+        if (r.status === 'fulfilled') assert.equal(r.value, 100);
+        else assert.equal((r.reason as { code?: string }).code, 'MEDIASOCK_ERR_SOCKET_CLOSED');
+      }
+      await closing;
+    } finally {
+      await tx.close();
+      await rx.close();
+    }
+  });
+}
