@@ -157,8 +157,8 @@ export class DgramEngine implements DatagramEngine {
   #sink: EngineSink | undefined;
   #reading = true;
   #closing: Promise<void> | undefined;
-  /** The `reject` of each send dgram has not called back yet. */
-  readonly #unsent = new Set<(err: Error) => void>();
+  /** The `reject` of each send and connect dgram has not called back yet, with the operation. */
+  readonly #unanswered = new Map<(err: Error) => void, 'send' | 'connect'>();
   #kernelDrops: KernelDrops | undefined;
   /** Values of TTL options as last set, so a per-send TTL restores the right one. */
   readonly #ttls = new Map<TtlOption, number>();
@@ -335,17 +335,21 @@ export class DgramEngine implements DatagramEngine {
       return Promise.resolve();
     }
     return new Promise<void>((resolve, reject) => {
-      this.#socket.connect(peer.port, this.#dgramAddress(peer), (err?: Error) => {
-        if (err)
-          reject(
-            SystemCallError.from(err, {
-              syscall: 'connect',
-              address: peer.address,
-              port: peer.port,
-            }),
-          );
-        else resolve();
-      });
+      const failed = (err: unknown): void =>
+        reject(
+          SystemCallError.from(err, { syscall: 'connect', address: peer.address, port: peer.port }),
+        );
+      this.#unanswered.set(reject, 'connect');
+      try {
+        this.#socket.connect(peer.port, this.#dgramAddress(peer), (err?: Error) => {
+          this.#unanswered.delete(reject);
+          if (err) failed(err);
+          else resolve();
+        });
+      } catch (err) {
+        this.#unanswered.delete(reject);
+        failed(err);
+      }
     });
   }
 
@@ -370,19 +374,19 @@ export class DgramEngine implements DatagramEngine {
   #sendNow(payload: Uint8Array, to: Destination | undefined): Promise<number> {
     return new Promise<number>((resolve, reject) => {
       const done = (err: Error | null, bytes: number): void => {
-        this.#unsent.delete(reject);
+        this.#unanswered.delete(reject);
         if (err)
           reject(
             SystemCallError.from(err, { syscall: 'send', address: to?.address, port: to?.port }),
           );
         else resolve(bytes);
       };
-      this.#unsent.add(reject);
+      this.#unanswered.set(reject, 'send');
       try {
         if (to === undefined) this.#socket.send(payload, done);
         else this.#socket.send(payload, to.port, this.#dgramAddress(to), done);
       } catch (err) {
-        this.#unsent.delete(reject);
+        this.#unanswered.delete(reject);
         reject(
           SystemCallError.from(err, { syscall: 'send', address: to?.address, port: to?.port }),
         );
@@ -484,10 +488,11 @@ export class DgramEngine implements DatagramEngine {
   close(): Promise<void> {
     this.#closing ??= new Promise<void>((resolve) => {
       this.#socket.close(() => {
-        // dgram drops a send whose address lookup ends after close() without calling back (a
-        // send made in the same tick as the close): it did not go, and says so.
-        for (const reject of this.#unsent) reject(new SocketClosedError('send'));
-        this.#unsent.clear();
+        // dgram drops a send or connect whose address lookup ends after close() without calling
+        // back (one made in the same tick as the close): it did not happen, and says so.
+        for (const [reject, operation] of this.#unanswered)
+          reject(new SocketClosedError(operation));
+        this.#unanswered.clear();
         resolve();
       });
     });

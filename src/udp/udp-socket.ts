@@ -140,6 +140,8 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> {
   readonly #reception: Reception;
   readonly #address: UdpAddress;
   #peer: Destination | undefined;
+  /** A {@link connect} is waiting for the kernel (a second one is refused meanwhile). */
+  #connecting = false;
   #closed = false;
   #closing: Promise<void> | undefined;
   #ttl: number | undefined;
@@ -368,6 +370,9 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> {
   /**
    * Associates the socket with one peer (`connect(2)`): `send()` then needs no destination, and
    * only that peer's datagrams are received. A link-local IPv6 peer carries its zone (`%eth0`).
+   *
+   * @throws InvalidStateError when the socket is connected already, or while another `connect`
+   *   of it is in progress.
    */
   async connect(
     port: number,
@@ -381,14 +386,21 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> {
     const peer = toDestination(this.#family, port, address, 'address');
     if (this.#peer !== undefined)
       throw new InvalidStateError('connect: the socket is already connected; disconnect() first');
+    if (this.#connecting)
+      throw new InvalidStateError('connect: a connect() of this socket is still in progress');
     const signal = options.signal;
     if (signal?.aborted) throw new AbortError('UdpSocket.connect', signal.reason);
-    // An abort cannot stop a connect(2) in flight: wait for it, then undo it, so the socket's
-    // state never disagrees with the kernel's.
-    await this.#engine.connect(peer);
-    if (signal?.aborted) {
-      await this.#engine.connect(undefined);
-      throw new AbortError('UdpSocket.connect', signal.reason);
+    this.#connecting = true;
+    try {
+      // An abort cannot stop a connect(2) in flight: wait for it, then undo it, so the socket's
+      // state never disagrees with the kernel's.
+      await this.#engine.connect(peer);
+      if (signal?.aborted) {
+        await this.#engine.connect(undefined);
+        throw new AbortError('UdpSocket.connect', signal.reason);
+      }
+    } finally {
+      this.#connecting = false;
     }
     this.#peer = peer;
   }

@@ -177,3 +177,29 @@ for (const name of engines) {
     }
   });
 }
+
+for (const name of engines) {
+  test(`${name} engine: a connect made in the tick a close starts settles`, async () => {
+    const peer = await openEngine({ type: 'udp4', address: '127.0.0.1', engine: name });
+    const e = await openEngine({ type: 'udp4', address: '127.0.0.1', engine: name });
+    try {
+      const connecting = e.connect(to(peer));
+      const closing = e.close();
+      const settled = await Promise.race([
+        connecting.then(
+          () => 'connected',
+          (err: { code?: string }) => String(err.code),
+        ),
+        sleep(3000).then(() => 'stuck'),
+      ]);
+      assert.ok(
+        settled === 'connected' || settled === 'MEDIASOCK_ERR_SOCKET_CLOSED',
+        `the connect settled: ${settled}`,
+      );
+      await closing;
+    } finally {
+      await e.close();
+      await peer.close();
+    }
+  });
+}

@@ -372,6 +372,22 @@ test('an aborted connect leaves the socket unconnected and usable', async (t) =>
   assert.equal(tx.remoteAddress().port, rx.address().port);
 });
 
+for (const engine of nativeStatus().loaded ? (['node', 'batch'] as const) : (['node'] as const)) {
+  test(`${engine} engine: a second connect while one is in progress is refused; the first one holds`, async (t) => {
+    const a = await open(t, { type: 'udp4', address: '127.0.0.1', engine });
+    const b = await open(t, { type: 'udp4', address: '127.0.0.1', engine });
+    const tx = await open(t, { type: 'udp4', address: '127.0.0.1', engine });
+    const first = tx.connect(a.address().port, '127.0.0.1');
+    await assert.rejects(tx.connect(b.address().port, '127.0.0.1'), InvalidStateError);
+    await first;
+    assert.equal(tx.remoteAddress().port, a.address().port);
+    // The kernel agrees: the datagram reaches the first peer.
+    const next = a.receive();
+    await tx.send('to the first peer');
+    assert.equal((await next).data.toString(), 'to the first peer');
+  });
+}
+
 test('sends made while a per-send TTL is in flight keep their order and the socket TTL', async (t) => {
   const rx = await open(t, { type: 'udp4', address: '127.0.0.1' });
   const tx = await open(t, { type: 'udp4', address: '127.0.0.1', ttl: 40 });
