@@ -3,9 +3,9 @@
  * and PSK handshakes with data both ways; lost first flights recovered by retransmission (a relay
  * drops them); wrong CA, fingerprint, PSK identity and PSK key; the allow-list; close during the
  * handshake; the too-large record; a second peer after the handshake; reads waiting when DTLS is
- * enabled; bad configuration; and
- * native objects (SSL_CTX / SSL) and fds back to their baseline. Without the addon only the test
- * asserting NativeUnavailableError runs; the others skip with the reason the addon did not load.
+ * enabled; bad configuration; and native objects (SSL_CTX / SSL) and fds back to their baseline.
+ * Without the addon only the test asserting NativeUnavailableError runs; the others skip with the
+ * reason the addon did not load.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
