@@ -294,8 +294,10 @@ export class RistTransport {
 
   /**
    * Makes this Main-profile transport a DTLS 1.2 client (the RIST sender) of the server at
-   * `remote`; run {@link handshake} next. Call it before any read. Datagrams from other sources
-   * are dropped and counted (`stats.dtls.foreignDropped`).
+   * `remote`; run {@link handshake} next. Call it before any read: a {@link readMedia} already
+   * waiting then resolves with the first decrypted record (never with handshake bytes), and a
+   * {@link mediaBatches} loop already running ends with `InvalidStateError` at its next batch.
+   * Datagrams from other sources are dropped and counted (`stats.dtls.foreignDropped`).
    *
    * @throws NativeUnavailableError when the addon is not loaded (DTLS runs on Node's OpenSSL
    *   through it).
@@ -322,7 +324,8 @@ export class RistTransport {
 
   /**
    * Makes this Main-profile transport a DTLS 1.2 server (the RIST receiver); run
-   * {@link handshake} next. The server binds to the first peer that completes a handshake; see
+   * {@link handshake} next; reads already waiting as with {@link enableDtlsClient}. The server
+   * binds to the first peer that completes a handshake; see
    * `dtls.ts` for the denial-of-service trade-off and the options that limit it (`cookies`,
    * `allowPeers`, `maxPendingHandshakes`, the handshake timeout).
    *
@@ -399,13 +402,12 @@ export class RistTransport {
   async readMedia(options: { signal?: AbortSignal } = {}): Promise<RistDatagram> {
     checkReadOptions(options);
     validateAbortSignal(options.signal, 'signal');
-    if (this.#dtls) {
-      const record = await this.#dtls.read(options);
-      this.#counters.mediaReceived++;
-      return record;
-    }
+    if (this.#dtls) return this.#readDtls(this.#dtls, options);
     for (;;) {
       const d = await this.#media.receive(options);
+      // DTLS was enabled while this read waited: the datagram went to the DTLS layer as well
+      // (its 'message' listener), so this read becomes a read of the decrypted records.
+      if (this.#dtls) return this.#readDtls(this.#dtls, options);
       if (this.#learner?.learnMediaSource(d.address, d.port, performance.now()) === 'rejected')
         continue;
       this.#counters.mediaReceived++;
@@ -420,8 +422,8 @@ export class RistTransport {
    * this reads the one socket. Ends when the transport closes; with `AbortError` when `signal`
    * aborts. Without the batch engine each batch holds one datagram.
    *
-   * @throws InvalidStateError with DTLS: records are decrypted one by one, read them with
-   *   {@link readMedia}.
+   * @throws InvalidStateError with DTLS, also when it is enabled while the loop runs: records are
+   *   decrypted one by one, read them with {@link readMedia}.
    */
   async *mediaBatches(
     options: { signal?: AbortSignal } = {},
@@ -433,6 +435,10 @@ export class RistTransport {
       );
     const view = new RistMediaBatch();
     for await (const batch of this.#media.batches(options)) {
+      if (this.#dtls)
+        throw new InvalidStateError(
+          'mediaBatches: DTLS was enabled while the loop ran; read the decrypted records with readMedia()',
+        );
       this.#counters.mediaReceived += view.load(batch, this.#learner, performance.now());
       yield view;
     }
@@ -637,6 +643,12 @@ export class RistTransport {
     this.#dtls = channel;
     this.#dtlsListener = listener;
     this.#media.on('message', listener);
+  }
+
+  async #readDtls(dtls: DtlsChannel, options: { signal?: AbortSignal }): Promise<RistDatagram> {
+    const record = await dtls.read(options);
+    this.#counters.mediaReceived++;
+    return record;
   }
 
   async #dtlsWrite(

@@ -2,9 +2,10 @@
  * DTLS on the single-socket (Main profile) RistTransport, on loopback: certificate, fingerprint
  * and PSK handshakes with data both ways; lost first flights recovered by retransmission (a relay
  * drops them); wrong CA, fingerprint, PSK identity and PSK key; the allow-list; close during the
- * handshake; the too-large record; a second peer after the handshake; bad configuration; and
- * native objects (SSL_CTX / SSL) and fds back to their baseline. Without the addon only the test
- * asserting NativeUnavailableError runs; the others skip with the reason the addon did not load.
+ * handshake; the too-large record; a second peer after the handshake; reads waiting when DTLS is
+ * enabled; bad configuration; and native objects (SSL_CTX / SSL) and fds back to their baseline.
+ * Without the addon only the test asserting NativeUnavailableError runs; the others skip with the
+ * reason the addon did not load.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -62,6 +63,19 @@ function outcome(p: Promise<unknown>): Promise<unknown> {
     (v) => v,
     (e: unknown) => e,
   );
+}
+
+/** `p`, or a rejection naming `what` when it is still pending after `ms` (a hang is a failure). */
+async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: still pending after ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function must(p: Pki | undefined): Pki {
@@ -372,6 +386,37 @@ test('handshake: abort signal, timeout, and a second concurrent call', { skip },
   await assert.rejects(tx.handshake({ timeoutMs: 50 }), TimeoutError);
   await assert.rejects(tx.writeMedia(Buffer.from('x')), InvalidStateError);
 });
+
+test(
+  'reads waiting when DTLS is enabled get decrypted records, never handshake bytes',
+  { skip },
+  async (t) => {
+    const { rx, tx, remote } = await pair(t);
+    const psk = { identity: 'rist-sender', key: '000102030405060708090a0b0c0d0e0f' };
+    // Reads and a batch loop started on the plain transports, before DTLS.
+    const rxReads = [outcome(rx.readMedia()), outcome(rx.readRtcp())];
+    const txRead = outcome(tx.readMedia());
+    const batches = outcome(
+      (async () => {
+        for await (const batch of rx.mediaBatches()) void batch;
+      })(),
+    );
+    rx.enableDtlsServer({ psk });
+    tx.enableDtlsClient(remote, { psk });
+    await within(Promise.all([rx.handshake(), tx.handshake()]), 10_000, 'handshake');
+    await tx.writeMedia(Buffer.from('one'));
+    await tx.writeMedia(Buffer.from('two'));
+    await rx.writeMedia(Buffer.from('back'));
+    const got = await within(Promise.all([...rxReads, txRead]), 5000, 'the waiting reads');
+    assert.deepEqual(
+      got.map((r) => (r as { data?: Buffer }).data?.toString() ?? String(r)),
+      ['one', 'two', 'back'],
+    );
+    const ended = await within(batches, 5000, 'the batch loop');
+    assert.ok(ended instanceof InvalidStateError, String(ended));
+    assert.equal(rx.stats.mediaReceived, 2);
+  },
+);
 
 test('server without cookies, over IPv6 loopback', { skip: v6Skip }, async (t) => {
   const p = must(pki);
