@@ -22,6 +22,7 @@ import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
 
 import {
+  AbortError,
   InvalidArgumentError,
   InvalidStateError,
   RtspAuthError,
@@ -85,7 +86,10 @@ export interface RtspClientOptions {
    * reports as liveness (RFC 2326 §12.37 allows it; not every server does).
    */
   keepalive?: boolean;
-  /** Cancels every step; the session is torn down. */
+  /**
+   * Cancels every step of `open()`; the session is torn down. After `open()` resolved, an abort
+   * closes the client as {@link RtspClient.close} does (TEARDOWN, then `'close'`).
+   */
   signal?: AbortSignal;
   /**
    * Called for every RTP packet from the first one on. Packets can arrive between PLAY and the
@@ -173,6 +177,7 @@ export class RtspClient extends EventEmitter<RtspClientEvents> {
       await client.#connect();
       await client.#describe();
       await client.#startWith(options.transport ?? 'auto');
+      client.#watchSignal();
       return client;
     } catch (err) {
       await client.close().catch(() => undefined);
@@ -192,6 +197,24 @@ export class RtspClient extends EventEmitter<RtspClientEvents> {
       await client.close();
     }
   }
+
+  /**
+   * Once playing, the client's `signal` ends the session as `close()` does (TEARDOWN included);
+   * without this an abort showed only at the next keepalive, which ended it without TEARDOWN.
+   */
+  #watchSignal(): void {
+    const signal = this.#options.signal;
+    if (signal === undefined) return;
+    const onAbort = (): void => {
+      this.close().catch(() => undefined);
+    };
+    // Aborted after the last step settled: open() fails as if a step had seen it.
+    if (signal.aborted) throw new AbortError('RTSP open', signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    this.#unwatchSignal = () => signal.removeEventListener('abort', onAbort);
+  }
+
+  #unwatchSignal: (() => void) | undefined;
 
   /** The session description. */
   get sdp(): SdpSession | undefined {
@@ -503,6 +526,8 @@ export class RtspClient extends EventEmitter<RtspClientEvents> {
   }
 
   async #release(): Promise<void> {
+    this.#unwatchSignal?.();
+    this.#unwatchSignal = undefined;
     this.#keepalive?.stop();
     clearTimeout(this.#rtcpTimer);
     const receivers = this.#receivers;

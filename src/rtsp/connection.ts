@@ -7,9 +7,10 @@
  * ({@link TimeoutError}) and an optional `AbortSignal`. When the server closes the connection every
  * pending request fails with {@link RtspConnectionClosedError} and `'close'` carries that error.
  * A response that is malformed or over a size bound fails the request it answers and closes the
- * connection: once framing is lost nothing after it can be trusted. Requests the server sends to
- * the client (OPTIONS as a keepalive, ANNOUNCE, REDIRECT) are answered with status 501 and
- * counted, as live555 does for commands it does not handle.
+ * connection: once framing is lost nothing after it can be trusted. The late response of a request
+ * given up on (time limit, abort) is dropped; one whose CSeq was never sent loses framing. Requests
+ * the server sends to the client (OPTIONS as a keepalive, ANNOUNCE, REDIRECT) are answered with
+ * status 501 and counted, as live555 does for commands it does not handle.
  *
  * @module
  */
@@ -66,6 +67,9 @@ export interface RtspConnectionStats {
   serverRequests: number;
 }
 
+/** CSeqs of requests given up on that are remembered, to drop their late responses. */
+const MAX_ABANDONED = 64;
+
 interface Pending {
   method: string;
   url: string;
@@ -79,6 +83,11 @@ export class RtspConnection extends EventEmitter<RtspConnectionEvents> {
   readonly #demuxer: InterleavedDemuxer;
   readonly #bounds: RtspMessageBounds;
   readonly #pending = new Map<number, Pending>();
+  /**
+   * CSeqs of requests given up on (time limit, abort) whose response may still come: it is
+   * dropped, not taken for a lost framing. Oldest forgotten past {@link MAX_ABANDONED}.
+   */
+  readonly #abandoned = new Set<number>();
   #cseq = 0;
   #closed = false;
   #closeError: MediasockError | undefined;
@@ -180,10 +189,12 @@ export class RtspConnection extends EventEmitter<RtspConnectionEvents> {
       };
       const onAbort = (): void => {
         cleanup();
+        this.#gaveUp(cseq);
         reject(new AbortError(what, options.signal?.reason));
       };
       const timer = setTimeout(() => {
         cleanup();
+        this.#gaveUp(cseq);
         reject(new TimeoutError(what, options.timeoutMs));
       }, options.timeoutMs);
       options.signal?.addEventListener('abort', onAbort, { once: true });
@@ -246,6 +257,7 @@ export class RtspConnection extends EventEmitter<RtspConnectionEvents> {
     }
     this.#stats.responses++;
     const pending = this.#pending.get(response.cseq);
+    if (pending === undefined && this.#abandoned.delete(response.cseq)) return; // late: dropped
     if (pending === undefined) {
       this.#abandon(
         new RtspProtocolError(
@@ -271,6 +283,15 @@ export class RtspConnection extends EventEmitter<RtspConnectionEvents> {
       );
     } else {
       this.#abandon(new RtspProtocolError('the RTSP server sent a malformed message', message));
+    }
+  }
+
+  /** Remembers the CSeq of a request given up on, so that its late response is dropped. */
+  #gaveUp(cseq: number): void {
+    this.#abandoned.add(cseq);
+    if (this.#abandoned.size > MAX_ABANDONED) {
+      const oldest = this.#abandoned.values().next().value;
+      if (oldest !== undefined) this.#abandoned.delete(oldest);
     }
   }
 

@@ -147,6 +147,8 @@ export class TcpConnectionPool {
   readonly #totals: Counters = { created: 0, reused: 0, evicted: 0, destroyed: 0, errors: 0 };
   #lastError: unknown;
   #closed = false;
+  /** One controller per connect in progress; `close()` aborts them all. */
+  readonly #connects = new Set<AbortController>();
 
   /** @throws InvalidArgumentError for malformed options. */
   constructor(options: TcpConnectionPoolOptions = {}) {
@@ -348,13 +350,16 @@ export class TcpConnectionPool {
 
   /**
    * Closes the pool: rejects every waiter with `InvalidStateError`, destroys every connection, idle
-   * or in use, and those still connecting as soon as they connect; resolves once every destroyed
-   * socket has emitted `'close'`. Idempotent.
+   * or in use, and aborts those still connecting (their acquires reject with `InvalidStateError`
+   * at once, not when the connect would have ended); resolves once every destroyed socket has
+   * emitted `'close'`. Idempotent.
    */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     const closing: Promise<void>[] = [];
+    // A connect whose SYN goes unanswered would keep its acquire pending for minutes.
+    for (const stop of this.#connects) stop.abort(POOL_CLOSED);
     for (const state of this.#keys.values()) {
       for (const waiter of state.waiters.splice(0)) {
         waiter.reject(new InvalidStateError('acquire failed: the TcpConnectionPool was closed'));
@@ -460,6 +465,12 @@ export class TcpConnectionPool {
   ): Promise<TcpConnection> {
     // Runs synchronously up to the first await, so the slot is taken before anyone else looks.
     if (!reserved) state.connecting++;
+    if (this.#closed) {
+      // A waiter granted a slot just before close(): it must not start a connect nobody aborts.
+      state.connecting--;
+      this.#forget(state);
+      throw new InvalidStateError('acquire failed: the TcpConnectionPool was closed');
+    }
     const remaining = deadline === undefined ? undefined : deadline - Date.now();
     if (remaining !== undefined && remaining <= 0) {
       state.connecting--;
@@ -467,18 +478,32 @@ export class TcpConnectionPool {
       throw new TimeoutError(`acquire of ${state.key} from the pool`, timeoutMs ?? 0);
     }
     let conn: TcpConnection;
+    // Aborted by the caller's signal (with its reason) or by close().
+    const stop = new AbortController();
+    const onAbort = (): void => stop.abort(signal?.reason);
+    if (signal?.aborted === true) onAbort();
+    else signal?.addEventListener('abort', onAbort, { once: true });
+    this.#connects.add(stop);
     try {
       conn = await connectTcp({
         ...this.#connectOptions,
         host: state.host,
         port: state.port,
         ...(remaining !== undefined ? { timeoutMs: remaining } : {}),
-        ...(signal !== undefined ? { signal } : {}),
+        signal: stop.signal,
       });
     } catch (err) {
       state.connecting--;
       this.#dispatch(state);
+      if (stop.signal.reason === POOL_CLOSED) {
+        throw new InvalidStateError(
+          'acquire failed: the TcpConnectionPool was closed while connecting',
+        );
+      }
       throw err;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      this.#connects.delete(stop);
     }
     state.connecting--;
     this.#count(state, 'created');
@@ -587,6 +612,9 @@ export class TcpConnectionPool {
     this.#forget(state);
   }
 }
+
+/** The reason `close()` aborts connects in progress with. */
+const POOL_CLOSED = Symbol('TcpConnectionPool closed');
 
 /** True when a connection can go back to (or come out of) the idle list. */
 function isReusable(conn: TcpConnection): boolean {
