@@ -57,6 +57,24 @@ async function waitFor(cond: () => boolean, ms: number): Promise<void> {
   for (let i = 0; i < 1000 && !cond() && Date.now() < deadline; i++) await sleep(10);
 }
 
+/** A sender with a queue of two datagrams (so sends soon wait for room) to a recording receiver. */
+async function queueOfTwo(engine: 'thread' | 'timer'): Promise<{
+  rx: Awaited<ReturnType<typeof receiver>>;
+  socket: UdpSocket;
+  out: PlayoutSender;
+}> {
+  const rx = await receiver();
+  const socket = await UdpSocket.open({ type: 'udp4', address: '127.0.0.1' });
+  const out = PlayoutSender.open(socket, {
+    port: rx.port,
+    address: '127.0.0.1',
+    engine,
+    queueDatagrams: 2,
+    preloadSeconds: 0.01,
+  });
+  return { rx, socket, out };
+}
+
 const datagram = (id: number): Buffer => {
   const b = Buffer.alloc(1316, 0x47);
   b.writeUInt16BE(id, 0);
@@ -305,15 +323,7 @@ for (const engine of ['thread', 'timer'] as const) {
     `${engine}: several sends waiting on a full queue all go, in order; close ends every waiter`,
     { skip: engine === 'thread' ? threadSkip : undefined },
     async () => {
-      const rx = await receiver();
-      const socket = await UdpSocket.open({ type: 'udp4', address: '127.0.0.1' });
-      const out = PlayoutSender.open(socket, {
-        port: rx.port,
-        address: '127.0.0.1',
-        engine,
-        queueDatagrams: 2,
-        preloadSeconds: 0.01,
-      });
+      const { rx, socket, out } = await queueOfTwo(engine);
       try {
         // Not awaited one by one: six sends wait at once on a queue of two.
         const sends = Array.from({ length: 8 }, (_, i) => out.send(datagram(i), 0.005 * i));
@@ -354,15 +364,7 @@ for (const engine of ['thread', 'timer'] as const) {
     `${engine}: a send aborted in the middle of the line leaves the sends around it to go, in order`,
     { skip: engine === 'thread' ? threadSkip : undefined },
     async () => {
-      const rx = await receiver();
-      const socket = await UdpSocket.open({ type: 'udp4', address: '127.0.0.1' });
-      const out = PlayoutSender.open(socket, {
-        port: rx.port,
-        address: '127.0.0.1',
-        engine,
-        queueDatagrams: 2,
-        preloadSeconds: 0.01,
-      });
+      const { rx, socket, out } = await queueOfTwo(engine);
       try {
         // The queue holds two datagrams due in 200 ms; three sends wait behind them.
         await out.send(datagram(0), 0.2);

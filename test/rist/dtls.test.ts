@@ -23,6 +23,7 @@ import { RistTransport } from '../../src/rist/rist-transport.js';
 import { UdpSocket } from '../../src/udp/udp-socket.js';
 import { ipv6LoopbackSkipReason } from '../helpers/capabilities.js';
 import { openFdCount, assertFdsBackToBaseline } from '../helpers/fds.js';
+import { outcome, within } from '../helpers/settle.js';
 import { dtlsSkipReason, fingerprint256, lossyRelay, makePki } from './fixtures/dtls-pki.js';
 import type { Pki } from './fixtures/dtls-pki.js';
 
@@ -55,27 +56,6 @@ async function freePort(host: string): Promise<number> {
   const port = s.address().port;
   await s.close();
   return port;
-}
-
-/** The rejection reason of `p` (or its value), so a pending promise is never left unhandled. */
-function outcome(p: Promise<unknown>): Promise<unknown> {
-  return p.then(
-    (v) => v,
-    (e: unknown) => e,
-  );
-}
-
-/** `p`, or a rejection naming `what` when it is still pending after `ms` (a hang is a failure). */
-async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: still pending after ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([p, late]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 function must(p: Pki | undefined): Pki {

@@ -16,31 +16,11 @@ import { loadNative } from '../../src/native/index.js';
 import { RistTransport } from '../../src/rist/rist-transport.js';
 import { UdpSocket } from '../../src/udp/udp-socket.js';
 import { assertFdsBackToBaseline, openFdCount } from '../helpers/fds.js';
+import { outcome, within } from '../helpers/settle.js';
 import { dtlsSkipReason } from './fixtures/dtls-pki.js';
 
 const skip = dtlsSkipReason() ?? false;
 const psk = { identity: 'rist-sender', key: '000102030405060708090a0b0c0d0e0f' };
-
-/** `p`, or a rejection naming `what` when it is still pending after `ms` (a hang is a failure). */
-async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: still pending after ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([p, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** The rejection reason of `p` (or its value), so a pending promise is never left unhandled. */
-function outcome(p: Promise<unknown>): Promise<unknown> {
-  return p.then(
-    (v) => v,
-    (e: unknown) => e,
-  );
-}
 
 /** A UDP port on 127.0.0.1 the kernel just handed out and nothing listens on any more. */
 async function freePort(): Promise<number> {

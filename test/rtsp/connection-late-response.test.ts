@@ -10,16 +10,8 @@ import assert from 'node:assert/strict';
 import { RtspConnection } from '../../src/rtsp/connection.js';
 import { ErrorCodes, type MediasockError } from '../../src/errors.js';
 import { assertFdsBackToBaseline, openFdCount } from '../helpers/fds.js';
+import { within } from '../helpers/settle.js';
 import { reply, startScriptedServer, type ScriptedServer } from './scripted-server.js';
-
-/** Rejects with a message after `ms`, so a promise that never settles shows as a failure. */
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const limit = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: not settled within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, limit]).finally(() => clearTimeout(timer));
-}
 
 /**
  * A server that answers `GET_PARAMETER /late` only after `/next` was asked (so the late answer
